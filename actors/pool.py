@@ -1,0 +1,76 @@
+"""ShardPool: a fixed set of DeviceShard actors and the fan-out over them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Sequence
+
+import ray
+from ray.exceptions import RayError
+
+from actors.placement import group_by_shard
+from actors.shard import DeviceShard, ShardConfig
+from actors.tasks import DeviceResult, DeviceTask
+
+MAX_CONCURRENCY = 1000
+CALL_TIMEOUT_S = 300.0
+
+
+class ShardPool:
+    def __init__(self, handles: Sequence) -> None:
+        self._handles = list(handles)
+
+    @classmethod
+    def create(cls, shards: int, config: ShardConfig) -> "ShardPool":
+        """Create `shards` restartable actors owned by this process."""
+        handles = [
+            DeviceShard.options(
+                max_restarts=-1,
+                max_task_retries=3,
+                max_concurrency=MAX_CONCURRENCY,
+                num_cpus=0,
+            ).remote(i, config)
+            for i in range(shards)
+        ]
+        return cls(handles)
+
+    @property
+    def size(self) -> int:
+        return len(self._handles)
+
+    def handle(self, index: int):
+        return self._handles[index]
+
+    async def ping(self, timeout_s: float) -> bool:
+        refs = [h.ping.remote() for h in self._handles]
+        async with asyncio.timeout(timeout_s):
+            await asyncio.gather(*refs)
+        return True
+
+    async def execute(self, operation_id: str, step: str, tasks: Sequence[DeviceTask]) -> list[DeviceResult]:
+        """One Ray call per shard; a shard that fails yields a fault per device."""
+        groups = group_by_shard(tasks, lambda t: t.device_id, self.size)
+        calls = [self._call(i, operation_id, step, batch) for i, batch in groups.items()]
+        results: list[DeviceResult] = []
+        for batch_results in await asyncio.gather(*calls):
+            results.extend(batch_results)
+        return results
+
+    async def _call(self, index: int, operation_id: str, step: str, batch: list[DeviceTask]) -> list[DeviceResult]:
+        ref = self._handles[index].execute.remote(operation_id, step, batch)
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT_S):
+                return await ref
+        except (RayError, TimeoutError) as exc:
+            ray.cancel(ref)
+            detail = f"shard {index} unavailable: {type(exc).__name__}"
+            return [DeviceResult.fault(t.device_id, "shard_unavailable", detail) for t in batch]
+
+    async def close(self) -> None:
+        for handle in self._handles:
+            try:
+                await asyncio.wait_for(handle.close.remote(), timeout=5)
+            except (RayError, TimeoutError):
+                pass
+            ray.kill(handle, no_restart=True)
+        self._handles = []

@@ -1,0 +1,94 @@
+"""DeviceShard: one Ray async actor per shard, holding many devices.
+
+A shard keeps per-device state, serialises the commands sent to each device
+(one lock per device) and runs a batch of step programs per call: the
+dispatcher sends one call per shard per batch, never one per device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import ray
+
+from adapters import DeviceClient, DeviceFault, SessionPool, load_profile
+from actors.device_state import DeviceStateStore
+from actors.steps import STEPS
+from actors.tasks import DeviceResult, DeviceState, DeviceTask
+
+DEVICE_DEADLINE_S = 10.0
+REQUEST_TIMEOUT_S = 1.0
+MAX_INFLIGHT_PER_GATEWAY = 16
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    dsn: str | None = None
+    request_timeout_s: float = REQUEST_TIMEOUT_S
+    device_deadline_s: float = DEVICE_DEADLINE_S
+    max_inflight_per_gateway: int = MAX_INFLIGHT_PER_GATEWAY
+
+
+class DeviceShardImpl:
+    """The shard's logic; `DeviceShard` is this class as a Ray actor."""
+
+    def __init__(self, index: int, config: ShardConfig) -> None:
+        self.index = index
+        self._config = config
+        self._sessions = SessionPool(
+            timeout_s=config.request_timeout_s, max_inflight=config.max_inflight_per_gateway
+        )
+        self._store = DeviceStateStore(config.dsn)
+        self._state: dict[str, DeviceState] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def ping(self) -> int:
+        return self.index
+
+    async def execute(self, operation_id: str, step: str, tasks: list[DeviceTask]) -> list[DeviceResult]:
+        program = STEPS.get(step)
+        if program is None:
+            raise ValueError(f"unknown step {step!r}; known: {sorted(STEPS)}")
+        await self._rebuild([t.device_id for t in tasks])
+        results = await asyncio.gather(*(self._run_one(program, operation_id, t) for t in tasks))
+        if step != "survey":
+            await self._store.save((t.device_id, self._state[t.device_id]) for t in tasks)
+        return list(results)
+
+    async def state_of(self, device_ids: list[str]) -> dict[str, DeviceState]:
+        await self._rebuild(device_ids)
+        return {d: self._state[d] for d in device_ids}
+
+    async def close(self) -> None:
+        await self._sessions.close()
+        await self._store.close()
+
+    async def _rebuild(self, device_ids: list[str]) -> None:
+        missing = [d for d in device_ids if d not in self._state]
+        if not missing:
+            return
+        loaded = await self._store.load(missing)
+        for device_id in missing:
+            self._state.setdefault(device_id, loaded.get(device_id, DeviceState()))
+
+    async def _run_one(self, program, operation_id: str, task: DeviceTask) -> DeviceResult:
+        lock = self._locks.setdefault(task.device_id, asyncio.Lock())
+        client = DeviceClient(
+            session=self._sessions.session(host=task.ref.host, port=task.ref.port),
+            unit_id=task.ref.unit_id,
+            profile=load_profile(task.ref.profile),
+        )
+        try:
+            async with lock, asyncio.timeout(self._config.device_deadline_s):
+                return await program(client, operation_id, task, self._state[task.device_id])
+        except DeviceFault as fault:
+            return DeviceResult.fault(task.device_id, fault.code, fault.detail)
+        except TimeoutError:
+            return DeviceResult.fault(
+                task.device_id, "device_timeout",
+                f"step did not finish within {self._config.device_deadline_s:g} s",
+            )
+
+
+DeviceShard = ray.remote(DeviceShardImpl)

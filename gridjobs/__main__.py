@@ -1,0 +1,5 @@
+import sys
+
+from gridjobs.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The HTTP intake: thin Starlette endpoints over gridjobs.store and gridjobs.kinds."""

@@ -1,0 +1,55 @@
+"""The Starlette application: routes, middleware, problem handlers, lifespan."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncContextManager, Callable
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from gridjobs.api import devices, operations, service
+from gridjobs.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
+from gridjobs.api.openapi import build_openapi
+from gridjobs.api.problems import EXCEPTION_HANDLERS
+from gridjobs.api.request_metrics import RequestMetrics
+from gridjobs.runtime import Runtime
+
+ROUTES = [
+    Route("/v1/operations", operations.submit, methods=["POST"]),
+    Route("/v1/operations", operations.list_all, methods=["GET"]),
+    Route("/v1/operations/{id}", operations.get_one, methods=["GET"]),
+    Route("/v1/operations/{id}/devices", operations.list_devices, methods=["GET"]),
+    Route("/v1/operations/{id}/cancel", operations.cancel, methods=["POST"]),
+    Route("/v1/devices", devices.post_batch, methods=["POST"]),
+    Route("/v1/devices", devices.list_all, methods=["GET"]),
+    Route("/v1/devices/{id}", devices.put_one, methods=["PUT"]),
+    Route("/v1/devices/{id}", devices.get_one, methods=["GET"]),
+    Route("/healthz", service.healthz, methods=["GET"]),
+    Route("/readyz", service.readyz, methods=["GET"]),
+    Route("/metrics", service.metrics, methods=["GET"]),
+    Route("/openapi.json", service.openapi, methods=["GET"]),
+]
+
+
+def create_app(
+    open_runtime: Callable[[], AsyncContextManager[Runtime]],
+    *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Starlette:
+    """Build the app; `open_runtime` provides the pool, shards and dispatcher."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        async with open_runtime() as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = Starlette(
+        routes=ROUTES,
+        middleware=[Middleware(RequestMetrics), Middleware(BodyLimit, max_bytes=max_body_bytes)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.openapi = build_openapi()
+    return app

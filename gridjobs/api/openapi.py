@@ -1,0 +1,74 @@
+"""/openapi.json, generated from the same pydantic models that validate requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from gridjobs.api import schemas
+from gridjobs.kinds import KINDS
+
+_REF = "#/components/schemas/{model}"
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "malformed JSON", 404: "not found", 409: "conflict", 413: "body over 1 MiB",
+            422: "validation failed"}
+    return {str(c): _problem(text[c]) for c in codes}
+
+
+def build_openapi() -> dict[str, Any]:
+    models = [schemas.OperationIn, schemas.OperationOut, schemas.OperationPage, schemas.DeviceIn,
+              schemas.DeviceOut, schemas.DevicePage, schemas.OutcomePage, schemas.Problem,
+              *[k.params_model for k in KINDS.values()]]
+    _, defs = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
+    op = _ref(schemas.OperationOut)
+    paths = {
+        "/v1/operations": {
+            "post": {
+                "summary": "Submit an operation (202), or plan it with ?dry_run=true (200)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(schemas.OperationIn)}}},
+                "responses": {"202": _json(schemas.OperationOut, "accepted"), "200": {"description": "dry-run plan"},
+                              **_errors(400, 409, 413, 422)},
+            },
+            "get": {"summary": "List operations, newest first",
+                    "responses": {"200": _json(schemas.OperationPage, "a page"), **_errors(422)}},
+        },
+        "/v1/operations/{id}": {"get": {"summary": "One operation",
+                                        "responses": {"200": {"description": "the operation", "content": {"application/json": {"schema": op}}}, **_errors(404)}}},
+        "/v1/operations/{id}/devices": {"get": {"summary": "Per-device outcomes",
+                                                "responses": {"200": _json(schemas.OutcomePage, "a page"), **_errors(404, 422)}}},
+        "/v1/operations/{id}/cancel": {"post": {"summary": "Cancel an operation",
+                                                "responses": {"202": _json(schemas.OperationOut, "cancelling"), **_errors(404, 409)}}},
+        "/v1/devices": {
+            "post": {"summary": "Upsert a batch of devices, all or nothing",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "array", "items": _ref(schemas.DeviceIn)}}}},
+                     "responses": {"200": {"description": "upserted"}, **_errors(400, 413, 422)}},
+            "get": {"summary": "List devices (filters: feeder, profile)",
+                    "responses": {"200": _json(schemas.DevicePage, "a page"), **_errors(422)}},
+        },
+        "/v1/devices/{id}": {
+            "put": {"summary": "Upsert one device", "responses": {"200": _json(schemas.DeviceOut, "the device"), **_errors(400, 422)}},
+            "get": {"summary": "One device", "responses": {"200": _json(schemas.DeviceOut, "the device"), **_errors(404)}},
+        },
+        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
+        "/readyz": {"get": {"summary": "Readiness: Postgres and Ray", "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},
+    }
+    return {"openapi": "3.1.0", "info": {"title": "gridjobs", "version": "0.1.0"},
+            "paths": paths, "components": {"schemas": defs["$defs"]}}

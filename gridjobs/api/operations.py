@@ -1,0 +1,92 @@
+"""/v1/operations endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gridjobs import intake
+from gridjobs.api.parsing import (
+    decode_cursor, encode_cursor, path_uuid, query_bool, query_choice, query_limit, read_json,
+)
+from gridjobs.api.schemas import OperationOut, OutcomeOut
+from gridjobs.errors import ValidationFailed
+from gridjobs.kinds import KINDS
+from gridjobs.records import STATUSES, Operation
+from gridjobs.store import operations as store
+
+RETRY_AFTER_S = "1"
+
+
+def _pool(request: Request):
+    return request.app.state.runtime.pool
+
+
+def _location(op: Operation) -> str:
+    return f"/v1/operations/{op.id}"
+
+
+def _render(op: Operation, status_code: int = 200, **headers: str) -> Response:
+    if not op.terminal:
+        headers["Retry-After"] = RETRY_AFTER_S
+    return JSONResponse(OperationOut.of(op), status_code=status_code, headers=headers)
+
+
+async def submit(request: Request) -> Response:
+    dry_run = query_bool(request, "dry_run")
+    body = await read_json(request)
+    if dry_run:
+        return JSONResponse(await intake.plan(_pool(request), body))
+    key = request.headers.get("idempotency-key") or request.headers.get("x-request-id")
+    submitted = await intake.accept(_pool(request), body, key=key)
+    op = submitted.operation
+    headers = {"Location": _location(op), "Operation-Location": _location(op)}
+    if submitted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return _render(op, 202, **headers)
+
+
+async def get_one(request: Request) -> Response:
+    return _render(await store.get_operation(_pool(request), path_uuid(request)))
+
+
+async def list_all(request: Request) -> Response:
+    limit = query_limit(request)
+    cursor = decode_cursor(request)
+    before = _before(cursor) if cursor else None
+    ops = await store.list_operations(
+        _pool(request), kind=query_choice(request, "kind", frozenset(KINDS)),
+        status=query_choice(request, "status", STATUSES), before=before, limit=limit,
+    )
+    last = ops[-1] if len(ops) == limit else None
+    next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)]) if last else None
+    return JSONResponse({"items": [OperationOut.of(o) for o in ops], "next_cursor": next_cursor})
+
+
+def _before(cursor: list) -> tuple:
+    try:
+        return datetime.fromisoformat(cursor[0]), UUID(cursor[1])
+    except (ValueError, IndexError, TypeError) as exc:
+        raise ValidationFailed("query parameter 'cursor' is not a cursor returned by this API",
+                               extra={"errors": [{"field": "cursor", "message": "invalid"}]}) from exc
+
+
+async def list_devices(request: Request) -> Response:
+    op_id = path_uuid(request)
+    limit = query_limit(request)
+    cursor = decode_cursor(request)
+    after = cursor[0] if cursor and isinstance(cursor[0], int) else None
+    if cursor and after is None:
+        raise ValidationFailed("query parameter 'cursor' is not a cursor returned by this API",
+                               extra={"errors": [{"field": "cursor", "message": "invalid"}]})
+    outcomes = await store.list_outcomes(_pool(request), op_id, after_seq=after, limit=limit)
+    next_cursor = encode_cursor([outcomes[-1].seq]) if len(outcomes) == limit else None
+    return JSONResponse({"items": [OutcomeOut.of(o) for o in outcomes], "next_cursor": next_cursor})
+
+
+async def cancel(request: Request) -> Response:
+    op = await store.cancel(_pool(request), path_uuid(request))
+    return _render(op, 202, Location=_location(op))

@@ -1,0 +1,134 @@
+"""Request and response schemas: they validate requests and generate /openapi.json."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from gridjobs.records import Device, Operation, Outcome
+
+DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+Status = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
+MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = -100, 100, 0
+MAX_DEVICES_PER_BATCH = 20_000
+
+
+class DeviceFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    host: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    port: int = Field(ge=1, le=65535)
+    unit_id: int = Field(ge=0, le=255)
+    feeder: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    shed_priority: int = Field(ge=1, le=1000, description="1 is shed first")
+    protected: bool = Field(default=False, description="never shed")
+    rated_kw: float = Field(ge=0, le=1_000_000)
+
+
+class DeviceIn(DeviceFields):
+    id: DeviceId
+
+    def to_record(self) -> Device:
+        return Device(**self.model_dump())
+
+
+class DeviceOut(DeviceIn):
+    @classmethod
+    def of(cls, device: Device) -> dict[str, Any]:
+        return device.as_dict()
+
+
+class OperationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="operation kind, e.g. load_shed")
+    params: dict[str, Any]
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=MIN_PRIORITY, le=MAX_PRIORITY,
+                          description="higher runs first")
+
+
+class ProgressOut(BaseModel):
+    total: int
+    succeeded: int
+    failed: int
+    pending: int
+
+
+class ErrorOut(BaseModel):
+    code: str
+    detail: str | None
+
+
+class OperationOut(BaseModel):
+    id: UUID
+    kind: str
+    status: Status
+    priority: int
+    params: dict[str, Any]
+    progress: ProgressOut
+    result: dict[str, Any] | None
+    error: ErrorOut | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, op: Operation) -> dict[str, Any]:
+        p = op.progress
+        return {
+            "id": str(op.id), "kind": op.kind, "status": op.status, "priority": op.priority,
+            "params": op.params,
+            "progress": {"total": p.total, "succeeded": p.succeeded, "failed": p.failed,
+                         "pending": p.pending},
+            "result": op.result,
+            "error": {"code": op.error_code, "detail": op.error_detail} if op.error_code else None,
+            "created_at": _iso(op.created_at), "started_at": _iso(op.started_at),
+            "finished_at": _iso(op.finished_at),
+        }
+
+
+class OutcomeOut(BaseModel):
+    device_id: str
+    state: Literal["pending", "running", "succeeded", "failed", "cancelled"]
+    step: str
+    code: str | None
+    detail: str | None
+    attempts: int
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, o: Outcome) -> dict[str, Any]:
+        return {"device_id": o.device_id, "state": o.state, "step": o.step, "code": o.code,
+                "detail": o.detail, "attempts": o.attempts, "updated_at": _iso(o.updated_at)}
+
+
+class OperationPage(BaseModel):
+    items: list[OperationOut]
+    next_cursor: str | None
+
+
+class DevicePage(BaseModel):
+    items: list[DeviceOut]
+    next_cursor: str | None
+
+
+class OutcomePage(BaseModel):
+    items: list[OutcomeOut]
+    next_cursor: str | None
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -1,0 +1,156 @@
+"""The one `gridjobs` command. Settings: GRIDJOBS_* variables, then flags."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from gridjobs import logs
+from gridjobs.client import DEFAULT_URL, Client
+from gridjobs.config import Settings, from_env
+from gridjobs.errors import GridjobsError
+from gridjobs.progress import ProgressPrinter, summary
+
+WAIT_TIMEOUT_S = 24 * 3600.0
+
+
+def _server_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database-url", help="PostgreSQL URL (default: embedded PostgreSQL)")
+    p.add_argument("--data-dir", type=Path, help="data directory for the embedded PostgreSQL")
+    p.add_argument("--ray-address", help="existing Ray cluster (default: start a local Ray)")
+    p.add_argument("--shards", type=int, help="number of DeviceShard actors (default: CPU count)")
+    p.add_argument("--host", help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="listen port (default 8080)")
+
+
+def _client_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", default=os.environ.get("GRIDJOBS_URL", DEFAULT_URL),
+                   help=f"gridjobs API base URL (default {DEFAULT_URL})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gridjobs", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    _server_flags(verbs.add_parser("serve", help="run the API server and dispatcher"))
+    demo = verbs.add_parser("demo", help="run everything embedded and shed load on a simulated fleet")
+    demo.add_argument("--devices", type=int, default=240, help="simulated devices (default 240)")
+    demo.add_argument("--gateways", type=int, default=4, help="simulated gateways (default 4)")
+    demo.add_argument("--shards", type=int, help="number of DeviceShard actors")
+    sim = verbs.add_parser("simulate", help="serve a simulated fleet over Modbus/TCP", add_help=False)
+    sim.add_argument("args", nargs=argparse.REMAINDER, help="see `gridjobs simulate --help`")
+    devices = verbs.add_parser("devices", help="device registry").add_subparsers(dest="action", required=True)
+    imp = devices.add_parser("import", help="upsert devices from an inventory JSON file")
+    imp.add_argument("file", type=Path)
+    _client_flags(imp)
+    submit = verbs.add_parser("submit", help="submit an operation").add_subparsers(dest="kind", required=True)
+    _shed_parser(submit.add_parser("load-shed", help="shed kW from feeders or devices"))
+    status = verbs.add_parser("status", help="show an operation")
+    status.add_argument("id")
+    status.add_argument("--devices", action="store_true", help="also summarise per-device outcomes")
+    _client_flags(status)
+    return parser
+
+
+def _shed_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target-kw", type=float, required=True)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--feeders", help="comma-separated feeder names")
+    where.add_argument("--device-ids", help="comma-separated device ids")
+    hold = p.add_mutually_exclusive_group(required=True)
+    hold.add_argument("--hold-s", type=float, help="seconds to hold before restoring")
+    hold.add_argument("--hold-until-cancelled", action="store_true")
+    p.add_argument("--stages", type=int, default=1, help="restore stages (default 1)")
+    p.add_argument("--stage-delay-s", type=float, default=0.0)
+    p.add_argument("--revert-timeout-s", type=int, default=60)
+    p.add_argument("--priority", type=int, default=0)
+    p.add_argument("--idempotency-key")
+    p.add_argument("--dry-run", action="store_true", help="print the plan; touch nothing")
+    p.add_argument("--wait", action="store_true", help="follow progress until the end")
+    _client_flags(p)
+
+
+def shed_body(args: argparse.Namespace) -> dict:
+    scope = ({"feeders": args.feeders.split(",")} if args.feeders
+             else {"device_ids": args.device_ids.split(",")})
+    return {"kind": "load_shed", "priority": args.priority, "params": {
+        "target_kw": args.target_kw, "scope": scope,
+        "hold_s": None if args.hold_until_cancelled else args.hold_s,
+        "restore": {"stages": args.stages, "stage_delay_s": args.stage_delay_s},
+        "revert_timeout_s": args.revert_timeout_s,
+    }}
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    return from_env(os.environ).with_overrides(
+        database_url=getattr(args, "database_url", None), data_dir=getattr(args, "data_dir", None),
+        ray_address=getattr(args, "ray_address", None), shards=getattr(args, "shards", None),
+        host=getattr(args, "host", None), port=getattr(args, "port", None),
+    )
+
+
+async def _submit(args: argparse.Namespace) -> int:
+    async with Client(args.url) as client:
+        body = shed_body(args)
+        if args.dry_run:
+            print(json.dumps(await client.submit(body, dry_run=True), indent=2))
+            return 0
+        op = await client.submit(body, key=args.idempotency_key)
+        print(f"accepted {op['id']} ({op['status']})")
+        if not args.wait:
+            return 0
+        printer = ProgressPrinter()
+        final = await client.follow(op["id"], on_update=printer, timeout_s=WAIT_TIMEOUT_S)
+        printer.close()
+        print(summary(final, await client.outcomes(op["id"])))
+        return 0 if final["status"] == "succeeded" else 1
+
+
+async def _status(args: argparse.Namespace) -> int:
+    async with Client(args.url) as client:
+        op = await client.operation(args.id)
+        outcomes = await client.outcomes(args.id) if args.devices else []
+        print(summary(op, outcomes) if args.devices else json.dumps(op, indent=2))
+    return 0
+
+
+async def _import(args: argparse.Namespace) -> int:
+    async with Client(args.url) as client:
+        print(f"imported {await client.import_devices(args.file)} devices")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.verb == "simulate":  # the fleet is its own program (layering: no import)
+        os.execv(sys.executable, [sys.executable, "-m", "simulators", *args.args])
+    settings = settings_for(args)
+    logs.configure(json=settings.log_json, level=settings.log_level)
+    if args.verb == "serve":
+        from gridjobs.serve import serve
+
+        serve(settings)
+        return 0
+    if args.verb == "demo":
+        from gridjobs.demo import demo
+
+        return demo(settings, devices=args.devices, gateways=args.gateways)
+    handlers = {"submit": _submit, "status": _status, "devices": _import}
+    return asyncio.run(handlers[args.verb](args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except GridjobsError as exc:
+        print(f"gridjobs: error: {exc.detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""A small HTTP client for the CLI and the demo: the REST API is the only way in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+
+from gridjobs.errors import GridjobsError
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+REQUEST_TIMEOUT_S = 30.0
+FOLLOW_INTERVAL_S = 0.5
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class ApiError(GridjobsError):
+    title = "API request failed"
+
+
+class Client:
+    def __init__(self, base_url: str = DEFAULT_URL) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
+
+    async def __aenter__(self) -> "Client":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+
+    async def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code not in ok:
+            raise ApiError(f"{method} {path} -> {response.status_code}: {_detail(response)}")
+        return response.json()
+
+    async def import_devices(self, path: Path) -> int:
+        devices = json.loads(path.read_text())
+        body = await self.request("POST", "/v1/devices", json=devices)
+        return body["upserted"]
+
+    async def submit(self, body: dict[str, Any], *, key: str | None = None, dry_run: bool = False) -> dict:
+        headers = {"Idempotency-Key": key} if key else {}
+        params = {"dry_run": "true"} if dry_run else {}
+        return await self.request("POST", "/v1/operations", json=body, headers=headers,
+                                  params=params, ok=(200,) if dry_run else (202,))
+
+    async def operation(self, op_id: str) -> dict:
+        return await self.request("GET", f"/v1/operations/{op_id}")
+
+    async def outcomes(self, op_id: str, *, limit: int = 500) -> list[dict]:
+        items, cursor = [], None
+        while True:
+            params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+            page = await self.request("GET", f"/v1/operations/{op_id}/devices", params=params)
+            items.extend(page["items"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return items
+
+    async def follow(self, op_id: str, *, on_update: Callable[[dict], None], timeout_s: float) -> dict:
+        """Poll until the operation is terminal (bounded by `timeout_s`)."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                op = await self.operation(op_id)
+                on_update(op)
+                if op["status"] in TERMINAL:
+                    return op
+                await asyncio.sleep(FOLLOW_INTERVAL_S)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return response.json().get("detail", response.text)
+    except ValueError:
+        return response.text[:200]

@@ -1,0 +1,80 @@
+"""Settings, read once at the entry point: GRIDJOBS_* variables, then CLI flags.
+
+Nothing below the entry point reads the environment; it gets a Settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from actors.shard import DEVICE_DEADLINE_S, MAX_INFLIGHT_PER_GATEWAY, REQUEST_TIMEOUT_S
+from gridjobs.api.body_limit import DEFAULT_MAX_BODY_BYTES
+from gridjobs.dispatch.dispatcher import LEASE_S, MAX_RUNNING, POLL_S
+from gridjobs.errors import ConfigError
+from gridjobs.store.embedded import default_data_dir
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None     # None: start the embedded PostgreSQL
+    data_dir: Path = default_data_dir()
+    ray_address: str | None = None      # None: start a local Ray
+    shards: int = max(1, os.cpu_count() or 1)
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    lease_s: float = LEASE_S
+    poll_s: float = POLL_S
+    max_running: int = MAX_RUNNING
+    request_timeout_s: float = REQUEST_TIMEOUT_S
+    device_deadline_s: float = DEVICE_DEADLINE_S
+    max_inflight_per_gateway: int = MAX_INFLIGHT_PER_GATEWAY
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    log_json: bool | None = None        # None: JSON unless stderr is a TTY
+    log_level: str = "info"
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+_ENV = {
+    "GRIDJOBS_DATABASE_URL": "database_url",
+    "GRIDJOBS_DATA_DIR": "data_dir",
+    "RAY_ADDRESS": "ray_address",
+    "GRIDJOBS_SHARDS": "shards",
+    "GRIDJOBS_HOST": "host",
+    "GRIDJOBS_PORT": "port",
+    "GRIDJOBS_LEASE_S": "lease_s",
+    "GRIDJOBS_POLL_S": "poll_s",
+    "GRIDJOBS_MAX_RUNNING": "max_running",
+    "GRIDJOBS_REQUEST_TIMEOUT_S": "request_timeout_s",
+    "GRIDJOBS_LOG_LEVEL": "log_level",
+}
+
+
+def from_env(env: Mapping[str, str]) -> Settings:
+    types = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for var, name in _ENV.items():
+        raw = env.get(var)
+        if raw:
+            values[name] = _convert(var, raw, types[name])
+    return Settings(**values)
+
+
+def _convert(var: str, raw: str, type_name: str) -> Any:
+    try:
+        if type_name.startswith("int"):
+            return int(raw)
+        if type_name.startswith("float"):
+            return float(raw)
+        if type_name.startswith("Path"):
+            return Path(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{var}={raw!r} is not a valid {type_name.split()[0]}") from exc
+    return raw

@@ -1,0 +1,1 @@
+"""Claiming, leasing and running operations."""

@@ -1,0 +1,139 @@
+"""The dispatcher: claim queued operations, hold their leases, run them.
+
+Claims use FOR UPDATE SKIP LOCKED (priority, then age). Each running
+operation is an owned task with a heartbeat task beside it; a lost lease
+cancels the run, and shutdown cancels everything and releases the leases so
+another process can take over at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Mapping
+
+import asyncpg
+import structlog
+
+from actors.pool import ShardPool
+from gridjobs.dispatch.context import RunContext
+from gridjobs.dispatch.listener import Listener
+from gridjobs.dispatch.running import run_claimed
+from gridjobs.errors import GridjobsError
+from gridjobs.kinds import KINDS, OperationKind
+from gridjobs.store import leases
+from gridjobs.store.operations import purge_expired_keys
+
+LEASE_S = 15.0
+POLL_S = 2.0
+MAX_RUNNING = 8
+PURGE_EVERY_S = 3600.0
+
+log = structlog.get_logger("gridjobs.dispatch")
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class DispatcherConfig:
+    lease_s: float = LEASE_S
+    poll_s: float = POLL_S
+    max_running: int = MAX_RUNNING
+
+
+class Dispatcher:
+    def __init__(
+        self, *, pool: asyncpg.Pool, dsn: str, shards: ShardPool,
+        config: DispatcherConfig = DispatcherConfig(), kinds: Mapping[str, OperationKind] = KINDS,
+        owner: str | None = None,
+    ) -> None:
+        self.pool, self.shards, self.config, self.kinds = pool, shards, config, kinds
+        self.owner = owner or default_owner()
+        self._wake = asyncio.Event()
+        self._listener = Listener(dsn, on_queued=self._wake.set, on_cancel=self._cancel_requested)
+        self._running: dict[str, tuple[asyncio.Task, asyncio.Event]] = {}
+        self._loop_task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        try:
+            await self._listener.start()
+        except GridjobsError as exc:
+            log.warning("listen_unavailable", error=str(exc), fallback="polling")
+        self._loop_task = asyncio.create_task(self._loop(), name="gridjobs-dispatch-loop")
+
+    async def stop(self) -> None:
+        tasks = [t for t, _ in self._running.values()]
+        if self._loop_task is not None:
+            tasks.append(self._loop_task)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loop_task = None
+        await self._listener.stop()
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def _cancel_requested(self, op_id: str) -> None:
+        entry = self._running.get(op_id)
+        if entry is not None:
+            entry[1].set()
+
+    async def _loop(self) -> None:
+        idle_polls = 0
+        while True:
+            claimed = await self._claim_available()
+            idle_polls = 0 if claimed else idle_polls + 1
+            if idle_polls * self.config.poll_s >= PURGE_EVERY_S:
+                await self._purge()
+                idle_polls = 0
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(self.config.poll_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    async def _claim_available(self) -> int:
+        claimed = 0
+        while len(self._running) < self.config.max_running:
+            try:
+                op = await leases.claim_next(self.pool, owner=self.owner, lease_s=self.config.lease_s)
+            except (OSError, asyncpg.PostgresError, GridjobsError) as exc:
+                log.warning("claim_failed", error=str(exc))
+                return claimed
+            if op is None:
+                return claimed
+            self._start(op)
+            claimed += 1
+        return claimed
+
+    def _start(self, op) -> None:
+        cancel = asyncio.Event()
+        if op.cancel_requested:
+            cancel.set()
+        lease = leases.Lease(self.pool, op, self.config.lease_s)
+        ctx = RunContext(
+            operation=op, lease=lease, pool=self.pool, shards=self.shards, cancel=cancel,
+            log=log.bind(operation_id=str(op.id)), checkpoint=dict(op.checkpoint),
+        )
+        task = asyncio.create_task(run_claimed(ctx, self.kinds), name=f"gridjobs-op-{op.id}")
+        self._running[str(op.id)] = (task, cancel)
+        task.add_done_callback(lambda _t, key=str(op.id): self._finished(key))
+
+    def _finished(self, op_id: str) -> None:
+        self._running.pop(op_id, None)
+        self._wake.set()
+
+    async def _purge(self) -> None:
+        try:
+            purged = await purge_expired_keys(self.pool)
+            log.info("idempotency_keys_purged", count=purged)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("purge_failed", error=str(exc))

@@ -1,0 +1,81 @@
+"""Run one claimed operation: heartbeat beside it, fenced finish after it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Mapping
+
+import asyncpg
+import structlog
+
+from gridjobs.dispatch.context import Finish, RunContext
+from gridjobs.errors import GridjobsError, StaleLeaseError
+
+log = structlog.get_logger("gridjobs.dispatch")
+
+
+async def run_claimed(ctx: RunContext, kinds: Mapping) -> None:
+    structlog.contextvars.bind_contextvars(operation_id=ctx.op_id)
+    heartbeat = asyncio.create_task(_heartbeat(ctx), name=f"gridjobs-heartbeat-{ctx.op_id}")
+    runner = asyncio.create_task(_run_kind(ctx, kinds), name=f"gridjobs-runner-{ctx.op_id}")
+    try:
+        done, _ = await asyncio.wait({heartbeat, runner}, return_when=asyncio.FIRST_COMPLETED)
+        if heartbeat in done:  # lease lost: stop acting at once
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            log.warning("lease_lost", reason=repr(heartbeat.exception()))
+            return
+        finish = runner.result()
+        if finish is not None:
+            await ctx.lease.finish(finish.status, result=finish.result,
+                                   error_code=finish.error_code, error_detail=finish.error_detail)
+            log.info("operation_finished", status=finish.status, error_code=finish.error_code)
+    except asyncio.CancelledError:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await _release(ctx)
+        raise
+    except StaleLeaseError:
+        log.warning("lease_lost_on_finish")
+    finally:
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
+
+
+async def _run_kind(ctx: RunContext, kinds: Mapping) -> Finish | None:
+    kind = kinds.get(ctx.operation.kind)
+    if kind is None:
+        return Finish("failed", None, "unknown_kind", f"no runner for kind {ctx.operation.kind!r}")
+    log.info("operation_started", kind=kind.name, fence=ctx.lease.fence)
+    try:
+        return await kind.run(ctx)
+    except StaleLeaseError:
+        log.warning("lease_lost_during_run")
+        return None
+    except (GridjobsError, asyncpg.PostgresError, OSError) as exc:
+        # Infrastructure trouble: give the lease back so this or another
+        # process resumes the operation from its recorded outcomes.
+        log.error("operation_interrupted", error=str(exc))
+        await _release(ctx)
+        return None
+    except Exception:  # a bug: record it as data, keep the service alive
+        log.exception("operation_crashed")
+        return Finish("failed", None, "internal_error", "the runner failed unexpectedly; see server logs")
+
+
+async def _heartbeat(ctx: RunContext) -> None:
+    interval = ctx.lease.lease_s / 3
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if await ctx.lease.heartbeat():
+                ctx.cancel.set()
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("heartbeat_failed", error=str(exc))
+
+
+async def _release(ctx: RunContext) -> None:
+    try:
+        await asyncio.wait_for(asyncio.shield(ctx.lease.release()), timeout=5)
+    except (asyncio.CancelledError, TimeoutError, OSError, asyncpg.PostgresError):
+        pass

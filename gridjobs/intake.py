@@ -1,0 +1,67 @@
+"""Intake: validate a submitted operation and persist it, or plan it (dry run)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import asyncpg
+
+from gridjobs.api.parsing import validate
+from gridjobs.api.schemas import OperationIn
+from gridjobs.errors import ValidationFailed
+from gridjobs.kinds import KINDS, OperationKind
+from gridjobs.store.operations import NewOperation, Submitted, submit
+
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Checked:
+    kind: OperationKind
+    new: NewOperation
+    params: Any
+
+
+def check(body: Any, kinds: Mapping[str, OperationKind] = KINDS) -> Checked:
+    op_in = validate(OperationIn, body)
+    kind = kinds.get(op_in.kind)
+    if kind is None:
+        known = ", ".join(sorted(kinds))
+        raise ValidationFailed(f"unknown operation kind {op_in.kind!r}; known kinds: {known}",
+                               extra={"errors": [{"field": "kind", "message": f"must be one of {known}"}]})
+    params = validate(kind.params_model, op_in.params, prefix="params.")
+    new = NewOperation(kind.name, op_in.priority, params.model_dump(mode="json"))
+    return Checked(kind, new, params)
+
+
+def request_hash(body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_key(key: str | None) -> str | None:
+    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise ValidationFailed(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
+                               extra={"errors": [{"field": "Idempotency-Key", "message": "bad length"}]})
+    return key
+
+
+async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None) -> Submitted:
+    checked = check(body)
+
+    async def in_scope(conn: asyncpg.Connection) -> None:
+        await checked.kind.check(conn, checked.params)
+
+    return await submit(pool, checked.new, validate=in_scope, idempotency_key=check_key(key),
+                        request_hash=request_hash(body))
+
+
+async def plan(pool: asyncpg.Pool, body: Any) -> dict[str, Any]:
+    checked = check(body)
+    async with pool.acquire() as conn:
+        await checked.kind.check(conn, checked.params)
+    return {"dry_run": True, "kind": checked.kind.name,
+            "plan": await checked.kind.dry_run(pool, checked.params)}

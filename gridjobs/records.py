@@ -1,0 +1,91 @@
+"""Frozen records read from Postgres. Every one is built with `from_row()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+from uuid import UUID
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+ACTIVE_STATUSES = frozenset({"queued", "running", "cancelling"})
+STATUSES = TERMINAL_STATUSES | ACTIVE_STATUSES
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    profile: str
+    host: str
+    port: int
+    unit_id: int
+    feeder: str
+    shed_priority: int
+    protected: bool
+    rated_kw: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "Device":
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.succeeded - self.failed
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: UUID
+    kind: str
+    status: str
+    priority: int
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    error_code: str | None
+    error_detail: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    cancel_requested: bool = False
+    fence: int = 0
+    progress: Progress = Progress()
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "Operation":
+        skip = {"progress"}
+        values = {k: row[k] for k in cls.__dataclass_fields__ if k not in skip}
+        if "total" in row.keys():
+            values["progress"] = Progress(row["total"], row["succeeded"], row["failed"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    device_id: str
+    state: str
+    step: str
+    code: str | None
+    detail: str | None
+    attempts: int
+    data: dict[str, Any]
+    seq: int
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "Outcome":
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})

@@ -1,0 +1,96 @@
+"""The resources one gridjobs process holds: pool, Ray shards, dispatcher.
+
+`open_runtime` creates them in order and tears them down in reverse; the
+Starlette lifespan uses it, and so do the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+import asyncpg
+import ray
+import structlog
+
+from actors.pool import ShardPool
+from actors.shard import ShardConfig
+from gridjobs.config import Settings
+from gridjobs.dispatch.dispatcher import Dispatcher, DispatcherConfig
+from gridjobs.errors import ConfigError
+from gridjobs.store.database import create_pool, migrate
+
+READY_TIMEOUT_S = 3.0
+log = structlog.get_logger("gridjobs.runtime")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pool: asyncpg.Pool
+    shards: ShardPool
+    dispatcher: Dispatcher | None
+
+    async def readiness(self) -> dict[str, str]:
+        checks = {}
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                await self.pool.fetchval("SELECT 1")
+            checks["postgres"] = "ok"
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            checks["postgres"] = f"unavailable: {type(exc).__name__}"
+        try:
+            await self.shards.ping(READY_TIMEOUT_S)
+            checks["ray"] = "ok"
+        except (TimeoutError, ray.exceptions.RayError) as exc:
+            checks["ray"] = f"unavailable: {type(exc).__name__}"
+        return checks
+
+
+def ensure_ray(address: str | None) -> bool:
+    """Connect to RAY_ADDRESS or start a local Ray; return True if we started it."""
+    if ray.is_initialized():
+        return False
+    ray.init(address=address, namespace="gridjobs", include_dashboard=False,
+             log_to_driver=False, configure_logging=False)
+    return True
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, dispatch: bool = True) -> AsyncIterator[Runtime]:
+    if not settings.database_url:
+        raise ConfigError("no database URL: the entry point must start the embedded PostgreSQL")
+    pool = await create_pool(settings.database_url)
+    started_ray = False
+    shards = None
+    dispatcher = None
+    try:
+        applied = await migrate(pool)
+        log.info("schema_ready", migrations_applied=applied)
+        started_ray = await asyncio.to_thread(ensure_ray, settings.ray_address)
+        shards = ShardPool.create(settings.shards, _shard_config(settings))
+        if dispatch:
+            dispatcher = Dispatcher(pool=pool, dsn=settings.database_url, shards=shards,
+                                    config=DispatcherConfig(settings.lease_s, settings.poll_s,
+                                                            settings.max_running))
+            await dispatcher.start()
+        yield Runtime(settings, pool, shards, dispatcher)
+    finally:
+        if dispatcher is not None:
+            await dispatcher.stop()
+        if shards is not None:
+            await shards.close()
+        await pool.close()
+        if started_ray:
+            await asyncio.to_thread(ray.shutdown)
+
+
+def _shard_config(settings: Settings) -> ShardConfig:
+    return ShardConfig(
+        dsn=settings.database_url,
+        request_timeout_s=settings.request_timeout_s,
+        device_deadline_s=settings.device_deadline_s,
+        max_inflight_per_gateway=settings.max_inflight_per_gateway,
+    )

@@ -1,0 +1,47 @@
+"""Running the service: embedded database when needed, then uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Iterator
+
+import structlog
+import uvicorn
+
+from gridjobs.api.app import create_app
+from gridjobs.config import Settings
+from gridjobs.runtime import open_runtime
+from gridjobs.store.embedded import EmbeddedPostgres
+
+log = structlog.get_logger("gridjobs.serve")
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Yield settings with a database URL, starting the embedded one if none is set."""
+    if settings.database_url:
+        yield settings
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    dsn = embedded.start()
+    log.info("embedded_postgres_started", data_dir=str(settings.data_dir))
+    try:
+        yield replace(settings, database_url=dsn)
+    finally:
+        embedded.stop()
+        log.info("embedded_postgres_stopped")
+
+
+def build_server(settings: Settings) -> uvicorn.Server:
+    app = create_app(lambda: open_runtime(settings), max_body_bytes=settings.max_body_bytes)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    return uvicorn.Server(config)
+
+
+def serve(settings: Settings) -> None:
+    with database(settings) as resolved:
+        log.info("serving", host=resolved.host, port=resolved.port, shards=resolved.shards)
+        asyncio.run(build_server(resolved).serve())

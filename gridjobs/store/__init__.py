@@ -1,0 +1,1 @@
+"""Postgres access: every query lives in sql/queries.sql; driver errors stop here."""

@@ -1,0 +1,92 @@
+"""Connection pool creation and schema migrations."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from gridjobs.errors import StoreError
+from gridjobs.store.queries import MIGRATIONS_DIR
+
+POOL_MIN_SIZE = 2
+POOL_MAX_SIZE = 10
+COMMAND_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 10.0
+_MIGRATION_LOCK = 0x6772_6964  # "grid"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = POOL_MIN_SIZE, max_size: int = POOL_MAX_SIZE
+) -> asyncpg.Pool:
+    try:
+        return await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            command_timeout=COMMAND_TIMEOUT_S,
+            timeout=CONNECT_TIMEOUT_S,
+            init=_init_connection,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One dedicated connection (LISTEN needs its own)."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
+    await _init_connection(conn)
+    return conn
+
+
+def list_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if match is None:
+            raise StoreError(f"migration file {path.name!r} is not named NNNN_name.sql")
+        found.append(Migration(int(match[1]), match[2], path))
+    return found
+
+
+async def migrate(pool: asyncpg.Pool) -> list[int]:
+    """Apply pending migrations under an advisory lock; return versions applied."""
+    applied: list[int] = []
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        done = set()
+        if exists:
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        for migration in list_migrations():
+            if migration.version in done:
+                continue
+            await conn.execute(migration.path.read_text())
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                migration.version,
+                migration.name,
+            )
+            applied.append(migration.version)
+    return applied

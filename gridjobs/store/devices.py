@@ -1,0 +1,54 @@
+"""The device registry."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import asyncpg
+
+from gridjobs.errors import NotFound
+from gridjobs.records import Device
+from gridjobs.store.queries import Q
+
+
+def _args(device: Device) -> tuple:
+    return (
+        device.id, device.profile, device.host, device.port, device.unit_id,
+        device.feeder, device.shed_priority, device.protected, device.rated_kw,
+    )
+
+
+async def upsert_devices(pool: asyncpg.Pool, devices: Sequence[Device]) -> list[Device]:
+    """Upsert all devices in one transaction: all or nothing."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = [await conn.fetchrow(Q["upsert_device"], *_args(d)) for d in devices]
+    return [Device.from_row(r) for r in rows]
+
+
+async def get_device(pool: asyncpg.Pool, device_id: str) -> Device:
+    row = await pool.fetchrow(Q["get_device"], device_id)
+    if row is None:
+        raise NotFound(f"device {device_id!r} does not exist")
+    return Device.from_row(row)
+
+
+async def list_devices(
+    pool: asyncpg.Pool, *, feeder: str | None, profile: str | None, after: str | None, limit: int
+) -> list[Device]:
+    rows = await pool.fetch(Q["list_devices"], feeder, profile, after, limit)
+    return [Device.from_row(r) for r in rows]
+
+
+async def devices_in_scope(
+    conn: asyncpg.Connection | asyncpg.Pool, *, device_ids: Sequence[str] | None, feeders: Sequence[str] | None
+) -> list[Device]:
+    if device_ids is not None:
+        rows = await conn.fetch(Q["devices_by_ids"], list(device_ids))
+    else:
+        rows = await conn.fetch(Q["devices_by_feeders"], list(feeders or ()))
+    return [Device.from_row(r) for r in rows]
+
+
+async def known_feeders(conn: asyncpg.Connection | asyncpg.Pool, feeders: Sequence[str]) -> set[str]:
+    rows = await conn.fetch(Q["known_feeders"], list(feeders))
+    return {r["feeder"] for r in rows}

@@ -1,0 +1,127 @@
+"""Operations as the API sees them: submit (idempotent), read, list, cancel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Awaitable, Callable
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from gridjobs.errors import (
+    Conflict, IdempotencyInFlight, IdempotencyMismatch, NotFound,
+)
+from gridjobs.records import Operation, Outcome
+from gridjobs.store.queries import Q
+
+IDEMPOTENCY_TTL_S = 24 * 3600.0
+
+Validator = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class NewOperation:
+    kind: str
+    priority: int
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    operation: Operation
+    replayed: bool
+
+
+async def submit(
+    pool: asyncpg.Pool,
+    new: NewOperation,
+    *,
+    validate: Validator,
+    idempotency_key: str | None = None,
+    request_hash: str = "",
+    key_ttl_s: float = IDEMPOTENCY_TTL_S,
+) -> Submitted:
+    """Insert the operation (and its idempotency key) in one transaction.
+
+    `validate` runs inside the transaction (scope checks against the device
+    registry), so a request that fails it writes nothing.
+    """
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            if idempotency_key is not None:
+                replay = await _check_key(conn, idempotency_key, request_hash)
+                if replay is not None:
+                    return Submitted(await _get(conn, replay), replayed=True)
+            await validate(conn)
+            op_id = uuid4()
+            await conn.execute(Q["insert_operation"], op_id, new.kind, new.priority, new.params)
+            if idempotency_key is not None:
+                await conn.execute(
+                    Q["insert_idempotency_key"], idempotency_key, request_hash, op_id, key_ttl_s
+                )
+            await conn.execute(Q["notify_queued"], str(op_id))
+        return Submitted(await _get(conn, op_id), replayed=False)
+
+
+async def _check_key(conn: asyncpg.Connection, key: str, request_hash: str) -> UUID | None:
+    if not await conn.fetchval(Q["try_lock_idempotency_key"], key):
+        raise IdempotencyInFlight(
+            "a request with this Idempotency-Key is still being processed; retry shortly"
+        )
+    await conn.execute(Q["delete_expired_idempotency_key"], key)
+    row = await conn.fetchrow(Q["get_idempotency_key"], key)
+    if row is None:
+        return None
+    if row["request_hash"] != request_hash:
+        raise IdempotencyMismatch(
+            "this Idempotency-Key was already used with a different request body"
+        )
+    return row["operation_id"]
+
+
+async def _get(conn: asyncpg.Connection | asyncpg.Pool, op_id: UUID) -> Operation:
+    row = await conn.fetchrow(Q["get_operation"], op_id)
+    if row is None:
+        raise NotFound(f"operation {op_id} does not exist")
+    return Operation.from_row(row)
+
+
+async def get_operation(pool: asyncpg.Pool, op_id: UUID) -> Operation:
+    return await _get(pool, op_id)
+
+
+async def list_operations(
+    pool: asyncpg.Pool,
+    *,
+    kind: str | None,
+    status: str | None,
+    before: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[Operation]:
+    created, op_id = before if before else (None, None)
+    rows = await pool.fetch(Q["list_operations"], kind, status, created, op_id, limit)
+    return [Operation.from_row(r) for r in rows]
+
+
+async def cancel(pool: asyncpg.Pool, op_id: UUID) -> Operation:
+    async with pool.acquire() as conn, conn.transaction():
+        status = await conn.fetchval(Q["cancel_operation"], op_id)
+        if status is None:
+            current = await _get(conn, op_id)  # raises NotFound
+            raise Conflict(f"operation {op_id} is already {current.status}; it cannot be cancelled")
+        await conn.execute(Q["notify_cancel"], str(op_id))
+        return await _get(conn, op_id)
+
+
+async def list_outcomes(
+    pool: asyncpg.Pool, op_id: UUID, *, after_seq: int | None, limit: int
+) -> list[Outcome]:
+    await get_operation(pool, op_id)
+    rows = await pool.fetch(Q["list_outcomes"], op_id, after_seq, limit)
+    return [Outcome.from_row(r) for r in rows]
+
+
+async def purge_expired_keys(pool: asyncpg.Pool) -> int:
+    status = await pool.execute(Q["purge_idempotency_keys"])
+    return int(status.split()[-1])

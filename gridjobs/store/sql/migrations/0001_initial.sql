@@ -1,0 +1,81 @@
+-- 0001: devices, operations, idempotency keys, per-device outcomes, device state.
+
+CREATE TABLE schema_migrations (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE devices (
+    id             text PRIMARY KEY,
+    profile        text NOT NULL,
+    host           text NOT NULL,
+    port           integer NOT NULL CHECK (port BETWEEN 1 AND 65535),
+    unit_id        integer NOT NULL CHECK (unit_id BETWEEN 0 AND 255),
+    feeder         text NOT NULL,
+    shed_priority  integer NOT NULL CHECK (shed_priority >= 1),
+    protected      boolean NOT NULL DEFAULT false,
+    rated_kw       double precision NOT NULL CHECK (rated_kw >= 0),
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX devices_feeder_idx ON devices (feeder, id);
+CREATE INDEX devices_profile_idx ON devices (profile, id);
+
+CREATE TABLE operations (
+    id                uuid PRIMARY KEY,
+    kind              text NOT NULL,
+    status            text NOT NULL CHECK (status IN
+                        ('queued', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled')),
+    priority          integer NOT NULL DEFAULT 0,
+    params            jsonb NOT NULL,
+    checkpoint        jsonb NOT NULL DEFAULT '{}'::jsonb,
+    result            jsonb,
+    error_code        text,
+    error_detail      text,
+    cancel_requested  boolean NOT NULL DEFAULT false,
+    lease_owner       text,
+    lease_expires_at  timestamptz,
+    fence             bigint NOT NULL DEFAULT 0,
+    claims            integer NOT NULL DEFAULT 0,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    started_at        timestamptz,
+    finished_at       timestamptz,
+    updated_at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX operations_claim_idx ON operations (priority DESC, created_at)
+    WHERE status IN ('queued', 'running', 'cancelling');
+CREATE INDEX operations_newest_idx ON operations (created_at DESC, id DESC);
+
+CREATE TABLE idempotency_keys (
+    key           text PRIMARY KEY,
+    request_hash  text NOT NULL,
+    operation_id  uuid NOT NULL REFERENCES operations (id) ON DELETE CASCADE,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    expires_at    timestamptz NOT NULL
+);
+CREATE INDEX idempotency_keys_expiry_idx ON idempotency_keys (expires_at);
+
+CREATE TABLE device_outcomes (
+    operation_id  uuid NOT NULL REFERENCES operations (id) ON DELETE CASCADE,
+    device_id     text NOT NULL,
+    state         text NOT NULL CHECK (state IN
+                    ('pending', 'running', 'succeeded', 'failed', 'cancelled')),
+    step          text NOT NULL,
+    code          text,
+    detail        text,
+    attempts      integer NOT NULL DEFAULT 0,
+    data          jsonb NOT NULL DEFAULT '{}'::jsonb,
+    seq           integer NOT NULL,
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (operation_id, device_id)
+);
+CREATE INDEX device_outcomes_seq_idx ON device_outcomes (operation_id, seq);
+
+CREATE TABLE device_state (
+    device_id            text PRIMARY KEY,
+    holder_operation_id  uuid,
+    setpoint_pct         integer,
+    last_kw              double precision,
+    updated_at           timestamptz NOT NULL DEFAULT now()
+);

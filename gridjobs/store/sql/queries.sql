@@ -1,0 +1,160 @@
+-- Named queries, loaded by gridjobs.store.queries. Parameters are $n only.
+
+-- name: upsert_device
+INSERT INTO devices (id, profile, host, port, unit_id, feeder, shed_priority, protected, rated_kw)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (id) DO UPDATE SET
+    profile = EXCLUDED.profile, host = EXCLUDED.host, port = EXCLUDED.port,
+    unit_id = EXCLUDED.unit_id, feeder = EXCLUDED.feeder,
+    shed_priority = EXCLUDED.shed_priority, protected = EXCLUDED.protected,
+    rated_kw = EXCLUDED.rated_kw, updated_at = now()
+RETURNING *;
+
+-- name: get_device
+SELECT * FROM devices WHERE id = $1;
+
+-- name: list_devices
+SELECT * FROM devices
+WHERE ($1::text IS NULL OR feeder = $1)
+  AND ($2::text IS NULL OR profile = $2)
+  AND ($3::text IS NULL OR id > $3)
+ORDER BY id
+LIMIT $4;
+
+-- name: devices_by_ids
+SELECT * FROM devices WHERE id = ANY($1::text[]) ORDER BY id;
+
+-- name: devices_by_feeders
+SELECT * FROM devices WHERE feeder = ANY($1::text[]) ORDER BY id;
+
+-- name: known_feeders
+SELECT DISTINCT feeder FROM devices WHERE feeder = ANY($1::text[]);
+
+-- name: try_lock_idempotency_key
+SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0));
+
+-- name: get_idempotency_key
+SELECT * FROM idempotency_keys WHERE key = $1 AND expires_at > now();
+
+-- name: delete_expired_idempotency_key
+DELETE FROM idempotency_keys WHERE key = $1 AND expires_at <= now();
+
+-- name: insert_idempotency_key
+INSERT INTO idempotency_keys (key, request_hash, operation_id, expires_at)
+VALUES ($1, $2, $3, now() + make_interval(secs => $4));
+
+-- name: purge_idempotency_keys
+DELETE FROM idempotency_keys WHERE expires_at <= now();
+
+-- name: insert_operation
+INSERT INTO operations (id, kind, status, priority, params)
+VALUES ($1, $2, 'queued', $3, $4);
+
+-- name: notify_queued
+SELECT pg_notify('gridjobs_queued', $1::text);
+
+-- name: notify_cancel
+SELECT pg_notify('gridjobs_cancel', $1::text);
+
+-- name: get_operation
+SELECT o.*, p.total, p.succeeded, p.failed
+FROM operations o
+CROSS JOIN LATERAL (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE d.state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE d.state IN ('failed', 'cancelled')) AS failed
+    FROM device_outcomes d WHERE d.operation_id = o.id
+) p
+WHERE o.id = $1;
+
+-- name: list_operations
+SELECT o.*, p.total, p.succeeded, p.failed
+FROM operations o
+CROSS JOIN LATERAL (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE d.state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE d.state IN ('failed', 'cancelled')) AS failed
+    FROM device_outcomes d WHERE d.operation_id = o.id
+) p
+WHERE ($1::text IS NULL OR o.kind = $1)
+  AND ($2::text IS NULL OR o.status = $2)
+  AND ($3::timestamptz IS NULL OR (o.created_at, o.id) < ($3, $4::uuid))
+ORDER BY o.created_at DESC, o.id DESC
+LIMIT $5;
+
+-- name: cancel_operation
+UPDATE operations SET
+    cancel_requested = true,
+    status = CASE status WHEN 'queued' THEN 'cancelled' ELSE 'cancelling' END,
+    finished_at = CASE status WHEN 'queued' THEN now() ELSE finished_at END,
+    updated_at = now()
+WHERE id = $1 AND status IN ('queued', 'running', 'cancelling')
+RETURNING status;
+
+-- name: claim_operation
+WITH next AS (
+    SELECT id FROM operations
+    WHERE status = 'queued'
+       OR (status IN ('running', 'cancelling') AND lease_expires_at < now())
+    ORDER BY priority DESC, created_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE operations o SET
+    status = CASE o.status WHEN 'queued' THEN 'running' ELSE o.status END,
+    lease_owner = $1,
+    lease_expires_at = now() + make_interval(secs => $2),
+    fence = o.fence + 1,
+    claims = o.claims + 1,
+    started_at = coalesce(o.started_at, now()),
+    updated_at = now()
+FROM next
+WHERE o.id = next.id
+RETURNING o.*;
+
+-- name: heartbeat
+UPDATE operations SET lease_expires_at = now() + make_interval(secs => $3)
+WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling')
+RETURNING cancel_requested;
+
+-- name: release_lease
+UPDATE operations SET lease_expires_at = now(), lease_owner = NULL
+WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling');
+
+-- name: save_checkpoint
+UPDATE operations SET checkpoint = $3, updated_at = now()
+WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling');
+
+-- name: finish_operation
+UPDATE operations SET
+    status = $3, result = $4, error_code = $5, error_detail = $6,
+    finished_at = now(), updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
+WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling');
+
+-- name: upsert_outcomes
+INSERT INTO device_outcomes AS d
+    (operation_id, device_id, state, step, code, detail, attempts, data, seq)
+SELECT o.id, u.device_id, u.state, u.step, u.code, u.detail, u.attempts, u.data::jsonb, u.seq
+FROM operations o,
+     unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::integer[], $9::text[], $10::integer[])
+         AS u(device_id, state, step, code, detail, attempts, data, seq)
+WHERE o.id = $1 AND o.fence = $2 AND o.status IN ('running', 'cancelling')
+FOR SHARE OF o
+ON CONFLICT (operation_id, device_id) DO UPDATE SET
+    state = EXCLUDED.state, step = EXCLUDED.step, code = EXCLUDED.code,
+    detail = EXCLUDED.detail, attempts = EXCLUDED.attempts, data = EXCLUDED.data,
+    updated_at = now();
+
+-- name: load_outcomes
+SELECT * FROM device_outcomes WHERE operation_id = $1 ORDER BY seq;
+
+-- name: list_outcomes
+SELECT * FROM device_outcomes
+WHERE operation_id = $1 AND ($2::integer IS NULL OR seq > $2)
+ORDER BY seq
+LIMIT $3;
+
+-- name: last_readings
+SELECT device_id, last_kw FROM device_state
+WHERE device_id = ANY($1::text[]) AND last_kw IS NOT NULL;

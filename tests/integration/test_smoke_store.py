@@ -1,0 +1,42 @@
+"""Store basics: migrations, submit, claim with fencing."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridjobs.errors import StaleLeaseError
+from gridjobs.store import leases
+from gridjobs.store.leases import OutcomeWrite
+from gridjobs.store.operations import NewOperation, submit
+
+
+async def _noop(conn):
+    return None
+
+
+async def test_claim_then_stale_holder_is_fenced_out(pool):
+    sub = await submit(pool, NewOperation("load_shed", 0, {"x": 1}), validate=_noop)
+    first = await leases.claim_next(pool, owner="a", lease_s=0.01)
+    assert first.id == sub.operation.id and first.fence == 1
+    old = leases.Lease(pool, first, 0.01)
+    await old.record([OutcomeWrite("d1", "running", "curtail", 0)])
+    await pool.execute("SELECT pg_sleep(0.05)")
+    second = await leases.claim_next(pool, owner="b", lease_s=30)
+    assert second.id == first.id and second.fence == 2
+    with pytest.raises(StaleLeaseError):
+        await old.record([OutcomeWrite("d1", "failed", "curtail", 0, code="x")])
+    with pytest.raises(StaleLeaseError):
+        await old.finish("succeeded", result={})
+    new = leases.Lease(pool, second, 30)
+    await new.record([OutcomeWrite("d1", "succeeded", "curtailed", 0)])
+    rows = await new.outcomes()
+    assert [(r.device_id, r.state) for r in rows] == [("d1", "succeeded")]
+
+
+async def test_claim_order_priority_then_age(pool):
+    low = await submit(pool, NewOperation("load_shed", 0, {}), validate=_noop)
+    high = await submit(pool, NewOperation("load_shed", 5, {}), validate=_noop)
+    low2 = await submit(pool, NewOperation("load_shed", 0, {}), validate=_noop)
+    order = [(await leases.claim_next(pool, owner="a", lease_s=30)).id for _ in range(3)]
+    assert order == [high.operation.id, low.operation.id, low2.operation.id]
+    assert await leases.claim_next(pool, owner="a", lease_s=30) is None

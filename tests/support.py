@@ -1,0 +1,71 @@
+"""Helpers shared by integration and acceptance tests."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+import httpx
+
+from gridjobs.api.app import create_app
+from gridjobs.config import Settings
+from gridjobs.runtime import Runtime, open_runtime
+
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+def test_settings(db_url: str, **overrides) -> Settings:
+    base = dict(database_url=db_url, shards=2, lease_s=3.0, poll_s=0.2,
+                request_timeout_s=0.5, device_deadline_s=5.0)
+    base.update(overrides)
+    return Settings(**base)
+
+
+@asynccontextmanager
+async def api_client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client wired to the real app, sharing an already open runtime."""
+
+    @asynccontextmanager
+    async def given():
+        yield runtime
+
+    app = create_app(given)
+    app.state.runtime = runtime
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gridjobs.test") as client:
+        yield client
+
+
+@asynccontextmanager
+async def running_service(db_url: str, *, dispatch: bool = True, **overrides):
+    async with open_runtime(test_settings(db_url, **overrides), dispatch=dispatch) as runtime:
+        async with api_client(runtime) as client:
+            yield runtime, client
+
+
+async def wait_for_status(client: httpx.AsyncClient, op_id: str, statuses=TERMINAL,
+                          *, timeout_s: float = 60.0) -> dict:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            op = (await client.get(f"/v1/operations/{op_id}")).json()
+            if op["status"] in statuses:
+                return op
+            await asyncio.sleep(0.1)
+
+
+async def wait_until(predicate, *, timeout_s: float = 30.0, interval_s: float = 0.1) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not await predicate():
+            await asyncio.sleep(interval_s)
+
+
+async def outcomes(client: httpx.AsyncClient, op_id: str) -> dict[str, dict]:
+    items, cursor = [], None
+    while True:
+        params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(f"/v1/operations/{op_id}/devices", params=params)).json()
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return {o["device_id"]: o for o in items}
