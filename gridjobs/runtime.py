@@ -30,7 +30,7 @@ log = structlog.get_logger("gridjobs.runtime")
 class Runtime:
     settings: Settings
     pool: asyncpg.Pool
-    shards: ShardPool
+    shards: ShardPool | None           # None: an intake-only process
     dispatcher: Dispatcher | None
 
     async def readiness(self) -> dict[str, str]:
@@ -41,6 +41,8 @@ class Runtime:
             checks["postgres"] = "ok"
         except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
             checks["postgres"] = f"unavailable: {type(exc).__name__}"
+        if self.shards is None:
+            return checks
         try:
             await self.shards.ping(READY_TIMEOUT_S)
             checks["ray"] = "ok"
@@ -59,7 +61,8 @@ def ensure_ray(address: str | None) -> bool:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, *, dispatch: bool = True) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIterator[Runtime]:
+    """Open the pool (migrated); with `execute`, also Ray shards and the dispatcher."""
     if not settings.database_url:
         raise ConfigError("no database URL: the entry point must start the embedded PostgreSQL")
     pool = await create_pool(settings.database_url)
@@ -69,9 +72,9 @@ async def open_runtime(settings: Settings, *, dispatch: bool = True) -> AsyncIte
     try:
         applied = await migrate(pool)
         log.info("schema_ready", migrations_applied=applied)
-        started_ray = await asyncio.to_thread(ensure_ray, settings.ray_address)
-        shards = ShardPool.create(settings.shards, _shard_config(settings))
-        if dispatch:
+        if execute:
+            started_ray = await asyncio.to_thread(ensure_ray, settings.ray_address)
+            shards = ShardPool.create(settings.shards, _shard_config(settings))
             dispatcher = Dispatcher(pool=pool, dsn=settings.database_url, shards=shards,
                                     config=DispatcherConfig(settings.lease_s, settings.poll_s,
                                                             settings.max_running))

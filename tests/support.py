@@ -38,8 +38,8 @@ async def api_client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @asynccontextmanager
-async def running_service(db_url: str, *, dispatch: bool = True, **overrides):
-    async with open_runtime(test_settings(db_url, **overrides), dispatch=dispatch) as runtime:
+async def running_service(db_url: str, *, execute: bool = True, **overrides):
+    async with open_runtime(test_settings(db_url, **overrides), execute=execute) as runtime:
         async with api_client(runtime) as client:
             yield runtime, client
 
