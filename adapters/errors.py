@@ -1,0 +1,61 @@
+"""The adapters exception tree.
+
+``AdapterError`` is the root. Programming errors (a bad profile, a value the
+codec cannot encode, a write to a read-only point) are ``ValueError``
+subclasses. Anything that goes wrong on the wire is a ``DeviceFault`` whose
+``code`` is one of ``FaultCode``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class AdapterError(Exception):
+    """Root of every error raised by the adapters package."""
+
+
+class ProfileError(AdapterError, ValueError):
+    """A profile file is invalid, or a profile was asked for something it lacks."""
+
+
+class UnknownRoleError(ProfileError, KeyError):
+    """A profile has no point with the requested role."""
+
+    def __str__(self) -> str:
+        # KeyError would print the repr of the message; keep it readable.
+        return str(self.args[0])
+
+
+class CodecError(AdapterError, ValueError):
+    """A value cannot be encoded for a point, or registers cannot be decoded."""
+
+
+class NotWritableError(AdapterError, ValueError):
+    """A caller asked to write a point the profile marks read-only."""
+
+
+class SessionClosedError(AdapterError, RuntimeError):
+    """A request was made on a session (or pool) that has been closed."""
+
+
+class FaultCode(enum.StrEnum):
+    """Why a device request failed. Values are stable outcome codes."""
+
+    DEVICE_TIMEOUT = "device_timeout"
+    CONNECTION_FAILED = "connection_failed"
+    MODBUS_EXCEPTION = "modbus_exception"
+    BAD_RESPONSE = "bad_response"
+
+
+class DeviceFault(AdapterError):
+    """A request to a device failed on the network or protocol level."""
+
+    def __init__(self, code: FaultCode, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = FaultCode(code)
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[type[DeviceFault], tuple[str, str]]:
+        # Faults cross process boundaries (Ray actors); rebuild from code and detail.
+        return (type(self), (str(self.code), self.detail))

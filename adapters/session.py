@@ -1,0 +1,203 @@
+"""Gateway sessions: one Modbus/TCP connection per gateway, shared by every unit behind it.
+
+This is the only module that talks to pymodbus. Every pymodbus exception and
+every error response becomes a ``DeviceFault`` here.
+
+pymodbus 3.16 runs one transaction at a time per client (``execute`` holds an
+``asyncio.Lock``), so a session sends its requests one after the other. The
+session takes its own lock before starting the clock, so ``timeout_s`` measures
+the wait for the device's answer and not the wait behind other units' requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.constants import ExcCodes
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.pdu import ModbusPDU
+
+from .errors import DeviceFault, FaultCode, SessionClosedError
+from .limits import check_read, check_unit_id, check_write
+from .settings import SessionSettings
+
+Call = Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]
+
+
+class _Link:
+    """One TCP connection, and a future that resolves when the gateway drops it."""
+
+    def __init__(self, *, host: str, port: int, settings: SessionSettings) -> None:
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.client = AsyncModbusTcpClient(
+            host,
+            port=port,
+            timeout=settings.library_timeout_s,
+            retries=0,
+            reconnect_delay=0,
+            trace_connect=self._on_connect_change,
+        )
+
+    def _on_connect_change(self, connected: bool) -> None:
+        if not connected:
+            self._mark_lost()
+
+    def _mark_lost(self) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    @property
+    def alive(self) -> bool:
+        return self.client.connected and not self.lost.done()
+
+    def close(self) -> None:
+        self.client.close()
+        self._mark_lost()
+
+
+class GatewaySession:
+    """Requests to the units behind one gateway. Safe to share between asyncio tasks."""
+
+    def __init__(self, *, host: str, port: int, settings: SessionSettings) -> None:
+        self.host = host
+        self.port = port
+        self._settings = settings
+        self._slots = asyncio.Semaphore(settings.max_inflight)
+        self._wire = asyncio.Lock()
+        self._link: _Link | None = None
+        self._connect_failures = 0
+        self._retry_at = 0.0
+        self._closed = False
+
+    async def read_registers(self, *, unit_id: int, address: int, count: int) -> tuple[int, ...]:
+        """Read ``count`` holding registers (FC3) from ``unit_id``."""
+        check_unit_id(unit_id)
+        check_read(address=address, count=count)
+        what = f"read {count} registers at {address}"
+
+        async def call(client: AsyncModbusTcpClient) -> ModbusPDU:
+            return await client.read_holding_registers(address, count=count, device_id=unit_id)
+
+        response = await self._request(unit_id=unit_id, what=what, call=call)
+        registers = tuple(getattr(response, "registers", ()))
+        if len(registers) != count:
+            raise self._fault(FaultCode.BAD_RESPONSE, unit_id, f"{what}: got {len(registers)} registers")
+        return registers
+
+    async def write_registers(self, *, unit_id: int, address: int, values: Sequence[int]) -> None:
+        """Write ``values`` to consecutive holding registers in one request (FC16)."""
+        words = tuple(values)
+        check_unit_id(unit_id)
+        check_write(address=address, values=words)
+        what = f"write {len(words)} registers at {address}"
+
+        async def call(client: AsyncModbusTcpClient) -> ModbusPDU:
+            return await client.write_registers(address, list(words), device_id=unit_id)
+
+        response = await self._request(unit_id=unit_id, what=what, call=call)
+        echoed = (getattr(response, "address", None), getattr(response, "count", None))
+        if echoed != (address, len(words)):
+            raise self._fault(FaultCode.BAD_RESPONSE, unit_id, f"{what}: answer echoes {echoed}")
+
+    async def close(self) -> None:
+        """Close the connection. A request still waiting for an answer fails with connection_failed."""
+        self._closed = True
+        self._drop_link()
+
+    async def _request(self, *, unit_id: int, what: str, call: Call) -> ModbusPDU:
+        async with self._slots, self._wire:
+            if self._closed:
+                raise SessionClosedError(f"session {self.host}:{self.port} is closed")
+            link = await self._connected(unit_id)
+            response = await self._exchange(link, unit_id=unit_id, what=what, call=call)
+        if response.isError():
+            raise self._fault(FaultCode.MODBUS_EXCEPTION, unit_id, f"{what}: {_exception_name(response)}")
+        return response
+
+    async def _connected(self, unit_id: int) -> _Link:
+        if self._link is not None and self._link.alive:
+            return self._link
+        self._drop_link()
+        if (wait := self._retry_at - time.monotonic()) > 0:
+            raise self._fault(
+                FaultCode.CONNECTION_FAILED,
+                unit_id,
+                f"backing off for {wait:.2f} s after {self._connect_failures} failed connects",
+            )
+        link = _Link(host=self.host, port=self.port, settings=self._settings)
+        if not await self._open(link):
+            link.close()
+            raise self._connect_failed(unit_id)
+        self._connect_failures = 0
+        self._link = link
+        return link
+
+    async def _open(self, link: _Link) -> bool:
+        try:
+            async with asyncio.timeout(self._settings.connect_timeout_s):
+                return await link.client.connect()
+        except (TimeoutError, OSError, ModbusException):
+            return False
+
+    def _connect_failed(self, unit_id: int) -> DeviceFault:
+        self._connect_failures += 1
+        delay = self._settings.backoff.delay_after(failures=self._connect_failures)
+        self._retry_at = time.monotonic() + delay
+        return self._fault(
+            FaultCode.CONNECTION_FAILED,
+            unit_id,
+            f"cannot connect (failure {self._connect_failures}); next attempt in {delay:.2f} s",
+        )
+
+    async def _exchange(self, link: _Link, *, unit_id: int, what: str, call: Call) -> ModbusPDU:
+        task = asyncio.ensure_future(call(link.client))
+        try:
+            async with asyncio.timeout(self._settings.timeout_s):
+                done, _ = await asyncio.wait((task, link.lost), return_when=asyncio.FIRST_COMPLETED)
+        except TimeoutError as exc:
+            reason = f"{what}: no answer within {self._settings.timeout_s} s"
+            raise self._fault(FaultCode.DEVICE_TIMEOUT, unit_id, reason) from exc
+        finally:
+            await _cancel(task)
+        if task not in done:
+            self._drop_link()
+            raise self._fault(FaultCode.CONNECTION_FAILED, unit_id, f"{what}: connection dropped")
+        return self._result(task, unit_id=unit_id, what=what)
+
+    def _result(self, task: asyncio.Future[ModbusPDU], *, unit_id: int, what: str) -> ModbusPDU:
+        try:
+            return task.result()
+        except (ConnectionException, OSError) as exc:
+            self._drop_link()
+            raise self._fault(FaultCode.CONNECTION_FAILED, unit_id, f"{what}: {exc}") from exc
+        except ModbusIOException as exc:
+            self._drop_link()  # the byte stream can no longer be trusted
+            raise self._fault(FaultCode.BAD_RESPONSE, unit_id, f"{what}: {exc}") from exc
+        except ModbusException as exc:
+            raise self._fault(FaultCode.BAD_RESPONSE, unit_id, f"{what}: {exc}") from exc
+
+    def _drop_link(self) -> None:
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+
+    def _fault(self, code: FaultCode, unit_id: int, reason: str) -> DeviceFault:
+        return DeviceFault(code, f"{self.host}:{self.port} unit {unit_id}: {reason}")
+
+
+async def _cancel(task: asyncio.Future[ModbusPDU]) -> None:
+    if not task.done():
+        task.cancel()
+        await asyncio.wait((task,))
+
+
+def _exception_name(response: ModbusPDU) -> str:
+    code = response.exception_code
+    try:
+        name = ExcCodes(code).name
+    except ValueError:
+        name = "UNKNOWN"
+    return f"device answered with exception code {code} ({name}) to function {response.function_code & 0x7F}"

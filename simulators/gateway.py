@@ -1,0 +1,133 @@
+"""One simulated gateway: a pymodbus TCP server in front of many unit ids.
+
+pymodbus serves registers from ``SimDevice`` objects; each one's ``action``
+hook asks the device model, so reads are computed on demand and writes go
+through the model. A request handler subclass applies injected faults before
+pymodbus sees the request: it stays silent, answers with an exception, or
+closes the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from pymodbus.constants import ExcCodes
+from pymodbus.pdu import ExceptionResponse, ModbusPDU
+from pymodbus.server import ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
+from pymodbus.simulator import DataType, SimData, SimDevice
+
+from .device import SimulatedDevice
+from .errors import RejectedWrite, SimulatorError
+from .faults import FaultKind
+from .registers import RegisterMap
+
+
+class DeviceRegisters:
+    """The ``SimDevice.action`` of one device."""
+
+    def __init__(self, device: SimulatedDevice, register_map: RegisterMap) -> None:
+        self._device = device
+        self._map = register_map
+
+    async def action(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+    ) -> ExcCodes | None:
+        if set_values is None:
+            offset = address - start_address
+            registers[offset : offset + count] = self._map.read(self._device, address=address, count=count)
+            return None
+        try:
+            values = self._map.decode_write(address=address, words=[int(word) for word in set_values])
+        except RejectedWrite as exc:
+            return exc.code
+        self._device.write(values)
+        return None
+
+
+def sim_device(*, unit_id: int, device: SimulatedDevice, register_map: RegisterMap) -> SimDevice:
+    simdata = [
+        SimData(
+            point.address,
+            count=point.register_count,
+            values=0,
+            datatype=DataType.REGISTERS,
+            readonly=not point.writable,
+        )
+        for point in register_map.points
+    ]
+    return SimDevice(id=unit_id, simdata=simdata, action=DeviceRegisters(device, register_map).action)
+
+
+class FaultingRequestHandler(ServerRequestHandler):
+    """Routes a request to its unit, unless an injected fault intercepts it."""
+
+    async def handle_request(self) -> None:
+        pdu = self.last_pdu
+        if pdu is None:
+            return
+        device = self.server.sim_units.get(pdu.dev_id)
+        if device is None:
+            self._refuse(pdu, ExcCodes.GATEWAY_NO_RESPONSE)
+            return
+        fault = device.admit()
+        if fault is None:
+            await super().handle_request()
+        elif fault.kind is FaultKind.EXCEPTION:
+            self._refuse(pdu, fault.code)
+        elif fault.kind is FaultKind.DROP:
+            self.close()
+        # FaultKind.TIMEOUT: say nothing; the client times out.
+
+    def _refuse(self, pdu: ModbusPDU, code: int) -> None:
+        response = ExceptionResponse(
+            pdu.function_code, code, device_id=pdu.dev_id, transaction=pdu.transaction_id
+        )
+        self.server_send(response, self.last_addr)
+
+
+class GatewayServer(ModbusTcpServer):
+    """A Modbus/TCP listener serving the given units. Create it inside the running loop."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        units: Mapping[int, SimulatedDevice],
+        register_maps: Mapping[str, RegisterMap],
+    ) -> None:
+        self.sim_units = dict(units)
+        devices = [
+            sim_device(unit_id=unit_id, device=device, register_map=register_maps[device.profile.name])
+            for unit_id, device in self.sim_units.items()
+        ]
+        super().__init__(devices, address=(host, port))
+        self._listener: asyncio.Server | None = None
+
+    def callback_new_connection(self) -> FaultingRequestHandler:
+        return FaultingRequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+
+    async def start(self) -> int:
+        """Listen; return the bound port."""
+        host, port = self.comm_params.source_address
+        try:
+            await self.serve_forever(background=True)
+        except RuntimeError as exc:
+            raise SimulatorError(f"cannot listen on {host}:{port}: {exc}") from exc
+        self._listener = self.transport
+        return self._listener.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close the listener and every connection. Idempotent."""
+        listener, self._listener = self._listener, None
+        await self.shutdown()
+        if listener is not None:
+            await listener.wait_closed()

@@ -1,0 +1,71 @@
+"""Run `gridjobs serve` as a subprocess and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from gridjobs.demo import free_port
+
+READY_TIMEOUT_S = 120.0
+
+
+class ServerProcess:
+    def __init__(self, db_url: str, log_path: Path, **env: str) -> None:
+        self.db_url = db_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.env = {**os.environ, "GRIDJOBS_LEASE_S": "2", "GRIDJOBS_POLL_S": "0.2",
+                    "GRIDJOBS_REQUEST_TIMEOUT_S": "0.5", **env}
+        self.proc: subprocess.Popen | None = None
+
+    async def start(self) -> None:
+        cmd = [sys.executable, "-m", "gridjobs", "serve", "--database-url", self.db_url,
+               "--port", str(self.port), "--shards", "2"]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                                         start_new_session=True)
+        await self._wait_ready()
+
+    async def _wait_ready(self) -> None:
+        async with httpx.AsyncClient(base_url=self.url, timeout=2) as client:
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                while True:
+                    if self.proc.poll() is not None:
+                        raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+                    try:
+                        if (await client.get("/readyz")).status_code == 200:
+                            return
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.3)
+
+    def kill9(self) -> None:
+        """SIGKILL the server process alone, then sweep what it started (Ray)."""
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self._sweep()
+
+    def _sweep(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        self._sweep()
