@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import ray
 
-from adapters import DeviceClient, DeviceFault, SessionPool, load_profile
+from adapters import DeviceClient, DeviceFault, Profile, ProfileError, SessionPool, load_profile
 from actors.device_state import DeviceStateStore
 from actors.steps import STEPS
 from actors.tasks import DeviceResult, DeviceState, DeviceTask
@@ -42,6 +42,7 @@ class DeviceShardImpl:
         self._store = DeviceStateStore(config.dsn)
         self._state: dict[str, DeviceState] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._profiles: dict[str, Profile] = {}
 
     async def ping(self) -> int:
         return self.index
@@ -72,12 +73,20 @@ class DeviceShardImpl:
         for device_id in missing:
             self._state.setdefault(device_id, loaded.get(device_id, DeviceState()))
 
+    def _profile(self, name: str) -> Profile:
+        if name not in self._profiles:
+            self._profiles[name] = load_profile(name)
+        return self._profiles[name]
+
     async def _run_one(self, program, operation_id: str, task: DeviceTask) -> DeviceResult:
         lock = self._locks.setdefault(task.device_id, asyncio.Lock())
+        try:
+            profile = self._profile(task.ref.profile)
+        except ProfileError as exc:
+            return DeviceResult.fault(task.device_id, "unknown_profile", str(exc))
         client = DeviceClient(
             session=self._sessions.session(host=task.ref.host, port=task.ref.port),
-            unit_id=task.ref.unit_id,
-            profile=load_profile(task.ref.profile),
+            unit_id=task.ref.unit_id, profile=profile,
         )
         try:
             async with lock, asyncio.timeout(self._config.device_deadline_s):

@@ -35,13 +35,16 @@ def _client_flags(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridjobs", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
-    _server_flags(verbs.add_parser("serve", help="run the API server and dispatcher"))
+    serve = verbs.add_parser("serve", help="run the API server and dispatcher")
+    _server_flags(serve)
+    serve.add_argument("--intake-only", action="store_true",
+                       help="accept and serve operations, but run none (no Ray, no dispatcher)")
     demo = verbs.add_parser("demo", help="run everything embedded and shed load on a simulated fleet")
     demo.add_argument("--devices", type=int, default=240, help="simulated devices (default 240)")
     demo.add_argument("--gateways", type=int, default=4, help="simulated gateways (default 4)")
     demo.add_argument("--shards", type=int, help="number of DeviceShard actors")
-    sim = verbs.add_parser("simulate", help="serve a simulated fleet over Modbus/TCP", add_help=False)
-    sim.add_argument("args", nargs=argparse.REMAINDER, help="see `gridjobs simulate --help`")
+    verbs.add_parser("simulate", help="serve a simulated fleet over Modbus/TCP "
+                     "(see `gridjobs simulate --help`)", add_help=False)
     devices = verbs.add_parser("devices", help="device registry").add_subparsers(dest="action", required=True)
     imp = devices.add_parser("import", help="upsert devices from an inventory JSON file")
     imp.add_argument("file", type=Path)
@@ -124,14 +127,12 @@ async def _import(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.verb == "simulate":  # the fleet is its own program (layering: no import)
-        os.execv(sys.executable, [sys.executable, "-m", "simulators", *args.args])
     settings = settings_for(args)
     logs.configure(json=settings.log_json, level=settings.log_level)
     if args.verb == "serve":
         from gridjobs.serve import serve
 
-        serve(settings)
+        serve(settings, execute=not args.intake_only)
         return 0
     if args.verb == "demo":
         from gridjobs.demo import demo
@@ -142,6 +143,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["simulate"]:  # the fleet is its own program: gridjobs never imports it
+        os.execv(sys.executable, [sys.executable, "-m", "simulators", *argv[1:]])
     args = build_parser().parse_args(argv)
     try:
         return run(args)

@@ -34,14 +34,16 @@ def database(settings: Settings) -> Iterator[Settings]:
         log.info("embedded_postgres_stopped")
 
 
-def build_server(settings: Settings) -> uvicorn.Server:
-    app = create_app(lambda: open_runtime(settings), max_body_bytes=settings.max_body_bytes)
+def build_server(settings: Settings, *, execute: bool = True) -> uvicorn.Server:
+    app = create_app(lambda: open_runtime(settings, execute=execute),
+                     max_body_bytes=settings.max_body_bytes)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=10)
     return uvicorn.Server(config)
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, *, execute: bool = True) -> None:
     with database(settings) as resolved:
-        log.info("serving", host=resolved.host, port=resolved.port, shards=resolved.shards)
-        asyncio.run(build_server(resolved).serve())
+        log.info("serving", host=resolved.host, port=resolved.port, shards=resolved.shards,
+                 execute=execute)
+        asyncio.run(build_server(resolved, execute=execute).serve())

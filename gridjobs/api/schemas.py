@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from adapters import ProfileError, load_profile
 
 from gridjobs.records import Device, Operation, Outcome
 
@@ -27,6 +30,13 @@ class DeviceFields(BaseModel):
     shed_priority: int = Field(ge=1, le=1000, description="1 is shed first")
     protected: bool = Field(default=False, description="never shed")
     rated_kw: float = Field(ge=0, le=1_000_000)
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, name: str) -> str:
+        if not _profile_exists(name):
+            raise ValueError(f"unknown device profile {name!r}")
+        return name
 
 
 class DeviceIn(DeviceFields):
@@ -128,6 +138,15 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     errors: list[dict[str, str]] | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def _profile_exists(name: str) -> bool:
+    try:
+        load_profile(name)
+    except ProfileError:
+        return False
+    return True
 
 
 def _iso(value: datetime | None) -> str | None:

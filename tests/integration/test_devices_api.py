@@ -41,6 +41,8 @@ async def test_put_rejects_mismatched_id_and_bad_fields(service):
     assert r.status_code == 422 and "path" in r.json()["detail"]
     r = await client.put("/v1/devices/dev-001", json={**device(1), "port": 70000})
     assert r.status_code == 422 and any(e["field"] == "port" for e in r.json()["errors"])
+    r = await client.put("/v1/devices/dev-001", json={**device(1), "profile": "toaster"})
+    assert r.status_code == 422 and "unknown device profile 'toaster'" in r.text
     assert await _count(runtime) == 0
 
 
