@@ -36,12 +36,13 @@ class DeviceStateStore:
             return {}
         rows = await pool.fetch(Q["load_device_state"], device_ids)
         return {
-            r["device_id"]: DeviceState(r["holder"], r["setpoint_pct"], r["last_kw"]) for r in rows
+            r["device_id"]: DeviceState(r["holder"], r["holder_until"], r["setpoint_pct"], r["last_kw"])
+            for r in rows
         }
 
     async def save(self, items: Iterable[tuple[str, DeviceState]]) -> None:
         pool = await self._get_pool()
-        rows = [(d, s.holder, s.setpoint_pct, s.last_kw) for d, s in items]
+        rows = [(d, s.holder, s.holder_until, s.setpoint_pct, s.last_kw) for d, s in items]
         if pool is not None and rows:
             await pool.executemany(Q["save_device_state"], rows)
 

@@ -7,6 +7,7 @@ retried step changes nothing the second time.
 
 from __future__ import annotations
 
+import time
 from typing import Awaitable, Callable
 
 from adapters import DeviceClient
@@ -26,22 +27,29 @@ async def survey(client: DeviceClient, op_id: str, task: DeviceTask, state: Devi
     return DeviceResult(task.device_id, ok=True, values=_plain(values))
 
 
+def _held(task: DeviceTask, state: DeviceState, op_id: str) -> DeviceResult | None:
+    if state.held_by_other(op_id, time.time()):
+        return DeviceResult.fault(task.device_id, "device_held",
+                                  f"device is held by operation {state.holder}")
+    return None
+
+
 async def curtail(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
-    if state.holder not in (None, op_id):
-        return DeviceResult.fault(
-            task.device_id, "device_held", f"device is held by operation {state.holder}"
-        )
-    setpoint = int(task.args["setpoint_pct"])
-    await client.write({SETPOINT: setpoint, TIMER: int(task.args["revert_timeout_s"])})
-    state.holder = op_id
+    if held := _held(task, state, op_id):
+        return held
+    setpoint, timer = int(task.args["setpoint_pct"]), int(task.args["revert_timeout_s"])
+    await client.write({SETPOINT: setpoint, TIMER: timer})
+    state.hold(op_id, time.time() + timer)
     return await _verify(client, task, state, setpoint)
 
 
 async def refresh(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
     """Re-arm the dead-man timer; re-apply the setpoint if the device reverted."""
-    setpoint = int(task.args["setpoint_pct"])
-    timer = int(task.args["revert_timeout_s"])
+    if held := _held(task, state, op_id):
+        return held
+    setpoint, timer = int(task.args["setpoint_pct"]), int(task.args["revert_timeout_s"])
     await client.write({TIMER: timer})
+    state.hold(op_id, time.time() + timer)
     current = int(await client.read(SETPOINT))
     if current == setpoint:
         return DeviceResult(task.device_id, ok=True, values={"reapplied": False})
@@ -52,14 +60,12 @@ async def refresh(client: DeviceClient, op_id: str, task: DeviceTask, state: Dev
 
 
 async def restore(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
-    if state.holder not in (None, op_id):
-        return DeviceResult.fault(
-            task.device_id, "device_held", f"device is held by operation {state.holder}"
-        )
+    if held := _held(task, state, op_id):
+        return held
     await client.write({SETPOINT: NORMAL_PCT, TIMER: 0})
     result = await _verify(client, task, state, NORMAL_PCT)
     if result.ok:
-        state.holder = None
+        state.release()
     return result
 
 

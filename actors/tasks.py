@@ -40,8 +40,25 @@ class DeviceResult:
 
 @dataclass
 class DeviceState:
-    """What a shard knows about one device (rebuilt from Postgres on restart)."""
+    """What a shard knows about one device (rebuilt from Postgres on restart).
+
+    `holder` is the operation that has the device curtailed. The hold lasts
+    only while the device's dead-man timer is armed (`holder_until`, epoch
+    seconds): after that the device has reverted by itself, whatever became
+    of the operation, so the hold is void.
+    """
 
     holder: str | None = None
+    holder_until: float | None = None
     setpoint_pct: int | None = None
     last_kw: float | None = None
+
+    def held_by_other(self, operation_id: str, now: float) -> bool:
+        return (self.holder not in (None, operation_id)
+                and self.holder_until is not None and self.holder_until > now)
+
+    def hold(self, operation_id: str, until: float) -> None:
+        self.holder, self.holder_until = operation_id, until
+
+    def release(self) -> None:
+        self.holder, self.holder_until = None, None

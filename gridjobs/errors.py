@@ -31,9 +31,10 @@ class StoreError(GridjobsError):
     status = 503
 
 
-class StaleLeaseError(StoreError):
+class StaleLeaseError(GridjobsError):
     """A write was refused because this process no longer holds the lease."""
 
+    status = 409
     title = "Lease lost"
     type_slug = "stale-lease"
 

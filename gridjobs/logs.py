@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 
-def configure(*, json: bool | None = None, level: str = "info") -> None:
-    use_json = (not sys.stderr.isatty()) if json is None else json
+def configure(*, json: bool | None = None, level: str = "info", stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
+    use_json = (not stream.isatty()) if json is None else json
     renderer = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
@@ -28,6 +30,6 @@ def configure(*, json: bool | None = None, level: str = "info") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )

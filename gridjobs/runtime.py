@@ -19,8 +19,8 @@ from actors.pool import ShardPool
 from actors.shard import ShardConfig
 from gridjobs.config import Settings
 from gridjobs.dispatch.dispatcher import Dispatcher, DispatcherConfig
-from gridjobs.errors import ConfigError
-from gridjobs.store.database import create_pool, migrate
+from gridjobs.errors import ConfigError, StoreError
+from gridjobs.store.database import create_pool, migrate, ping
 
 READY_TIMEOUT_S = 3.0
 log = structlog.get_logger("gridjobs.runtime")
@@ -37,9 +37,9 @@ class Runtime:
         checks = {}
         try:
             async with asyncio.timeout(READY_TIMEOUT_S):
-                await self.pool.fetchval("SELECT 1")
+                await ping(self.pool)
             checks["postgres"] = "ok"
-        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        except (StoreError, TimeoutError) as exc:
             checks["postgres"] = f"unavailable: {type(exc).__name__}"
         if self.shards is None:
             return checks

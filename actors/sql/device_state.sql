@@ -2,14 +2,16 @@
 -- DeviceShard rebuilds its state. Table defined in gridjobs/store/sql/schema.sql.
 
 -- name: load_device_state
-SELECT device_id, holder_operation_id::text AS holder, setpoint_pct, last_kw
+SELECT device_id, holder_operation_id::text AS holder,
+       extract(epoch FROM holder_until)::float8 AS holder_until, setpoint_pct, last_kw
 FROM device_state WHERE device_id = ANY($1::text[]);
 
 -- name: save_device_state
-INSERT INTO device_state (device_id, holder_operation_id, setpoint_pct, last_kw)
-VALUES ($1, $2::uuid, $3, $4)
+INSERT INTO device_state (device_id, holder_operation_id, holder_until, setpoint_pct, last_kw)
+VALUES ($1, $2::uuid, to_timestamp($3), $4, $5)
 ON CONFLICT (device_id) DO UPDATE SET
     holder_operation_id = EXCLUDED.holder_operation_id,
+    holder_until = EXCLUDED.holder_until,
     setpoint_pct = EXCLUDED.setpoint_pct,
     last_kw = EXCLUDED.last_kw,
     updated_at = now();

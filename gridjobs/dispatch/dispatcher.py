@@ -20,7 +20,7 @@ import structlog
 
 from actors.pool import ShardPool
 from gridjobs.dispatch.context import RunContext
-from gridjobs.dispatch.listener import Listener
+from gridjobs.store.listener import Listener
 from gridjobs.dispatch.running import run_claimed
 from gridjobs.errors import GridjobsError
 from gridjobs.kinds import KINDS, OperationKind
@@ -105,7 +105,7 @@ class Dispatcher:
         while len(self._running) < self.config.max_running:
             try:
                 op = await leases.claim_next(self.pool, owner=self.owner, lease_s=self.config.lease_s)
-            except (OSError, asyncpg.PostgresError, GridjobsError) as exc:
+            except GridjobsError as exc:
                 log.warning("claim_failed", error=str(exc))
                 return claimed
             if op is None:
@@ -135,5 +135,5 @@ class Dispatcher:
         try:
             purged = await purge_expired_keys(self.pool)
             log.info("idempotency_keys_purged", count=purged)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except GridjobsError as exc:
             log.warning("purge_failed", error=str(exc))

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Mapping
 
-import asyncpg
 import structlog
 
 from gridjobs.dispatch.context import Finish, RunContext
-from gridjobs.errors import GridjobsError, StaleLeaseError
+from gridjobs.errors import GridjobsError, StaleLeaseError, StoreError
 
 log = structlog.get_logger("gridjobs.dispatch")
 
@@ -52,7 +51,7 @@ async def _run_kind(ctx: RunContext, kinds: Mapping) -> Finish | None:
     except StaleLeaseError:
         log.warning("lease_lost_during_run")
         return None
-    except (GridjobsError, asyncpg.PostgresError, OSError) as exc:
+    except GridjobsError as exc:
         # Infrastructure trouble: give the lease back so this or another
         # process resumes the operation from its recorded outcomes.
         log.error("operation_interrupted", error=str(exc))
@@ -70,12 +69,12 @@ async def _heartbeat(ctx: RunContext) -> None:
         try:
             if await ctx.lease.heartbeat():
                 ctx.cancel.set()
-        except (OSError, asyncpg.PostgresError) as exc:
+        except StoreError as exc:  # transient: the lease outlives a few missed beats
             log.warning("heartbeat_failed", error=str(exc))
 
 
 async def _release(ctx: RunContext) -> None:
     try:
         await asyncio.wait_for(asyncio.shield(ctx.lease.release()), timeout=5)
-    except (asyncio.CancelledError, TimeoutError, OSError, asyncpg.PostgresError):
-        pass
+    except (asyncio.CancelledError, TimeoutError, GridjobsError):
+        pass  # the lease expires by itself

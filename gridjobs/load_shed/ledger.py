@@ -14,6 +14,7 @@ from gridjobs.records import Outcome
 from gridjobs.store.leases import OutcomeWrite
 
 SHED_STEPS = ("curtailed", "restore", "restored")
+ALL_STEPS = ("survey", "curtail", *SHED_STEPS)
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 
-from actors.tasks import DeviceRef, DeviceTask
+import structlog
+
+from actors.tasks import DeviceRef, DeviceResult, DeviceTask
 from gridjobs.dispatch.context import Finish, RunContext
-from gridjobs.load_shed.ledger import Ledger
+from gridjobs.load_shed.ledger import ALL_STEPS, Ledger
 from gridjobs.load_shed.params import LoadShedParams
 from gridjobs.load_shed.planner import Candidate, plan_shed, restore_stages
 from gridjobs.records import Device
 from gridjobs.scope import resolve_scope
+from gridjobs.store.devices import devices_by_ids
 
 SHED_SETPOINT_PCT = 0
 KW_EPSILON = 1e-6
@@ -34,8 +37,13 @@ class LoadShedRun:
 
     async def run(self) -> Finish:
         ctx = self.ctx
-        self.devices = {d.id: d for d in await resolve_scope(ctx.pool, self.params.scope)}
         self.ledger = Ledger(await ctx.lease.outcomes())
+        in_scope = await resolve_scope(ctx.pool, self.params.scope)
+        self.devices = {d.id: d for d in in_scope}
+        # Devices this operation touched stay addressable even if the registry
+        # has since moved them out of scope: they must still be restored.
+        touched = [d for d in self.ledger.ids(*ALL_STEPS) if d not in self.devices]
+        self.devices.update((d.id, d) for d in await devices_by_ids(ctx.pool, touched))
         if "readings" not in ctx.checkpoint:
             await ctx.save_checkpoint(readings=await self._survey(), phase="shed")
         if ctx.checkpoint["phase"] == "shed" and not ctx.cancelled:
@@ -54,6 +62,8 @@ class LoadShedRun:
         eligible = [d for d in self.devices.values() if not d.protected]
         results = await self.ctx.execute("survey", [self._task(d.id) for d in eligible])
         failed = [r for r in results if not r.ok]
+        for r in failed:
+            _log_device_failure(self.ctx, r, step="survey")
         await self.ctx.record([
             self.ledger.set(r.device_id, state="failed", step="survey", code=r.code,
                             detail=r.detail, attempts=1)
@@ -103,6 +113,7 @@ class LoadShedRun:
             else:
                 writes.append(self.ledger.set(r.device_id, state="failed", step="curtail",
                                               code=r.code, detail=r.detail, data=r.values))
+                _log_device_failure(ctx, r, step="curtail")
         await ctx.record(writes)
         ctx.log.info("curtail_batch", sent=len(batch), ok=sum(r.ok for r in results),
                      achieved_kw=round(self.ledger.reduction_kw(), 3))
@@ -156,6 +167,7 @@ class LoadShedRun:
             if r.ok:
                 writes.append(self.ledger.set(r.device_id, step="restored", data=data))
             else:
+                _log_device_failure(self.ctx, r, step="restore")
                 writes.append(self.ledger.set(
                     r.device_id, state="failed", step="restore", code=r.code, data=data,
                     detail=f"restore failed ({r.detail}); its revert timer restores it within {timeout} s",
@@ -182,6 +194,11 @@ class LoadShedRun:
             return Finish("succeeded", result)
         return Finish("failed", result, "target_not_met",
                       f"achieved {achieved:.1f} of {target:g} kW; no further candidates in scope")
+
+
+def _log_device_failure(ctx: RunContext, result: DeviceResult, *, step: str) -> None:
+    with structlog.contextvars.bound_contextvars(device_id=result.device_id):
+        ctx.log.warning("device_failed", step=step, code=result.code, detail=result.detail)
 
 
 async def run_load_shed(ctx: RunContext) -> Finish:

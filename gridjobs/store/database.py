@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Awaitable, Callable, ParamSpec, TypeVar
 
 import asyncpg
 
@@ -17,6 +19,23 @@ POOL_MAX_SIZE = 10
 COMMAND_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 _MIGRATION_LOCK = 0x6772_6964  # "grid"
+DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn driver and socket errors into StoreError at the store boundary."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except DRIVER_ERRORS as exc:
+            raise StoreError(f"database unavailable or failed: {type(exc).__name__}: {exc}") from exc
+
+    return wrapper
 _MIGRATION_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 
@@ -70,6 +89,7 @@ def list_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
+@translated
 async def migrate(pool: asyncpg.Pool) -> list[int]:
     """Apply pending migrations under an advisory lock; return versions applied."""
     applied: list[int] = []
@@ -90,3 +110,8 @@ async def migrate(pool: asyncpg.Pool) -> list[int]:
             )
             applied.append(migration.version)
     return applied
+
+
+@translated
+async def ping(pool: asyncpg.Pool) -> None:
+    await pool.fetchval("SELECT 1")

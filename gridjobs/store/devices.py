@@ -8,6 +8,7 @@ import asyncpg
 
 from gridjobs.errors import NotFound
 from gridjobs.records import Device
+from gridjobs.store.database import translated
 from gridjobs.store.queries import Q
 
 
@@ -18,6 +19,7 @@ def _args(device: Device) -> tuple:
     )
 
 
+@translated
 async def upsert_devices(pool: asyncpg.Pool, devices: Sequence[Device]) -> list[Device]:
     """Upsert all devices in one transaction: all or nothing."""
     async with pool.acquire() as conn, conn.transaction():
@@ -25,6 +27,7 @@ async def upsert_devices(pool: asyncpg.Pool, devices: Sequence[Device]) -> list[
     return [Device.from_row(r) for r in rows]
 
 
+@translated
 async def get_device(pool: asyncpg.Pool, device_id: str) -> Device:
     row = await pool.fetchrow(Q["get_device"], device_id)
     if row is None:
@@ -32,6 +35,7 @@ async def get_device(pool: asyncpg.Pool, device_id: str) -> Device:
     return Device.from_row(row)
 
 
+@translated
 async def list_devices(
     pool: asyncpg.Pool, *, feeder: str | None, profile: str | None, after: str | None, limit: int
 ) -> list[Device]:
@@ -39,6 +43,7 @@ async def list_devices(
     return [Device.from_row(r) for r in rows]
 
 
+@translated
 async def devices_in_scope(
     conn: asyncpg.Connection | asyncpg.Pool, *, device_ids: Sequence[str] | None, feeders: Sequence[str] | None
 ) -> list[Device]:
@@ -49,6 +54,14 @@ async def devices_in_scope(
     return [Device.from_row(r) for r in rows]
 
 
+@translated
+async def devices_by_ids(conn: asyncpg.Connection | asyncpg.Pool, device_ids: Sequence[str]) -> list[Device]:
+    if not device_ids:
+        return []
+    return await devices_in_scope(conn, device_ids=device_ids, feeders=None)
+
+
+@translated
 async def known_feeders(conn: asyncpg.Connection | asyncpg.Pool, feeders: Sequence[str]) -> set[str]:
     rows = await conn.fetch(Q["known_feeders"], list(feeders))
     return {r["feeder"] for r in rows}

@@ -15,6 +15,7 @@ import asyncpg
 
 from gridjobs.errors import StaleLeaseError
 from gridjobs.records import Operation, Outcome
+from gridjobs.store.database import translated
 from gridjobs.store.queries import Q
 
 
@@ -30,6 +31,7 @@ class OutcomeWrite:
     data: dict[str, Any] | None = None
 
 
+@translated
 async def claim_next(pool: asyncpg.Pool, *, owner: str, lease_s: float) -> Operation | None:
     row = await pool.fetchrow(Q["claim_operation"], owner, lease_s)
     return Operation.from_row(row) if row else None
@@ -51,6 +53,7 @@ class Lease:
     def op_id(self):
         return self.operation.id
 
+    @translated
     async def heartbeat(self) -> bool:
         """Extend the lease; return whether cancellation was requested."""
         row = await self.pool.fetchrow(Q["heartbeat"], self.op_id, self.fence, self.lease_s)
@@ -58,12 +61,15 @@ class Lease:
             raise StaleLeaseError(f"lease on operation {self.op_id} was lost")
         return bool(row["cancel_requested"])
 
+    @translated
     async def release(self) -> None:
         await self.pool.execute(Q["release_lease"], self.op_id, self.fence)
 
+    @translated
     async def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         await self._fenced(Q["save_checkpoint"], self.op_id, self.fence, checkpoint)
 
+    @translated
     async def finish(
         self, status: str, *, result: dict[str, Any] | None,
         error_code: str | None = None, error_detail: str | None = None,
@@ -72,6 +78,7 @@ class Lease:
             Q["finish_operation"], self.op_id, self.fence, status, result, error_code, error_detail
         )
 
+    @translated
     async def record(self, writes: Sequence[OutcomeWrite]) -> None:
         """Write outcomes in one statement; all are refused if the fence moved."""
         if not writes:
@@ -84,6 +91,7 @@ class Lease:
         )
         await self._fenced(Q["upsert_outcomes"], self.op_id, self.fence, *columns)
 
+    @translated
     async def outcomes(self) -> list[Outcome]:
         rows = await self.pool.fetch(Q["load_outcomes"], self.op_id)
         return [Outcome.from_row(r) for r in rows]

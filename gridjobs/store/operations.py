@@ -13,6 +13,7 @@ from gridjobs.errors import (
     Conflict, IdempotencyInFlight, IdempotencyMismatch, NotFound,
 )
 from gridjobs.records import Operation, Outcome
+from gridjobs.store.database import translated
 from gridjobs.store.queries import Q
 
 IDEMPOTENCY_TTL_S = 24 * 3600.0
@@ -33,6 +34,7 @@ class Submitted:
     replayed: bool
 
 
+@translated
 async def submit(
     pool: asyncpg.Pool,
     new: NewOperation,
@@ -87,10 +89,12 @@ async def _get(conn: asyncpg.Connection | asyncpg.Pool, op_id: UUID) -> Operatio
     return Operation.from_row(row)
 
 
+@translated
 async def get_operation(pool: asyncpg.Pool, op_id: UUID) -> Operation:
     return await _get(pool, op_id)
 
 
+@translated
 async def list_operations(
     pool: asyncpg.Pool,
     *,
@@ -104,6 +108,7 @@ async def list_operations(
     return [Operation.from_row(r) for r in rows]
 
 
+@translated
 async def cancel(pool: asyncpg.Pool, op_id: UUID) -> Operation:
     async with pool.acquire() as conn, conn.transaction():
         status = await conn.fetchval(Q["cancel_operation"], op_id)
@@ -114,6 +119,7 @@ async def cancel(pool: asyncpg.Pool, op_id: UUID) -> Operation:
         return await _get(conn, op_id)
 
 
+@translated
 async def list_outcomes(
     pool: asyncpg.Pool, op_id: UUID, *, after_seq: int | None, limit: int
 ) -> list[Outcome]:
@@ -122,6 +128,7 @@ async def list_outcomes(
     return [Outcome.from_row(r) for r in rows]
 
 
+@translated
 async def purge_expired_keys(pool: asyncpg.Pool) -> int:
     status = await pool.execute(Q["purge_idempotency_keys"])
     return int(status.split()[-1])

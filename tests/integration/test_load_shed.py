@@ -149,3 +149,45 @@ async def test_killed_shard_restarts_and_rebuilds_state(service, fleet, ray_loca
     op = await wait_for_status(client, op_id)
     assert op["status"] == "cancelled" and op["result"]["restored"] == len(shed)
     assert curtailed(fleet) == set()
+
+
+async def test_one_ray_call_per_shard_per_batch(service, fleet):
+    runtime, client = service
+    op = await wait_for_status(client, await submit(client, shed_body(fleet, 0.6)))
+    assert op["status"] == "succeeded"
+    stats = [await runtime.shards.handle(i).stats.remote() for i in range(runtime.shards.size)]
+    for step in ("survey", "curtail", "restore"):
+        calls = sum(s["calls"].get(step, 0) for s in stats)
+        tasks = sum(s["tasks"].get(step, 0) for s in stats)
+        assert calls <= runtime.shards.size, (step, stats)  # one batch each, fault-free fleet
+        assert tasks > calls  # many devices per call, never one call per device
+    assert sum(s["tasks"]["curtail"] for s in stats) == op["result"]["devices_shed"]
+
+
+async def test_notify_starts_work_without_waiting_for_a_poll(db_url, fleet, ray_local):
+    # Polling once an hour: only LISTEN/NOTIFY can start this operation.
+    async with running_service(db_url, poll_s=3600) as (runtime, client):
+        await client.post("/v1/devices", json=fleet.inventory())
+        op_id = await submit(client, shed_body(fleet, 0.1))
+        op = await wait_for_status(client, op_id, timeout_s=60)
+        assert op["status"] == "succeeded"
+        cancel_id = await submit(client, shed_body(fleet, 0.1, hold_s=None))
+        await wait_shed(client, cancel_id)
+        await client.post(f"/v1/operations/{cancel_id}/cancel")  # the cancel arrives by NOTIFY too
+        assert (await wait_for_status(client, cancel_id, timeout_s=60))["status"] == "cancelled"
+
+
+async def test_second_operation_cannot_take_a_held_device(service, fleet):
+    _, client = service
+    device_id = next(d.spec.id for d in fleet.devices if not d.spec.protected)
+    scope = {"device_ids": [device_id]}
+    first = await submit(client, shed_body(fleet, 0, target_kw=0.1, scope=scope, hold_s=None))
+    await wait_shed(client, first)
+    second = await wait_for_status(client, await submit(client, shed_body(
+        fleet, 0, target_kw=0.1, scope=scope)))
+    # The held device reads ~0 kW, so the second shed finds nothing to shed.
+    assert second["status"] == "failed" and second["error"]["code"] == "target_not_met"
+    assert fleet.device(device_id).setpoint_pct == 0  # still curtailed by the first
+    await client.post(f"/v1/operations/{first}/cancel")
+    assert (await wait_for_status(client, first))["status"] == "cancelled"
+    assert fleet.device(device_id).setpoint_pct == 100

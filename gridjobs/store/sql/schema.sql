@@ -76,6 +76,7 @@ CREATE INDEX device_outcomes_seq_idx ON device_outcomes (operation_id, seq);
 CREATE TABLE device_state (
     device_id            text PRIMARY KEY,
     holder_operation_id  uuid,
+    holder_until         timestamptz,
     setpoint_pct         integer,
     last_kw              double precision,
     updated_at           timestamptz NOT NULL DEFAULT now()
