@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import ray
 
-from adapters import DeviceClient, DeviceFault, Profile, ProfileError, SessionPool, load_profile
+from adapters import (
+    AdapterError, DeviceClient, DeviceFault, Profile, ProfileError, SessionPool, load_profile,
+)
 from actors.device_state import DeviceStateStore
 from actors.steps import STEPS
 from actors.tasks import DeviceResult, DeviceState, DeviceTask
@@ -102,6 +104,8 @@ class DeviceShardImpl:
                 return await program(client, operation_id, task, self._state[task.device_id])
         except DeviceFault as fault:
             return DeviceResult.fault(task.device_id, fault.code, fault.detail)
+        except AdapterError as exc:  # e.g. the profile lacks a role this step needs
+            return DeviceResult.fault(task.device_id, "unsupported_device", str(exc))
         except TimeoutError:
             return DeviceResult.fault(
                 task.device_id, "device_timeout",

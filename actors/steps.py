@@ -1,30 +1,40 @@
 """Step programs: what a shard can do to one device, by name.
 
-Each step takes a DeviceClient (adapters), the task and the shard's state for
-that device, and returns a DeviceResult. Commands carry absolute values, so a
-retried step changes nothing the second time.
+Each step takes a DeviceClient (adapters), the operation id, the task and the
+shard's state for that device, and returns a DeviceResult. Steps speak in
+profile roles, so one program drives a controllable load and a SunSpec
+inverter alike. Commands carry absolute values, so a retried step changes
+nothing the second time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Awaitable, Callable
 
-from adapters import DeviceClient
+from adapters import DeviceClient, DeviceFault
 from actors.tasks import DeviceResult, DeviceState, DeviceTask
 
 SETPOINT = "curtail_setpoint_pct"
 TIMER = "revert_timeout_s"
+ENABLE = "curtail_enable"      # optional: SunSpec's WMaxLim_Ena
 MEASURED = "measured_kw"
 NORMAL_PCT = 100
+SETTLE_POLL_S = 0.25
 
 Step = Callable[[DeviceClient, str, DeviceTask, DeviceState], Awaitable[DeviceResult]]
 
 
-async def survey(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
-    values = await client.read_many([SETPOINT, MEASURED])
-    state.setpoint_pct, state.last_kw = int(values[SETPOINT]), float(values[MEASURED])
-    return DeviceResult(task.device_id, ok=True, values=_plain(values))
+def _has(client: DeviceClient, role: str) -> bool:
+    return role in client.profile.roles
+
+
+def _command(client: DeviceClient, setpoint: int, timer: int) -> dict[str, int]:
+    values = {SETPOINT: setpoint, TIMER: timer}
+    if _has(client, ENABLE):
+        values[ENABLE] = 0 if setpoint >= NORMAL_PCT and timer == 0 else 1
+    return values
 
 
 def _held(task: DeviceTask, state: DeviceState, op_id: str) -> DeviceResult | None:
@@ -34,13 +44,26 @@ def _held(task: DeviceTask, state: DeviceState, op_id: str) -> DeviceResult | No
     return None
 
 
+async def survey(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
+    roles = list(task.args.get("roles", (MEASURED,)))
+    values = await client.read_many(roles)
+    if MEASURED in values:
+        state.last_kw = float(values[MEASURED])
+    return DeviceResult(task.device_id, ok=True, values=dict(values))
+
+
 async def curtail(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
     if held := _held(task, state, op_id):
         return held
     setpoint, timer = int(task.args["setpoint_pct"]), int(task.args["revert_timeout_s"])
-    await client.write({SETPOINT: setpoint, TIMER: timer})
+    await client.write(_command(client, setpoint, timer))
     state.hold(op_id, time.time() + timer)
-    return await _verify(client, task, state, setpoint)
+    result = await _verify(client, task, state, setpoint)
+    if result.ok:
+        result = await _settle(client, task, state, result)
+    if not result.ok:  # a command that did not take is released at once
+        await _release(client, state)
+    return result
 
 
 async def refresh(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
@@ -50,10 +73,11 @@ async def refresh(client: DeviceClient, op_id: str, task: DeviceTask, state: Dev
     setpoint, timer = int(task.args["setpoint_pct"]), int(task.args["revert_timeout_s"])
     await client.write({TIMER: timer})
     state.hold(op_id, time.time() + timer)
-    current = int(await client.read(SETPOINT))
-    if current == setpoint:
+    roles = [SETPOINT, ENABLE] if _has(client, ENABLE) else [SETPOINT]
+    current = await client.read_many(roles)
+    if int(current[SETPOINT]) == setpoint and current.get(ENABLE, 1) == 1:
         return DeviceResult(task.device_id, ok=True, values={"reapplied": False})
-    await client.write({SETPOINT: setpoint, TIMER: timer})
+    await client.write(_command(client, setpoint, timer))
     result = await _verify(client, task, state, setpoint)
     return DeviceResult(result.device_id, result.ok, result.code, result.detail,
                         {**result.values, "reapplied": True})
@@ -62,20 +86,28 @@ async def refresh(client: DeviceClient, op_id: str, task: DeviceTask, state: Dev
 async def restore(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
     if held := _held(task, state, op_id):
         return held
-    await client.write({SETPOINT: NORMAL_PCT, TIMER: 0})
+    await client.write(_command(client, NORMAL_PCT, 0))
     result = await _verify(client, task, state, NORMAL_PCT)
     if result.ok:
         state.release()
     return result
 
 
-async def _verify(
-    client: DeviceClient, task: DeviceTask, state: DeviceState, setpoint: int
-) -> DeviceResult:
+async def _release(client: DeviceClient, state: DeviceState) -> None:
+    """Best effort: if this fails too, the device's revert timer releases it."""
+    try:
+        await client.write(_command(client, NORMAL_PCT, 0))
+    except DeviceFault:
+        return
+    state.release()
+    state.setpoint_pct = NORMAL_PCT
+
+
+async def _verify(client: DeviceClient, task: DeviceTask, state: DeviceState, setpoint: int) -> DeviceResult:
     """Read back both the setpoint and the measured kW after a write."""
     values = await client.read_many([SETPOINT, MEASURED])
     state.setpoint_pct, state.last_kw = int(values[SETPOINT]), float(values[MEASURED])
-    plain = _plain(values)
+    plain = {"setpoint_pct": state.setpoint_pct, "measured_kw": state.last_kw}
     if state.setpoint_pct != setpoint:
         return DeviceResult(
             task.device_id, ok=False, code="verify_mismatch",
@@ -84,8 +116,23 @@ async def _verify(
     return DeviceResult(task.device_id, ok=True, values=plain)
 
 
-def _plain(values: dict) -> dict:
-    return {("setpoint_pct" if k == SETPOINT else k): v for k, v in values.items()}
+async def _settle(client: DeviceClient, task: DeviceTask, state: DeviceState,
+                  result: DeviceResult) -> DeviceResult:
+    """Wait (bounded by settle_s) for measured power to follow the command."""
+    ceiling = task.args.get("expect_max_kw")
+    if ceiling is None:
+        return result
+    deadline = time.monotonic() + float(task.args.get("settle_s", 0.0))
+    measured = state.last_kw
+    while measured > ceiling and time.monotonic() < deadline:
+        await asyncio.sleep(SETTLE_POLL_S)
+        measured = float(await client.read(MEASURED))
+    state.last_kw = measured
+    values = {**result.values, "measured_kw": measured}
+    if measured > ceiling:
+        return DeviceResult(task.device_id, ok=False, code="verify_mismatch", values=values,
+                            detail=f"measured {measured:.2f} kW did not fall to {ceiling:.2f} kW; released")
+    return DeviceResult(task.device_id, ok=True, values=values)
 
 
 STEPS: dict[str, Step] = {

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from gridjobs.dispatch.context import Finish, RunContext
 from gridjobs.load_shed.dry_run import dry_run as load_shed_dry_run
 from gridjobs.load_shed.params import LoadShedParams
-from gridjobs.load_shed.runner import run_load_shed
+from gridjobs.load_shed.strategy import run_load_shed
 from gridjobs.scope import check_scope
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import asyncpg
 
 from gridjobs.load_shed.params import LoadShedParams
-from gridjobs.load_shed.planner import Candidate, plan_shed, restore_stages
+from gridjobs.curtailment.stages import restore_stages
+from gridjobs.load_shed.planner import Candidate, plan_shed
 from gridjobs.scope import resolve_scope
 from gridjobs.store.queries import Q
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable
 
 
 @dataclass(frozen=True)
@@ -45,17 +45,3 @@ def plan_shed(
         chosen.append(candidate)
         expected += candidate.measured_kw
     return ShedPlan(tuple(chosen), expected, max(0.0, needed - expected))
-
-
-def restore_stages(device_ids: Sequence[str], stages: int) -> list[tuple[str, ...]]:
-    """Split devices into `stages` groups of near-equal size, order kept."""
-    if stages < 1:
-        raise ValueError(f"stages must be >= 1, got {stages}")
-    count = min(stages, len(device_ids)) or 1
-    size, extra = divmod(len(device_ids), count)
-    groups, start = [], 0
-    for index in range(count):
-        end = start + size + (1 if index < extra else 0)
-        groups.append(tuple(device_ids[start:end]))
-        start = end
-    return [g for g in groups if g]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from actors.placement import shard_for
-from gridjobs.load_shed.planner import Candidate, plan_shed, restore_stages, shed_order
+from gridjobs.curtailment.stages import restore_stages
+from gridjobs.load_shed.planner import Candidate, plan_shed, shed_order
 from simulators import Fault, Fleet
 from tests.support import outcomes, running_service, wait_for_status, wait_until
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from gridjobs.load_shed.planner import Candidate, plan_shed, restore_stages, shed_order
+from gridjobs.curtailment.stages import restore_stages
+from gridjobs.load_shed.planner import Candidate, plan_shed, shed_order
 
 
 def c(device_id: str, priority: int, kw: float, protected: bool = False) -> Candidate:

@@ -45,9 +45,10 @@ class Ledger:
     def get(self, device_id: str) -> Entry:
         return self._entries[device_id]
 
-    def ids(self, *steps: str) -> list[str]:
-        """Device ids at any of `steps`, in the order they entered the ledger."""
-        found = [(e.seq, d) for d, e in self._entries.items() if e.step in steps]
+    def ids(self, *steps: str, state: str | None = None) -> list[str]:
+        """Device ids at any of `steps` (and `state`), in the order they entered the ledger."""
+        found = [(e.seq, d) for d, e in self._entries.items()
+                 if e.step in steps and (state is None or e.state == state)]
         return [d for _, d in sorted(found)]
 
     def set(self, device_id: str, **fields: Any) -> OutcomeWrite:
@@ -57,6 +58,10 @@ class Ledger:
         entry = replace(current, **fields)
         self._entries[device_id] = entry
         return entry.write(device_id)
+
+    def attempts(self, device_id: str) -> int:
+        entry = self._entries.get(device_id)
+        return entry.attempts if entry else 0
 
     def reduction_kw(self) -> float:
         return sum((self._entries[d].data or {}).get("reduction_kw", 0.0) for d in self.ids(*SHED_STEPS))

@@ -1,0 +1,206 @@
+"""Carry out a curtailment: survey, curtail, hold, staged restore.
+
+Thin by design: it loads data, asks the strategy (pure) for a decision, sends
+one batch per shard through the context and records every per-device outcome
+(fenced). Each phase resumes from the ledger and the checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+
+from actors.tasks import DeviceRef, DeviceResult, DeviceTask
+from gridjobs.curtailment.ledger import ALL_STEPS, Ledger
+from gridjobs.curtailment.params import CurtailmentParams
+from gridjobs.curtailment.stages import restore_stages
+from gridjobs.curtailment.strategy import Command, Strategy
+from gridjobs.dispatch.context import Finish, RunContext
+from gridjobs.records import Device
+from gridjobs.scope import resolve_scope
+from gridjobs.store.devices import devices_by_ids
+
+KW_EPSILON = 1e-6
+
+
+def device_ref(device: Device) -> DeviceRef:
+    return DeviceRef(device.id, device.host, device.port, device.unit_id, device.profile)
+
+
+class CurtailmentRun:
+    def __init__(self, ctx: RunContext, params: CurtailmentParams, strategy: Strategy) -> None:
+        self.ctx, self.params, self.strategy = ctx, params, strategy
+        self.devices: dict[str, Device] = {}
+        self.ledger = Ledger()
+
+    async def run(self) -> Finish:
+        ctx = self.ctx
+        await self._load()
+        if "readings" not in ctx.checkpoint:
+            await ctx.save_checkpoint(readings=await self._survey(), phase="shed")
+        if ctx.checkpoint["phase"] == "shed" and not ctx.cancelled:
+            await self._shed()
+            await ctx.save_checkpoint(phase="hold", hold_until=self._hold_until())
+        if ctx.checkpoint["phase"] == "hold" and not ctx.cancelled:
+            await self._hold()
+        await ctx.save_checkpoint(phase="restore")
+        await self._restore()
+        return self._finish()
+
+    async def _load(self) -> None:
+        self.ledger = Ledger(await self.ctx.lease.outcomes())
+        in_scope = await resolve_scope(self.ctx.pool, self.params.scope)
+        self.devices = {d.id: d for d in in_scope}
+        # Devices this operation touched stay addressable even if the registry
+        # has since moved them out of scope: they must still be restored.
+        touched = [d for d in self.ledger.ids(*ALL_STEPS) if d not in self.devices]
+        self.devices.update((d.id, d) for d in await devices_by_ids(self.ctx.pool, touched))
+
+    @property
+    def readings(self) -> dict[str, dict[str, float]]:
+        return self.ctx.checkpoint["readings"]
+
+    def _task(self, device_id: str, **args: Any) -> DeviceTask:
+        return DeviceTask(device_ref(self.devices[device_id]), args)
+
+    async def _survey(self) -> dict[str, dict[str, float]]:
+        surveyed = self.strategy.surveyed(self.devices.values())
+        roles = list(self.strategy.survey_roles)
+        results = await self.ctx.execute("survey", [self._task(d.id, roles=roles) for d in surveyed])
+        failed = [r for r in results if not r.ok]
+        await self._fail(failed, step="survey", attempts=1)
+        self.ctx.log.info("survey_done", devices=len(results), failed=len(failed))
+        return {r.device_id: {k: float(v) for k, v in r.values.items()} for r in results if r.ok}
+
+    async def _shed(self) -> None:
+        target = self.strategy.target_kw(self.readings)
+        while not self.ctx.cancelled:
+            # Commands sent by an earlier owner whose result was never recorded.
+            pending = [Command.from_args(d, self.ledger.get(d).data or {})
+                       for d in self.ledger.ids("curtail", state="running")]
+            needed = target - self.ledger.reduction_kw()
+            commands = pending or (self.strategy.plan(
+                self.devices, self.readings, needed_kw=needed,
+                exclude=frozenset(d for d in self.devices if d in self.ledger),
+            ) if needed > KW_EPSILON else [])
+            if not commands:
+                return
+            await self._curtail(commands)
+
+    async def _curtail(self, commands: list[Command]) -> None:
+        ctx = self.ctx
+        await ctx.record([
+            self.ledger.set(c.device_id, state="running", step="curtail", data=c.args(),
+                            attempts=self.ledger.attempts(c.device_id) + 1)
+            for c in commands
+        ])
+        results = await ctx.execute("curtail", [
+            self._task(c.device_id, revert_timeout_s=self.params.revert_timeout_s,
+                       settle_s=self.params.verify_settle_s, **c.args())
+            for c in commands
+        ])
+        ok = [r for r in results if r.ok]
+        writes = [self._curtailed(r) for r in ok]
+        await self._fail([r for r in results if not r.ok], step="curtail", writes=writes)
+        ctx.log.info("curtail_batch", sent=len(commands), ok=len(ok),
+                     achieved_kw=round(self.ledger.reduction_kw(), 3))
+
+    def _curtailed(self, result: DeviceResult):
+        before = self.readings[result.device_id]["measured_kw"]
+        reduction = max(0.0, before - float(result.values["measured_kw"]))
+        data = {**(self.ledger.get(result.device_id).data or {}), **result.values,
+                "survey_kw": before, "reduction_kw": reduction}
+        return self.ledger.set(result.device_id, state="succeeded", step="curtailed",
+                               code=None, detail=None, data=data)
+
+    async def _fail(self, failed: list[DeviceResult], *, step: str, attempts: int | None = None,
+                    writes: list | None = None) -> None:
+        writes = list(writes or [])
+        for r in failed:
+            _log_device_failure(self.ctx, r, step=step)
+            extra = {"attempts": attempts} if attempts is not None else {}
+            writes.append(self.ledger.set(r.device_id, state="failed", step=step, code=r.code,
+                                          detail=r.detail, **extra))
+        await self.ctx.record(writes)
+
+    def _hold_until(self) -> float | None:
+        hold = self.params.hold_s
+        return None if hold is None else self.ctx.clock() + hold
+
+    async def _hold(self) -> None:
+        until = self.ctx.checkpoint.get("hold_until")
+        refresh_every = max(1.0, self.params.revert_timeout_s / 3)
+        await self._refresh()  # a resumed hold re-arms the timers at once
+        while True:
+            remaining = refresh_every if until is None else until - self.ctx.clock()
+            if remaining <= 0 or await self.ctx.wait_cancel(min(refresh_every, remaining)):
+                return
+            await self._refresh()
+
+    async def _refresh(self) -> None:
+        shed = self.ledger.ids("curtailed")
+        results = await self.ctx.execute("refresh", [
+            self._task(d, setpoint_pct=int((self.ledger.get(d).data or {})["setpoint_pct"]),
+                       revert_timeout_s=self.params.revert_timeout_s) for d in shed
+        ])
+        failed = [r.device_id for r in results if not r.ok]
+        reapplied = [r.device_id for r in results if r.ok and r.values.get("reapplied")]
+        if failed or reapplied:
+            self.ctx.log.warning("refresh_incomplete", failed=failed[:20], reapplied=reapplied[:20])
+
+    async def _restore(self) -> None:
+        shed = list(reversed(self.ledger.ids("curtailed", "restore", "restored")))
+        stages = restore_stages(shed, self.params.restore.stages) if shed else []
+        for index, stage in enumerate(stages):
+            todo = [d for d in stage if self.ledger.get(d).step != "restored"]
+            if not todo:
+                continue
+            if index > 0:  # the delay holds on cancel too: it protects the feeder
+                await asyncio.sleep(self.params.restore.stage_delay_s)
+            await self._restore_stage(index, todo)
+
+    async def _restore_stage(self, index: int, todo: list[str]) -> None:
+        results = await self.ctx.execute("restore", [self._task(d) for d in todo])
+        timeout = self.params.revert_timeout_s
+        writes = []
+        for r in results:
+            data = {**(self.ledger.get(r.device_id).data or {}), "restore_stage": index + 1}
+            if r.ok:
+                writes.append(self.ledger.set(r.device_id, step="restored", data=data))
+                continue
+            _log_device_failure(self.ctx, r, step="restore")
+            writes.append(self.ledger.set(
+                r.device_id, state="failed", step="restore", code=r.code, data=data,
+                detail=f"restore failed ({r.detail}); its revert timer restores it within {timeout} s",
+            ))
+        await self.ctx.record(writes)
+        self.ctx.log.info("restore_stage", stage=index + 1, devices=len(todo),
+                          ok=sum(r.ok for r in results))
+
+    def _finish(self) -> Finish:
+        ledger = self.ledger
+        target = self.strategy.target_kw(self.readings) if "readings" in self.ctx.checkpoint else 0.0
+        achieved = ledger.reduction_kw()
+        result = {
+            **self.strategy.result(self.readings if "readings" in self.ctx.checkpoint else {}),
+            "target_kw": round(target, 3),
+            "achieved_kw": round(achieved, 3),
+            "shortfall_kw": round(max(0.0, target - achieved), 3),
+            "devices_shed": len(ledger.ids("curtailed", "restore", "restored")),
+            "devices_failed": ledger.count(state="failed", steps=("survey", "curtail")),
+            "restored": len(ledger.ids("restored")),
+            "restore_failed": len(ledger.ids("restore")),
+        }
+        if self.ctx.cancelled:
+            return Finish("cancelled", result, "cancelled", "cancelled on request; curtailed devices restored")
+        if achieved + KW_EPSILON >= target:
+            return Finish("succeeded", result)
+        return Finish("failed", result, "target_not_met",
+                      f"achieved {achieved:.1f} of {target:.1f} kW; no further candidates in scope")
+
+
+def _log_device_failure(ctx: RunContext, result: DeviceResult, *, step: str) -> None:
+    with structlog.contextvars.bound_contextvars(device_id=result.device_id):
+        ctx.log.warning("device_failed", step=step, code=result.code, detail=result.detail)

@@ -1,0 +1,31 @@
+"""The engine's per-device ledger, rebuilt from recorded outcomes on resume."""
+
+from __future__ import annotations
+
+from gridjobs.curtailment.ledger import Ledger
+from gridjobs.records import Outcome
+
+
+def outcome(device_id, state, step, seq, **data):
+    return Outcome(device_id, state, step, None, None, 1, data, seq)
+
+
+def test_resume_finds_unacknowledged_commands_only():
+    ledger = Ledger([
+        outcome("a", "running", "curtail", 0, setpoint_pct=0),
+        outcome("b", "failed", "curtail", 1),
+        outcome("c", "succeeded", "curtailed", 2, reduction_kw=5.0),
+    ])
+    assert ledger.ids("curtail", state="running") == ["a"]
+    assert ledger.ids("curtail") == ["a", "b"]
+    assert ledger.reduction_kw() == 5.0
+
+
+def test_set_appends_with_next_seq_and_returns_the_write():
+    ledger = Ledger([outcome("a", "succeeded", "curtailed", 0)])
+    write = ledger.set("z", state="running", step="curtail", attempts=1)
+    assert (write.device_id, write.seq, write.state) == ("z", 1, "running")
+    assert ledger.attempts("z") == 1 and ledger.attempts("nope") == 0
+    ledger.set("z", state="failed", code="device_timeout")
+    assert ledger.get("z").step == "curtail" and ledger.get("z").seq == 1
+    assert ledger.count(state="failed", steps=("curtail",)) == 1
