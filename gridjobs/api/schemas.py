@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from adapters import ProfileError, load_profile
+from gridjobs.profiles import profile_roles
 
 from gridjobs.records import Device, Operation, Outcome
 
@@ -34,7 +33,7 @@ class DeviceFields(BaseModel):
     @field_validator("profile")
     @classmethod
     def _known_profile(cls, name: str) -> str:
-        if not _profile_exists(name):
+        if profile_roles(name) is None:
             raise ValueError(f"unknown device profile {name!r}")
         return name
 
@@ -138,15 +137,6 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     errors: list[dict[str, str]] | None = None
-
-
-@functools.lru_cache(maxsize=256)
-def _profile_exists(name: str) -> bool:
-    try:
-        load_profile(name)
-    except ProfileError:
-        return False
-    return True
 
 
 def _iso(value: datetime | None) -> str | None:

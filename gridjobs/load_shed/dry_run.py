@@ -14,13 +14,12 @@ from gridjobs.load_shed.params import LoadShedParams
 from gridjobs.curtailment.stages import restore_stages
 from gridjobs.load_shed.planner import Candidate, plan_shed
 from gridjobs.scope import resolve_scope
-from gridjobs.store.queries import Q
+from gridjobs.store.devices import last_readings
 
 
 async def dry_run(pool: asyncpg.Pool, params: LoadShedParams) -> dict[str, Any]:
     devices = await resolve_scope(pool, params.scope)
-    rows = await pool.fetch(Q["last_readings"], [d.id for d in devices])
-    readings = {r["device_id"]: r["last_kw"] for r in rows}
+    readings = await last_readings(pool, [d.id for d in devices])
     candidates = [
         Candidate(d.id, d.shed_priority, d.protected, readings.get(d.id, d.rated_kw))
         for d in devices

@@ -219,3 +219,13 @@ async def test_service_endpoints(service):
     assert "target_kw" in spec["components"]["schemas"]["LoadShedParams"]["properties"]
     metrics = await client.get("/metrics")
     assert "gridjobs_http_requests_total" in metrics.text
+
+
+async def test_der_curtailment_needs_der_devices_in_scope(service):
+    runtime, client = service
+    body = {"kind": "der_curtailment",
+            "params": {"limit_kw": 5, "scope": {"feeders": ["F1"]}, "hold_s": 0}}
+    _assert_problem(await client.post("/v1/operations", json=body), 422, "DER", "params.scope")
+    body["params"]["reduce_kw"] = 3
+    _assert_problem(await client.post("/v1/operations", json=body), 422, "exactly one")
+    assert await _rows(runtime) == 0

@@ -1,0 +1,1 @@
+"""DER curtailment: limit inverter generation through WMaxLimPct with a revert timer."""
