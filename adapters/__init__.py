@@ -1,23 +1,27 @@
 """The device protocol layer: gateway sessions, register codec and device profiles.
 
-Imports only pymodbus and the standard library.
+Imports only pymodbus, the standard library and pysunspec2's SunSpec model
+definitions (``sunspec_models``).
 """
 
 from .client import DeviceClient
-from .codec import decode, encode
+from .codec import Value, decode, encode
 from .errors import (
     AdapterError,
     CodecError,
     DeviceFault,
     FaultCode,
+    NotImplementedValueError,
     NotWritableError,
     ProfileError,
     SessionClosedError,
     UnknownRoleError,
 )
 from .pool import SessionPool
-from .profile import Point, Profile
-from .profile_file import load_profile, load_profile_file, parse_profile
+from .layouts import LayoutCache
+from .point import Point
+from .profile import Profile, RoleBinding, SunSpecMap
+from .profile_file import ProfileInfo, list_profiles, load_profile, load_profile_file, parse_profile
 from .session import GatewaySession
 from .settings import SessionSettings
 
@@ -28,16 +32,23 @@ __all__ = [
     "DeviceFault",
     "FaultCode",
     "GatewaySession",
+    "LayoutCache",
+    "NotImplementedValueError",
     "NotWritableError",
     "Point",
     "Profile",
     "ProfileError",
+    "ProfileInfo",
+    "RoleBinding",
     "SessionClosedError",
     "SessionPool",
     "SessionSettings",
+    "SunSpecMap",
     "UnknownRoleError",
+    "Value",
     "decode",
     "encode",
+    "list_profiles",
     "load_profile",
     "load_profile_file",
     "parse_profile",

@@ -1,15 +1,24 @@
-"""``DeviceClient``: read and write one device's points by role, through a gateway session."""
+"""``DeviceClient``: read and write one device's points by role, through a gateway session.
+
+Static and SunSpec profiles look the same to callers. For a SunSpec profile the
+client walks the device's model chain on first use and keeps the resolved
+layout in the session's ``layouts`` cache, so discovery runs once per unit per
+session. Points scaled by a SunSpec scale factor are read together with it;
+writing one reads the scale factor first.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from .codec import Value, decode, encode
-from .errors import NotWritableError
+from .codec import Value, check_value, decode, encode
+from .discovery import discover_layout
+from .errors import CodecError, DeviceFault, FaultCode, NotImplementedValueError, NotWritableError
 from .limits import MAX_READ_REGISTERS, MAX_WRITE_REGISTERS, check_unit_id
-from .profile import Point, Profile
+from .point import Point
+from .profile import Profile
 from .session import GatewaySession
-from .spans import Span, contiguous_spans
+from .spans import contiguous_spans
 
 
 class DeviceClient:
@@ -27,48 +36,88 @@ class DeviceClient:
         return values[role]
 
     async def read_many(self, roles: Sequence[str]) -> dict[str, Value]:
-        """Read several points; contiguous points are fetched in one request."""
-        points = self._points(roles)
-        values: dict[str, Value] = {}
-        for span in contiguous_spans(points, max_registers=MAX_READ_REGISTERS):
-            values.update(await self._read_span(span))
-        return {point.role: values[point.role] for point in points}
+        """Read several points; points next to each other are fetched in one request."""
+        wanted = self._checked_roles(roles)
+        layout = await self.layout()
+        points = [layout.point(role) for role in wanted]
+        words = await self._read_words(layout, [*points, *_scale_factor_points(layout, points)])
+        factors = self._scale_factors(words)
+        return {point.role: self._decode(point, words[point], factors) for point in points}
 
     async def write(self, values: Mapping[str, Value]) -> None:
-        """Encode every value first, then write each contiguous run in one FC16 request.
+        """Check and encode every value first, then write each contiguous run in one FC16 request.
 
         Points next to each other (a setpoint and its revert timer) therefore
-        change together, atomically, on the device.
+        change together, atomically, on the device. Runs go out in address order.
         """
-        points = [self._writable(role) for role in self._roles(values)]
-        words = {point: encode(point, values[point.role]) for point in points}
+        roles = self._checked_roles(values)
+        layout = await self.layout()
+        points = [self._writable(layout, role) for role in roles]
+        _reject_shared_registers(points)
+        for point in points:
+            check_value(point, values[point.role])
+        scaled = _scale_factor_points(layout, points)
+        factors = self._scale_factors(await self._read_words(layout, scaled)) if scaled else {}
+        words = {p: encode(p, values[p.role], scale_factor=factors.get(p.scale_factor)) for p in points}
         for span in contiguous_spans(points, max_registers=MAX_WRITE_REGISTERS):
             payload = tuple(word for point in span.points for word in words[point])
             await self.session.write_registers(unit_id=self.unit_id, address=span.address, values=payload)
 
-    async def _read_span(self, span: Span) -> dict[str, Value]:
-        registers = await self.session.read_registers(
-            unit_id=self.unit_id, address=span.address, count=span.count
-        )
-        return {
-            point.role: decode(point, registers[point.address - span.address : point.end - span.address])
-            for point in span.points
-        }
+    async def layout(self) -> Profile:
+        """The static profile of this device: the profile itself, or the SunSpec layout found on it."""
+        if not self.profile.is_sunspec:
+            return self.profile
+        return await self.session.layouts.get(unit_id=self.unit_id, profile=self.profile, discover=self._discover)
 
-    def _points(self, roles: Sequence[str]) -> list[Point]:
-        unique = dict.fromkeys(self._roles(roles))
-        return [self.profile.point(role) for role in unique]
+    async def _discover(self) -> Profile:
+        return await discover_layout(self.session, unit_id=self.unit_id, profile=self.profile)
 
-    def _writable(self, role: str) -> Point:
-        point = self.profile.point(role)
+    async def _read_words(self, layout: Profile, points: Iterable[Point]) -> dict[Point, tuple[int, ...]]:
+        words: dict[Point, tuple[int, ...]] = {}
+        for span in contiguous_spans(points, max_registers=MAX_READ_REGISTERS, max_gap=layout.read_gap):
+            registers = await self.session.read_registers(unit_id=self.unit_id, address=span.address, count=span.count)
+            for point in span.points:
+                words[point] = registers[point.address - span.address : point.end - span.address]
+        return words
+
+    def _scale_factors(self, words: Mapping[Point, tuple[int, ...]]) -> dict[str, int]:
+        return {p.name: int(self._decode(p, w, {})) for p, w in words.items() if p.type == "sunssf"}
+
+    def _decode(self, point: Point, words: tuple[int, ...], factors: Mapping[str, int]) -> Value:
+        """Decode what the device sent; a value the codec refuses is the device's fault."""
+        try:
+            return decode(point, words, scale_factor=factors.get(point.scale_factor) if point.scale_factor else None)
+        except NotImplementedValueError as exc:
+            raise self._fault(FaultCode.PROFILE_MISMATCH, str(exc)) from exc
+        except CodecError as exc:
+            raise self._fault(FaultCode.BAD_RESPONSE, str(exc)) from exc
+
+    def _writable(self, layout: Profile, role: str) -> Point:
+        point = layout.point(role)
         if not point.writable:
             raise NotWritableError(f"profile {self.profile.name!r}: point {role!r} is read-only")
         return point
 
-    @staticmethod
-    def _roles(roles: Sequence[str] | Mapping[str, Value]) -> list[str]:
+    def _checked_roles(self, roles: Sequence[str] | Mapping[str, Value]) -> list[str]:
         if isinstance(roles, str):
             raise ValueError(f"expected a collection of roles, got the string {roles!r}")
         if not roles:
             raise ValueError("no roles given")
-        return list(roles)
+        unique = list(dict.fromkeys(roles))
+        self.profile.require_roles(unique)
+        return unique
+
+    def _fault(self, code: FaultCode, reason: str) -> DeviceFault:
+        return DeviceFault(code, f"{self.session.host}:{self.session.port} unit {self.unit_id}: {reason}")
+
+
+def _scale_factor_points(layout: Profile, points: Iterable[Point]) -> list[Point]:
+    found = (layout.scale_factor_point(point) for point in points)
+    return list(dict.fromkeys(point for point in found if point is not None))
+
+
+def _reject_shared_registers(points: list[Point]) -> None:
+    ordered = sorted(points, key=lambda point: point.address)
+    for before, after in zip(ordered, ordered[1:]):
+        if after.address < before.end:
+            raise CodecError(f"roles {before.role!r} and {after.role!r} would write the same registers")

@@ -1,8 +1,11 @@
 """Pure register encoding and decoding for profile points.
 
 ``encode`` turns an engineering value into register words and ``decode`` does
-the reverse. ``raw * scale`` is the engineering value. Neither function keeps
-state or changes its arguments.
+the reverse. ``raw * scale * 10 ** scale_factor`` is the engineering value,
+where ``scale_factor`` is the value of the point's sunssf point (SunSpec) and
+must be passed for exactly the points that name one. Strings are ASCII, two
+characters per register, NUL padded. Neither function keeps state or changes
+its arguments.
 """
 
 from __future__ import annotations
@@ -12,35 +15,50 @@ import struct
 from collections.abc import Sequence
 from numbers import Real
 
-from .errors import CodecError
-from .profile import Point
+from .datatypes import SCALE_FACTOR_LIMIT
+from .errors import CodecError, NotImplementedValueError
+from .point import Point
+from .text import decode_text, encode_text
 
-Value = int | float
+Value = int | float | str
 
 _MAX_WORD = 0xFFFF
 _INVERSE_TOLERANCE = 1e-12
 
 
-def encode(point: Point, value: Value) -> tuple[int, ...]:
+def encode(point: Point, value: Value, *, scale_factor: int | None = None) -> tuple[int, ...]:
     """Encode ``value`` (engineering units) into the point's register words."""
+    if point.data_type.is_text:
+        return encode_text(point, value)
     check_value(point, value)
-    raw = _to_raw(point, value)
-    packed = struct.pack(point.data_type.struct_format, raw)
-    words = [int.from_bytes(packed[i : i + 2], "big") for i in range(0, len(packed), 2)]
-    return tuple(_in_word_order(point, words))
+    raw = _to_raw(point, value, _scale_of(point, scale_factor))
+    return _pack(point, raw)
 
 
-def decode(point: Point, registers: Sequence[int]) -> Value:
+def decode(point: Point, registers: Sequence[int], *, scale_factor: int | None = None) -> Value:
     """Decode the point's register words into an engineering value."""
     words = tuple(registers)
     _check_words(point, words)
+    if point.data_type.is_text:
+        return decode_text(point, words)
     packed = b"".join(word.to_bytes(2, "big") for word in _in_word_order(point, list(words)))
     (raw,) = struct.unpack(point.data_type.struct_format, packed)
-    return _from_raw(point, raw)
+    _check_raw(point, raw)
+    return _from_raw(point, raw, _scale_of(point, scale_factor))
+
+
+def not_implemented_words(point: Point) -> tuple[int, ...]:
+    """The words a device sends for a value it does not implement (zeros without a marker)."""
+    if point.not_implemented is None:
+        return (0,) * point.register_count
+    return _pack(point, point.not_implemented)
 
 
 def check_value(point: Point, value: Value) -> None:
     """Raise ``CodecError`` unless ``value`` is a finite number within the point's limits."""
+    if point.data_type.is_text:
+        encode_text(point, value)
+        return
     if isinstance(value, bool) or not isinstance(value, Real):
         raise CodecError(f"point {point.name!r}: expects a number, got {value!r}")
     if not math.isfinite(value):
@@ -49,26 +67,67 @@ def check_value(point: Point, value: Value) -> None:
         raise CodecError(f"point {point.name!r}: value {value!r} is below minimum {point.minimum}")
     if point.maximum is not None and value > point.maximum:
         raise CodecError(f"point {point.name!r}: value {value!r} is above maximum {point.maximum}")
+    if point.symbols and value not in {number for _, number in point.symbols}:
+        names = ", ".join(f"{name}={number}" for name, number in point.symbols)
+        raise CodecError(f"point {point.name!r}: value {value!r} is not one of {names}")
 
 
-def _to_raw(point: Point, value: Value) -> Value:
+def _scale_of(point: Point, scale_factor: int | None) -> float:
+    """The point's multiplier: its fixed scale times 10 ** (its scale factor's value)."""
+    if point.scale_factor is None:
+        if scale_factor is not None:
+            raise CodecError(f"point {point.name!r}: has no scale factor, got {scale_factor!r}")
+        return point.scale
+    if scale_factor is None:
+        raise CodecError(f"point {point.name!r}: needs the value of its scale factor {point.scale_factor!r}")
+    check_scale_factor(point.scale_factor, scale_factor)
+    return point.scale * 10.0**scale_factor
+
+
+def check_scale_factor(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > SCALE_FACTOR_LIMIT:
+        raise CodecError(
+            f"point {name!r}: scale factor {value!r} is not an int in -{SCALE_FACTOR_LIMIT}..{SCALE_FACTOR_LIMIT}"
+        )
+
+
+def _to_raw(point: Point, value: Value, scale: float) -> Value:
     data_type = point.data_type
-    raw = _unscale(point.scale, value)
+    raw = _unscale(scale, value)
     if data_type.is_integer:
         raw = round(raw)
     if not data_type.minimum <= raw <= data_type.maximum:
         raise CodecError(
             f"point {point.name!r}: value {value!r} is out of range for {data_type.name} "
-            f"with scale {_number(point.scale)} ({_number(_scale(point.scale, data_type.minimum))}.."
-            f"{_number(_scale(point.scale, data_type.maximum))})"
+            f"with scale {_number(scale)} ({_number(_scale(scale, data_type.minimum))}.."
+            f"{_number(_scale(scale, data_type.maximum))})"
         )
+    if point.type == "sunssf":
+        check_scale_factor(point.name, raw)
+    if raw == point.not_implemented:
+        raise CodecError(f"point {point.name!r}: value {value!r} encodes as the 'not implemented' marker {raw}")
     return raw
 
 
-def _from_raw(point: Point, raw: Value) -> Value:
-    if point.data_type.is_integer and point.scale == 1:
+def _check_raw(point: Point, raw: Value) -> None:
+    if point.not_implemented is not None and raw == point.not_implemented:
+        raise NotImplementedValueError(
+            f"point {point.name!r}: the device reports it as not implemented (raw {raw})"
+        )
+    if point.type == "sunssf":
+        check_scale_factor(point.name, raw)
+
+
+def _from_raw(point: Point, raw: Value, scale: float) -> Value:
+    if point.data_type.is_integer and scale == 1:
         return int(raw)
-    return _scale(point.scale, raw)
+    return _scale(scale, raw)
+
+
+def _pack(point: Point, raw: Value) -> tuple[int, ...]:
+    packed = struct.pack(point.data_type.struct_format, raw)
+    words = [int.from_bytes(packed[i : i + 2], "big") for i in range(0, len(packed), 2)]
+    return tuple(_in_word_order(point, words))
 
 
 def _check_words(point: Point, words: tuple[int, ...]) -> None:

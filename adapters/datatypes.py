@@ -6,18 +6,27 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 FLOAT32_MAX = 3.4028234663852886e38
+SCALE_FACTOR_LIMIT = 10  # a sunssf exponent is in -10..10 (SunSpec)
 
 
 @dataclass(frozen=True, slots=True)
 class DataType:
-    """How one value is laid out in 16-bit registers (big-endian within a word)."""
+    """How one value is laid out in 16-bit registers (big-endian within a word).
+
+    ``register_count`` is None for ``string``: the point's ``size`` says how many
+    registers it takes. ``minimum`` and ``maximum`` bound the raw value.
+    """
 
     name: str
-    struct_format: str
-    register_count: int
+    struct_format: str | None
+    register_count: int | None
     is_integer: bool
     minimum: float
     maximum: float
+
+    @property
+    def is_text(self) -> bool:
+        return self.struct_format is None
 
 
 DATA_TYPES = MappingProxyType(
@@ -27,6 +36,12 @@ DATA_TYPES = MappingProxyType(
         "uint32": DataType("uint32", ">I", 2, True, 0, 0xFFFF_FFFF),
         "int32": DataType("int32", ">i", 2, True, -0x8000_0000, 0x7FFF_FFFF),
         "float32": DataType("float32", ">f", 2, False, -FLOAT32_MAX, FLOAT32_MAX),
+        # An enumeration: a uint16 whose writes must be one of the point's symbols.
+        "enum16": DataType("enum16", ">H", 1, True, 0, 0xFFFF),
+        # A power-of-ten exponent other points refer to (SunSpec sunssf): int16 in -10..10.
+        "sunssf": DataType("sunssf", ">h", 1, True, -0x8000, 0x7FFF),
+        # ASCII text, ``size`` registers, two characters per register, NUL padded.
+        "string": DataType("string", None, None, False, 0, 0),
     }
 )
 

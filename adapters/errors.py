@@ -31,6 +31,10 @@ class CodecError(AdapterError, ValueError):
     """A value cannot be encoded for a point, or registers cannot be decoded."""
 
 
+class NotImplementedValueError(CodecError):
+    """A device reports a point's "not implemented" marker (SunSpec) instead of a value."""
+
+
 class NotWritableError(AdapterError, ValueError):
     """A caller asked to write a point the profile marks read-only."""
 
@@ -46,6 +50,9 @@ class FaultCode(enum.StrEnum):
     CONNECTION_FAILED = "connection_failed"
     MODBUS_EXCEPTION = "modbus_exception"
     BAD_RESPONSE = "bad_response"
+    # The device's register map is not the one the profile expects: no SunSpec
+    # marker, a required model missing or too short, or a value "not implemented".
+    PROFILE_MISMATCH = "profile_mismatch"
 
 
 class DeviceFault(AdapterError):

@@ -21,6 +21,7 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from pymodbus.pdu import ModbusPDU
 
 from .errors import DeviceFault, FaultCode, SessionClosedError
+from .layouts import LayoutCache
 from .limits import check_read, check_unit_id, check_write
 from .settings import SessionSettings
 
@@ -71,6 +72,8 @@ class GatewaySession:
         self._connect_failures = 0
         self._retry_at = 0.0
         self._closed = False
+        # What SunSpec discovery found about the units behind this gateway.
+        self.layouts = LayoutCache()
 
     async def read_registers(self, *, unit_id: int, address: int, count: int) -> tuple[int, ...]:
         """Read ``count`` holding registers (FC3) from ``unit_id``."""

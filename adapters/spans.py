@@ -1,16 +1,16 @@
-"""Group points into runs of contiguous registers, so one request covers each run."""
+"""Group points into runs of registers, so one request covers each run."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .profile import Point
+from .point import Point
 
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    """Points that sit back to back in the register space, in address order."""
+    """Points in address order, covered by one request from ``address`` for ``count`` registers."""
 
     points: tuple[Point, ...]
 
@@ -20,15 +20,19 @@ class Span:
 
     @property
     def count(self) -> int:
-        return self.points[-1].end - self.address
+        return max(point.end for point in self.points) - self.address
 
 
-def contiguous_spans(points: Iterable[Point], *, max_registers: int) -> tuple[Span, ...]:
-    """Split points (duplicates ignored) into spans of at most ``max_registers`` registers."""
+def contiguous_spans(points: Iterable[Point], *, max_registers: int, max_gap: int = 0) -> tuple[Span, ...]:
+    """Split points (duplicates ignored) into spans of at most ``max_registers`` registers.
+
+    A span may bridge up to ``max_gap`` registers that belong to no point; only
+    profiles whose whole map is readable (SunSpec) allow a gap.
+    """
     spans: list[Span] = []
     run: list[Point] = []
-    for point in sorted(set(points), key=lambda point: point.address):
-        if run and not _extends(run, point, max_registers):
+    for point in sorted(set(points), key=lambda point: (point.address, point.end)):
+        if run and not _extends(run, point, max_registers, max_gap):
             spans.append(Span(tuple(run)))
             run = []
         run.append(point)
@@ -37,5 +41,6 @@ def contiguous_spans(points: Iterable[Point], *, max_registers: int) -> tuple[Sp
     return tuple(spans)
 
 
-def _extends(run: list[Point], point: Point, max_registers: int) -> bool:
-    return point.address == run[-1].end and point.end - run[0].address <= max_registers
+def _extends(run: list[Point], point: Point, max_registers: int, max_gap: int) -> bool:
+    run_end = max(member.end for member in run)
+    return point.address <= run_end + max_gap and max(run_end, point.end) - run[0].address <= max_registers

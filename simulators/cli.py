@@ -1,4 +1,8 @@
-"""``python -m simulators``: serve a simulated fleet until SIGINT or SIGTERM."""
+"""``python -m simulators``: serve a simulated fleet until SIGINT or SIGTERM.
+
+Either ``--devices N --gateways G`` (controllable loads) or ``--fleet FLEET.toml``
+(a mixed fleet, see simulators/fleets/mixed.toml).
+"""
 
 from __future__ import annotations
 
@@ -8,70 +12,76 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 
-from .faults import Fault
+from .errors import SpecError
+from .fault_flags import parse_fault, parse_fault_fraction
 from .fleet import DEFAULT_FEEDERS, DEFAULT_HOST, DEFAULT_SEED, Fleet
 
-FAULTS = {"timeout": Fault.timeout, "exception": Fault.exception, "drop": Fault.drop}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if (args.fleet is None) == (args.devices is None or args.gateways is None):
+        parser.error("give either --fleet FILE, or --devices and --gateways")
+    if args.fleet is None and (args.port is None or args.inventory is None):
+        parser.error("--devices/--gateways need --port and --inventory")
     try:
-        faults = [_parse_fault(text) for text in args.fault]
-    except ValueError as exc:
+        faults = [parse_fault(text) for text in args.fault]
+        fractions = [parse_fault_fraction(text) for text in args.fault_fraction]
+        fleet = _fleet(args)
+    except (ValueError, SpecError) as exc:
         parser.error(str(exc))
-    asyncio.run(_serve(args, faults))
+    for device_id, fault in faults:
+        fleet.inject(device_id, fault)
+    for index, (fault, fraction) in enumerate(fractions):
+        fleet.inject_fraction(fault, fraction=fraction, seed=args.seed + 1000 + index)
+    asyncio.run(_serve(fleet, args))
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m simulators", description=__doc__)
-    parser.add_argument("--devices", type=int, required=True, help="number of devices")
-    parser.add_argument("--gateways", type=int, required=True, help="number of gateways (TCP listeners)")
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on")
-    parser.add_argument("--port", type=int, required=True, help="first port; 0 picks free ports")
-    parser.add_argument("--inventory", type=Path, required=True, help="write the device inventory JSON here")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="layout and noise seed")
-    parser.add_argument("--feeders", type=int, default=DEFAULT_FEEDERS, help="number of feeders")
+    parser.add_argument("--fleet", type=Path, help="fleet file (TOML) describing a mixed fleet")
+    parser.add_argument("--devices", type=int, help="number of controllable loads (without --fleet)")
+    parser.add_argument("--gateways", type=int, help="number of gateways (TCP listeners) (without --fleet)")
+    parser.add_argument("--host", default=None, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, help="first port; 0 picks free ports")
+    parser.add_argument("--inventory", type=Path, help="write the device inventory JSON here")
+    parser.add_argument("--faults-out", type=Path, help="write which device has which fault (JSON) here")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="layout, noise and fault-choice seed")
+    parser.add_argument("--feeders", type=int, default=DEFAULT_FEEDERS, help="number of feeders (without --fleet)")
     parser.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="DEVICE_ID=KIND",
-        help=f"inject a fault; KIND is one of {', '.join(FAULTS)} (repeatable)",
+        "--fault", action="append", default=[], metavar="DEVICE_ID=KIND[:K=V,...]",
+        help="inject a fault, e.g. load-0002=exception:code=4 or pv-0001=latency:min_s=0.1,max_s=0.3 (repeatable)",
+    )
+    parser.add_argument(
+        "--fault-fraction", action="append", default=[], metavar="KIND[:K=V,...]=FRACTION",
+        help="inject a fault into a seeded fraction of the fault-free devices, e.g. timeout=0.1 (repeatable)",
     )
     return parser
 
 
-def _parse_fault(text: str) -> tuple[str, Fault]:
-    device_id, separator, kind = text.partition("=")
-    if not separator or not device_id or kind not in FAULTS:
-        raise ValueError(f"--fault {text!r}: expected DEVICE_ID=KIND with KIND in {', '.join(FAULTS)}")
-    return device_id, FAULTS[kind]()
+def _fleet(args: argparse.Namespace) -> Fleet:
+    if args.fleet is not None:
+        return Fleet.from_toml(args.fleet, host=args.host, port=args.port)
+    return Fleet.build(devices=args.devices, gateways=args.gateways, host=args.host or DEFAULT_HOST,
+                       port=args.port, seed=args.seed, feeders=args.feeders)
 
 
-async def _serve(args: argparse.Namespace, faults: list[tuple[str, Fault]]) -> None:
-    fleet = Fleet.build(
-        devices=args.devices,
-        gateways=args.gateways,
-        host=args.host,
-        port=args.port,
-        seed=args.seed,
-        feeders=args.feeders,
-    )
-    for device_id, fault in faults:
-        fleet.inject(device_id, fault)
+async def _serve(fleet: Fleet, args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop.set)
     try:
         await fleet.start()
-        fleet.write_inventory(args.inventory)
+        if args.inventory is not None:
+            fleet.write_inventory(args.inventory)
+        if args.faults_out is not None:
+            fleet.write_faults(args.faults_out)
         ports = ",".join(str(port) for port in fleet.ports)
-        print(f"listening ports={ports} devices={args.devices} inventory={args.inventory}", flush=True)
+        print(f"listening ports={ports} devices={len(fleet.devices)} inventory={args.inventory}", flush=True)
         await stop.wait()
     finally:
         await fleet.stop()

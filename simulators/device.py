@@ -1,76 +1,56 @@
-"""A simulated controllable load: setpoint, revert timer, power draw, counters and faults."""
+"""A simulated controllable load (``controllable_load``, ``feeder_controller``).
+
+Setpoint, dead-man revert timer, breaker, and power that follows the setpoint
+through ``LoadPhysics`` (immediately by default; with a ramp and a restore
+surge when configured). Reads are computed when asked; the timer is lazy.
+"""
 
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from adapters import Profile
 
+from .device_base import Counters, DeviceBase, Value
 from .errors import SpecError
-from .faults import Fault, InjectedFault
-from .physics import LoadPhysics
+from .physics import LoadPhysics, PowerPath
 from .spec import DeviceSpec
 from .timer import RevertTimer
 
+__all__ = ["Counters", "SimulatedDevice", "Value"]
+
 NORMAL_SETPOINT_PCT = 100
-HISTORY_LIMIT = 1024
+NOMINAL_VOLTAGE_V = 400.0
+VOLTAGE_DROOP = 0.02  # fraction of nominal lost at full load
 SETPOINT = "curtail_setpoint_pct"
 REVERT_TIMEOUT = "revert_timeout_s"
 REVERT_REMAINING = "revert_remaining_s"
 RATED = "rated_kw"
 MEASURED = "measured_kw"
+BREAKER = "breaker_closed"
 MODEL_ROLES = frozenset({SETPOINT, REVERT_TIMEOUT, REVERT_REMAINING, RATED, MEASURED})
+OPTIONAL_ROLES = frozenset({BREAKER, "voltage_v", "energy_kwh", "device_model"})
 WRITABLE_ROLES = frozenset({SETPOINT, REVERT_TIMEOUT})
-
-Value = int | float
-
-
-@dataclass(slots=True)
-class Counters:
-    """What happened to the device: requests seen, writes per role, requests a fault hit."""
-
-    requests: int = 0
-    writes: Counter[str] = field(default_factory=Counter)
-    faults_injected: int = 0
+OPTIONAL_WRITABLE_ROLES = frozenset({BREAKER})
 
 
-class SimulatedDevice:
-    """Runtime state of one device. Reads are computed when asked; the timer is lazy."""
+class SimulatedDevice(DeviceBase):
+    """Runtime state of one load."""
 
     def __init__(
-        self,
-        *,
-        spec: DeviceSpec,
-        profile: Profile,
-        physics: LoadPhysics,
-        clock: Callable[[], float] = time.monotonic,
+        self, *, spec: DeviceSpec, profile: Profile, physics: LoadPhysics, clock: Callable[[], float] = time.monotonic
     ) -> None:
         _check_profile(spec, profile)
-        self.spec = spec
-        self.profile = profile
-        self.counters = Counters()
-        self.history: deque[tuple[float, int]] = deque(maxlen=HISTORY_LIMIT)
-        self._physics = physics
-        self._clock = clock
+        super().__init__(spec=spec, profile=profile, clock=clock)
+        self._physics = spec.physics or physics
         self._setpoint = NORMAL_SETPOINT_PCT
+        self._breaker = 1
         self._timer = RevertTimer()
         self._samples = 0
-        self._fault: InjectedFault | None = None
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
-
-    @property
-    def rated_kw(self) -> float:
-        return self.spec.rated_kw
-
-    @property
-    def load_factor(self) -> float:
-        return self.spec.load_factor
+        now = clock()
+        self._path = PowerPath.steady(self._target_kw(), at=now)
+        self._energy_kwh, self._energy_at = 0.0, now
 
     @property
     def setpoint_pct(self) -> int:
@@ -86,9 +66,16 @@ class SimulatedDevice:
         self._settle()
         return self._timer.remaining_s(self._clock())
 
+    def power_kw(self, now: float | None = None) -> float:
+        """Noise-free power now (what a feeder meter integrates)."""
+        self._settle()
+        if self._implausible():
+            return self.spec.rated_kw * self.spec.load_factor
+        return self._physics.power_kw(self._path, now=self._clock() if now is None else now)
+
     def measured_kw(self) -> float:
         self._samples += 1
-        return self._physics.measured_kw(self.spec, setpoint_pct=self.setpoint_pct, sample=self._samples)
+        return self._physics.noisy(self.power_kw(), seed=self.spec.noise_seed, sample=self._samples)
 
     def value(self, role: str) -> Value:
         """The current value of a profile role, in engineering units."""
@@ -103,47 +90,63 @@ class SimulatedDevice:
                 return self.rated_kw
             case "measured_kw":
                 return self.measured_kw()
+            case "breaker_closed":
+                return self._breaker
+            case "voltage_v":
+                return round(NOMINAL_VOLTAGE_V * (1 - VOLTAGE_DROOP * self.power_kw() / self.rated_kw), 1)
+            case "energy_kwh":
+                return round(self._energy())
+            case "device_model":
+                return f"GJSIM {self.spec.profile[:10]}"
         raise KeyError(f"device {self.id!r} has no role {role!r}")
 
     def write(self, values: Mapping[str, Value]) -> None:
-        """Apply one write request: the setpoint first, then (re)arm the revert timer."""
+        """Apply one write request: breaker and setpoint first, then (re)arm the revert timer."""
         self._settle()
         now = self._clock()
+        if BREAKER in values:
+            self._breaker = int(values[BREAKER])
+            self._retarget(at=now, restore=False)
         if SETPOINT in values:
             self._change_setpoint(int(values[SETPOINT]), at=now)
         if REVERT_TIMEOUT in values:
             self._timer.arm(timeout_s=int(values[REVERT_TIMEOUT]), now=now)
         self.counters.writes.update(values.keys())
 
-    def inject(self, fault: Fault) -> None:
-        self._fault = InjectedFault(fault=fault, requests_before=self.counters.requests)
-
-    def clear_fault(self) -> None:
-        self._fault = None
-
-    def admit(self) -> Fault | None:
-        """Count a request; return the fault that hits it, if any."""
-        self.counters.requests += 1
-        if self._fault is None or not self._fault.hits(requests=self.counters.requests):
-            return None
-        self.counters.faults_injected += 1
-        return self._fault.fault
-
     def _settle(self) -> None:
         if (expired_at := self._timer.take_expiry(self._clock())) is not None:
             self._change_setpoint(NORMAL_SETPOINT_PCT, at=expired_at)
 
     def _change_setpoint(self, setpoint: int, *, at: float) -> None:
-        if setpoint != self._setpoint:
-            self._setpoint = setpoint
-            self.history.append((at, setpoint))
+        if setpoint == self._setpoint:
+            return
+        restore = setpoint == NORMAL_SETPOINT_PCT > self._setpoint
+        self._setpoint = setpoint
+        self._retarget(at=at, restore=restore)
+        self._record(at, setpoint)
+
+    def _retarget(self, *, at: float, restore: bool) -> None:
+        self._path = self._physics.retarget(self._path, target_kw=self._target_kw(), at=at, restore=restore)
+
+    def _target_kw(self) -> float:
+        return self.spec.rated_kw * self.spec.load_factor * self._setpoint / 100 * self._breaker
+
+    def _energy(self) -> float:
+        now = self._clock()
+        self._energy_kwh += self.power_kw(now) * max(0.0, now - self._energy_at) / 3600
+        self._energy_at = now
+        return self._energy_kwh
 
 
 def _check_profile(spec: DeviceSpec, profile: Profile) -> None:
     if profile.name != spec.profile:
         raise SpecError(f"device {spec.id!r}: wants profile {spec.profile!r}, got {profile.name!r}")
-    if set(profile.roles) != MODEL_ROLES:
-        raise SpecError(f"profile {profile.name!r}: roles {sorted(profile.roles)} != {sorted(MODEL_ROLES)}")
+    roles = set(profile.roles)
+    if not MODEL_ROLES <= roles <= MODEL_ROLES | OPTIONAL_ROLES:
+        raise SpecError(
+            f"profile {profile.name!r}: roles {sorted(roles)} must include {sorted(MODEL_ROLES)} "
+            f"and may add only {sorted(OPTIONAL_ROLES)}"
+        )
     writable = {point.role for point in profile.points if point.writable}
-    if writable != WRITABLE_ROLES:
+    if not WRITABLE_ROLES <= writable <= WRITABLE_ROLES | OPTIONAL_WRITABLE_ROLES:
         raise SpecError(f"profile {profile.name!r}: writable roles {sorted(writable)} != {sorted(WRITABLE_ROLES)}")

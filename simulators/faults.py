@@ -3,33 +3,60 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
+from statistics import NormalDist
+from typing import Any
 
 MAX_EXCEPTION_CODE = 0xFF
 DEFAULT_EXCEPTION_CODE = 4  # SLAVE/DEVICE FAILURE
+LATENCY_DISTRIBUTIONS = ("uniform", "lognormal")
+_STANDARD_NORMAL = NormalDist()
 
 
 class FaultKind(enum.StrEnum):
     TIMEOUT = "timeout"  # never answer; the client must time out
     EXCEPTION = "exception"  # answer with a Modbus exception response
     DROP = "drop"  # close the TCP connection the request came in on
+    LATENCY = "latency"  # answer, after a delay drawn from a distribution
+    IMPLAUSIBLE = "implausible"  # answer, but measured power ignores the setpoint
+    OFFLINE = "offline"  # no answer inside a time window after injection (or fleet start)
+
+
+# Parameters each kind accepts (besides after_requests), for files and CLI flags.
+KIND_PARAMETERS = {
+    FaultKind.TIMEOUT: (),
+    FaultKind.EXCEPTION: ("code",),
+    FaultKind.DROP: (),
+    FaultKind.LATENCY: ("min_s", "max_s", "distribution", "median_s", "sigma"),
+    FaultKind.IMPLAUSIBLE: (),
+    FaultKind.OFFLINE: ("start_s", "duration_s"),
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Fault:
-    """A fault that hits every request to the device after the first ``after_requests`` ones."""
+    """A fault that hits every request to the device after the first ``after_requests`` ones.
+
+    Only the fields of its kind may differ from their defaults; build one with the
+    class methods (``Fault.latency(min_s=0.05, max_s=0.2)``) or ``Fault.parse``.
+    """
 
     kind: FaultKind
     after_requests: int = 0
     code: int = 0
+    min_s: float = 0.0
+    max_s: float = 0.0
+    distribution: str = "uniform"
+    median_s: float = 0.0
+    sigma: float = 0.0
+    start_s: float = 0.0
+    duration_s: float | None = None
 
     def __post_init__(self) -> None:
-        if self.after_requests < 0:
-            raise ValueError(f"after_requests must be >= 0, got {self.after_requests}")
-        if self.kind is FaultKind.EXCEPTION and not 1 <= self.code <= MAX_EXCEPTION_CODE:
-            raise ValueError(f"exception code must be in 1..{MAX_EXCEPTION_CODE}, got {self.code}")
-        if self.kind is not FaultKind.EXCEPTION and self.code:
-            raise ValueError(f"a {self.kind} fault takes no exception code")
+        object.__setattr__(self, "kind", FaultKind(self.kind))
+        if problem := _fault_problem(self):
+            raise ValueError(f"{self.kind} fault: {problem}")
 
     @classmethod
     def timeout(cls, *, after_requests: int = 0) -> Fault:
@@ -43,17 +70,100 @@ class Fault:
     def drop(cls, *, after_requests: int = 0) -> Fault:
         return cls(kind=FaultKind.DROP, after_requests=after_requests)
 
+    @classmethod
+    def latency(
+        cls, *, min_s: float, max_s: float, distribution: str = "uniform", median_s: float = 0.0,
+        sigma: float = 0.0, after_requests: int = 0,
+    ) -> Fault:
+        """Delay each answer by ``min_s..max_s``: uniform, or lognormal(median_s, sigma) clipped to the bounds."""
+        return cls(kind=FaultKind.LATENCY, min_s=min_s, max_s=max_s, distribution=distribution,
+                   median_s=median_s, sigma=sigma, after_requests=after_requests)
+
+    @classmethod
+    def implausible(cls) -> Fault:
+        return cls(kind=FaultKind.IMPLAUSIBLE)
+
+    @classmethod
+    def offline(cls, *, start_s: float = 0.0, duration_s: float | None = None) -> Fault:
+        """Silent from ``start_s`` for ``duration_s`` seconds (forever without one)."""
+        return cls(kind=FaultKind.OFFLINE, start_s=start_s, duration_s=duration_s)
+
+    @classmethod
+    def parse(cls, kind: str, parameters: dict[str, Any]) -> Fault:
+        """A fault from plain data (fleet files, CLI flags); unknown kinds or parameters raise."""
+        try:
+            fault_kind = FaultKind(kind)
+        except ValueError:
+            raise ValueError(f"unknown fault kind {kind!r} (known: {', '.join(FaultKind)})") from None
+        allowed = ("after_requests", *KIND_PARAMETERS[fault_kind])
+        if unknown := sorted(set(parameters) - set(allowed)):
+            raise ValueError(f"{kind} fault: unknown parameters {unknown} (allowed: {', '.join(allowed)})")
+        defaults = {"code": DEFAULT_EXCEPTION_CODE} if fault_kind is FaultKind.EXCEPTION else {}
+        return cls(kind=fault_kind, **{**defaults, **parameters})
+
+    def describe(self) -> dict[str, Any]:
+        """Kind and the parameters that differ from their defaults, as plain data."""
+        described: dict[str, Any] = {"kind": str(self.kind)}
+        for field in fields(self)[1:]:
+            if (value := getattr(self, field.name)) != field.default:
+                described[field.name] = value
+        return described
+
     def hits(self, *, request_number: int) -> bool:
         """Whether the ``request_number``-th request since injection (1-based) is hit."""
         return request_number > self.after_requests
 
+    def offline_at(self, elapsed_s: float) -> bool:
+        """Whether an offline fault keeps the device silent ``elapsed_s`` after it was armed."""
+        if elapsed_s < self.start_s:
+            return False
+        return self.duration_s is None or elapsed_s < self.start_s + self.duration_s
+
+    def delay_s(self, uniform: float) -> float:
+        """The latency for one request, from a uniform number in [0, 1)."""
+        if self.distribution == "uniform":
+            return self.min_s + (self.max_s - self.min_s) * uniform
+        quantile = _STANDARD_NORMAL.inv_cdf(min(max(uniform, 1e-12), 1 - 1e-12))
+        return min(self.max_s, max(self.min_s, self.median_s * math.exp(self.sigma * quantile)))
+
+
+def _fault_problem(fault: Fault) -> str | None:
+    if fault.after_requests < 0:
+        return f"after_requests must be >= 0, got {fault.after_requests}"
+    if fault.kind is FaultKind.EXCEPTION and not 1 <= fault.code <= MAX_EXCEPTION_CODE:
+        return f"exception code must be in 1..{MAX_EXCEPTION_CODE}, got {fault.code}"
+    if extra := [f.name for f in fields(fault)[2:] if getattr(fault, f.name) != f.default
+                 and f.name not in KIND_PARAMETERS[fault.kind]]:
+        return f"takes no {', '.join(extra)}"
+    if fault.kind is FaultKind.LATENCY:
+        return _latency_problem(fault)
+    bad_window = fault.start_s < 0 or (fault.duration_s is not None and fault.duration_s <= 0)
+    if fault.kind is FaultKind.OFFLINE and bad_window:
+        return f"needs start_s >= 0 and duration_s > 0, got {fault.start_s} and {fault.duration_s}"
+    return None
+
+
+def _latency_problem(fault: Fault) -> str | None:
+    if not 0 <= fault.min_s <= fault.max_s or not math.isfinite(fault.max_s):
+        return f"needs 0 <= min_s <= max_s, got {fault.min_s} and {fault.max_s}"
+    if fault.distribution not in LATENCY_DISTRIBUTIONS:
+        return f"distribution must be one of {LATENCY_DISTRIBUTIONS}, got {fault.distribution!r}"
+    if fault.distribution == "lognormal" and not (fault.median_s > 0 and fault.sigma > 0):
+        return f"lognormal needs median_s > 0 and sigma > 0, got {fault.median_s} and {fault.sigma}"
+    if fault.distribution == "uniform" and (fault.median_s or fault.sigma):
+        return "uniform takes no median_s or sigma"
+    return None
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InjectedFault:
-    """A fault and the device's request count at the moment it was injected."""
+    """A fault, the device's request count when it was injected, and when it was armed."""
 
     fault: Fault
     requests_before: int
+    armed_at: float
 
-    def hits(self, *, requests: int) -> bool:
+    def hits(self, *, requests: int, now: float) -> bool:
+        if self.fault.kind is FaultKind.OFFLINE:
+            return self.fault.offline_at(now - self.armed_at)
         return self.fault.hits(request_number=requests - self.requests_before)

@@ -4,7 +4,9 @@ pymodbus serves registers from ``SimDevice`` objects; each one's ``action``
 hook asks the device model, so reads are computed on demand and writes go
 through the model. A request handler subclass applies injected faults before
 pymodbus sees the request: it stays silent, answers with an exception, or
-closes the connection.
+closes the connection. A latency fault answers after a delay, in its own task,
+so only requests queued behind it on the same connection wait (as they would
+behind a slow real device).
 """
 
 from __future__ import annotations
@@ -18,16 +20,19 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from .device import SimulatedDevice
+from .device_base import DeviceBase
 from .errors import RejectedWrite, SimulatorError
 from .faults import FaultKind
 from .registers import RegisterMap
+
+SILENT_FAULTS = frozenset({FaultKind.TIMEOUT, FaultKind.OFFLINE})
+ANSWERING_FAULTS = frozenset({FaultKind.IMPLAUSIBLE})
 
 
 class DeviceRegisters:
     """The ``SimDevice.action`` of one device."""
 
-    def __init__(self, device: SimulatedDevice, register_map: RegisterMap) -> None:
+    def __init__(self, device: DeviceBase, register_map: RegisterMap) -> None:
         self._device = device
         self._map = register_map
 
@@ -45,14 +50,14 @@ class DeviceRegisters:
             registers[offset : offset + count] = self._map.read(self._device, address=address, count=count)
             return None
         try:
-            values = self._map.decode_write(address=address, words=[int(word) for word in set_values])
+            values = self._map.decode_write(self._device, address=address, words=[int(word) for word in set_values])
         except RejectedWrite as exc:
             return exc.code
         self._device.write(values)
         return None
 
 
-def sim_device(*, unit_id: int, device: SimulatedDevice, register_map: RegisterMap) -> SimDevice:
+def sim_device(*, unit_id: int, device: DeviceBase, register_map: RegisterMap) -> SimDevice:
     simdata = [
         SimData(
             point.address,
@@ -78,13 +83,28 @@ class FaultingRequestHandler(ServerRequestHandler):
             self._refuse(pdu, ExcCodes.GATEWAY_NO_RESPONSE)
             return
         fault = device.admit()
-        if fault is None:
+        if fault is None or fault.kind in ANSWERING_FAULTS:
             await super().handle_request()
+        elif fault.kind is FaultKind.LATENCY:
+            await self._answer_later(pdu, self.last_addr, delay_s=device.latency_s(fault))
         elif fault.kind is FaultKind.EXCEPTION:
             self._refuse(pdu, fault.code)
         elif fault.kind is FaultKind.DROP:
             self.close()
-        # FaultKind.TIMEOUT: say nothing; the client times out.
+        # SILENT_FAULTS (timeout, offline): say nothing; the client times out.
+
+    async def _answer_later(self, pdu: ModbusPDU, addr: tuple | None, *, delay_s: float) -> None:
+        """Answer ``pdu`` after ``delay_s``; the server cancels the wait when it stops."""
+        task = asyncio.current_task()
+        self.server.delayed.add(task)
+        try:
+            await asyncio.sleep(delay_s)
+            response = await pdu.datastore_update(self.server.context, pdu.dev_id)
+        finally:
+            self.server.delayed.discard(task)
+        response.transaction_id, response.dev_id = pdu.transaction_id, pdu.dev_id
+        if self.transport:  # the client may have gone while we waited
+            self.server_send(response, addr)
 
     def _refuse(self, pdu: ModbusPDU, code: int) -> None:
         response = ExceptionResponse(
@@ -101,7 +121,7 @@ class GatewayServer(ModbusTcpServer):
         *,
         host: str,
         port: int,
-        units: Mapping[int, SimulatedDevice],
+        units: Mapping[int, DeviceBase],
         register_maps: Mapping[str, RegisterMap],
     ) -> None:
         self.sim_units = dict(units)
@@ -111,6 +131,7 @@ class GatewayServer(ModbusTcpServer):
         ]
         super().__init__(devices, address=(host, port))
         self._listener: asyncio.Server | None = None
+        self.delayed: set[asyncio.Task] = set()  # latency faults waiting to answer
 
     def callback_new_connection(self) -> FaultingRequestHandler:
         return FaultingRequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
@@ -128,6 +149,11 @@ class GatewayServer(ModbusTcpServer):
     async def stop(self) -> None:
         """Close the listener and every connection. Idempotent."""
         listener, self._listener = self._listener, None
+        delayed, self.delayed = list(self.delayed), set()
+        for task in delayed:
+            task.cancel()
+        if delayed:
+            await asyncio.wait(delayed)
         await self.shutdown()
         if listener is not None:
             await listener.wait_closed()

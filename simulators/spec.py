@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .errors import SpecError
+from .physics import LoadPhysics
 
 MAX_UNIT_ID = 247
 SHED_PRIORITIES = (1, 2, 3)
@@ -27,7 +28,10 @@ class GatewaySpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceSpec:
-    """One simulated device: where it is reached, where it sits on the grid, how it draws power."""
+    """One simulated device: where it is reached, where it sits on the grid, how it draws power.
+
+    For an inverter, ``load_factor`` is the share of its rating the sun makes available.
+    """
 
     id: str
     profile: str
@@ -39,6 +43,7 @@ class DeviceSpec:
     rated_kw: float
     load_factor: float
     noise_seed: int
+    physics: LoadPhysics | None = None  # None: the fleet's default physics
 
     def __post_init__(self) -> None:
         if problem := _device_problem(self):

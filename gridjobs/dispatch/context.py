@@ -11,6 +11,7 @@ import asyncpg
 
 from actors.pool import ShardPool
 from actors.tasks import DeviceResult, DeviceTask
+from gridjobs.metrics import DEVICE_OUTCOMES
 from gridjobs.records import Operation
 from gridjobs.store.leases import Lease, OutcomeWrite
 
@@ -49,6 +50,8 @@ class RunContext:
 
     async def record(self, writes: Sequence[OutcomeWrite]) -> None:
         await self.lease.record(writes)
+        for w in writes:
+            DEVICE_OUTCOMES.labels(w.state, w.code or "").inc()
 
     async def save_checkpoint(self, **changes: Any) -> None:
         self.checkpoint.update(changes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Mapping
@@ -60,10 +61,7 @@ class Dispatcher:
         self._loop_task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        try:
-            await self._listener.start()
-        except GridjobsError as exc:
-            log.warning("listen_unavailable", error=str(exc), fallback="polling")
+        await self._listen()
         self._loop_task = asyncio.create_task(self._loop(), name="gridjobs-dispatch-loop")
 
     async def stop(self) -> None:
@@ -76,6 +74,12 @@ class Dispatcher:
         self._loop_task = None
         await self._listener.stop()
 
+    async def _listen(self) -> None:
+        try:
+            await self._listener.start()
+        except GridjobsError as exc:
+            log.warning("listen_unavailable", error=str(exc), fallback="polling")
+
     @property
     def running(self) -> int:
         return len(self._running)
@@ -86,13 +90,14 @@ class Dispatcher:
             entry[1].set()
 
     async def _loop(self) -> None:
-        idle_polls = 0
+        last_purge = time.monotonic()
         while True:
-            claimed = await self._claim_available()
-            idle_polls = 0 if claimed else idle_polls + 1
-            if idle_polls * self.config.poll_s >= PURGE_EVERY_S:
+            await self._claim_available()
+            if time.monotonic() - last_purge >= PURGE_EVERY_S:
                 await self._purge()
-                idle_polls = 0
+                last_purge = time.monotonic()
+            if not self._listener.alive:
+                await self._listen()  # a dropped LISTEN connection comes back
             self._wake.clear()
             try:
                 async with asyncio.timeout(self.config.poll_s):

@@ -9,6 +9,7 @@ import structlog
 
 from gridjobs.dispatch.context import Finish, RunContext
 from gridjobs.errors import GridjobsError, StaleLeaseError, StoreError
+from gridjobs.metrics import OPERATIONS_FINISHED
 
 log = structlog.get_logger("gridjobs.dispatch")
 
@@ -28,6 +29,7 @@ async def run_claimed(ctx: RunContext, kinds: Mapping) -> None:
         if finish is not None:
             await ctx.lease.finish(finish.status, result=finish.result,
                                    error_code=finish.error_code, error_detail=finish.error_detail)
+            OPERATIONS_FINISHED.labels(ctx.operation.kind, finish.status).inc()
             log.info("operation_finished", status=finish.status, error_code=finish.error_code)
     except asyncio.CancelledError:
         runner.cancel()

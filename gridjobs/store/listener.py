@@ -7,7 +7,8 @@ from typing import Callable
 
 import asyncpg
 
-from gridjobs.store.database import connect
+from gridjobs.errors import StoreError
+from gridjobs.store.database import DRIVER_ERRORS, connect
 
 QUEUED_CHANNEL = "gridjobs_queued"
 CANCEL_CHANNEL = "gridjobs_cancel"
@@ -21,9 +22,17 @@ class Listener:
         self._conn: asyncpg.Connection | None = None
 
     async def start(self) -> None:
-        self._conn = await connect(self._dsn)
-        await self._conn.add_listener(QUEUED_CHANNEL, self._queued)
-        await self._conn.add_listener(CANCEL_CHANNEL, self._cancel)
+        """(Re)connect and LISTEN; raises StoreError when the database is unreachable."""
+        await self.stop()
+        conn = await connect(self._dsn)
+        try:
+            await conn.add_listener(QUEUED_CHANNEL, self._queued)
+            await conn.add_listener(CANCEL_CHANNEL, self._cancel)
+        except DRIVER_ERRORS as exc:
+            conn.terminate()
+            raise StoreError(f"cannot LISTEN: {exc}") from exc
+        self._conn = conn
+        self._on_queued()  # anything queued while we were not listening
 
     @property
     def alive(self) -> bool:
@@ -40,5 +49,5 @@ class Listener:
             conn, self._conn = self._conn, None
             try:
                 await asyncio.wait_for(conn.close(), timeout=5)
-            except (TimeoutError, OSError, asyncpg.PostgresError):
+            except (TimeoutError, *DRIVER_ERRORS):
                 conn.terminate()

@@ -1,0 +1,88 @@
+"""What every simulated device shares: its spec, counters, history and injected fault."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from adapters import Profile
+
+from .faults import Fault, FaultKind, InjectedFault
+from .physics import unit_noise
+from .spec import DeviceSpec
+
+HISTORY_LIMIT = 1024
+NORMAL_PCT = 100
+LATENCY_SEED_SALT = 0x5DEECE66D  # latency draws do not repeat the power noise
+
+Value = int | float | str
+
+
+@dataclass(slots=True)
+class Counters:
+    """What happened to the device: requests seen, writes per role or point, requests a fault hit."""
+
+    requests: int = 0
+    writes: Counter[str] = field(default_factory=Counter)
+    faults_injected: int = 0
+
+
+class DeviceBase:
+    """Counters, setpoint history and fault admission; subclasses model the physics."""
+
+    def __init__(self, *, spec: DeviceSpec, profile: Profile, clock: Callable[[], float] = time.monotonic) -> None:
+        self.spec = spec
+        self.profile = profile
+        self.counters = Counters()
+        self.history: deque[tuple[float, int]] = deque(maxlen=HISTORY_LIMIT)
+        self._clock = clock
+        self._fault: InjectedFault | None = None
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def rated_kw(self) -> float:
+        return self.spec.rated_kw
+
+    @property
+    def load_factor(self) -> float:
+        return self.spec.load_factor
+
+    @property
+    def fault(self) -> Fault | None:
+        return None if self._fault is None else self._fault.fault
+
+    def inject(self, fault: Fault) -> None:
+        self._fault = InjectedFault(fault=fault, requests_before=self.counters.requests, armed_at=self._clock())
+
+    def rearm_fault(self) -> None:
+        """Restart an offline window's clock (the fleet calls this when it starts)."""
+        if self._fault is not None:
+            self.inject(self._fault.fault)
+
+    def clear_fault(self) -> None:
+        self._fault = None
+
+    def admit(self) -> Fault | None:
+        """Count a request; return the fault that hits it, if any."""
+        self.counters.requests += 1
+        if self._fault is None or not self._fault.hits(requests=self.counters.requests, now=self._clock()):
+            return None
+        self.counters.faults_injected += 1
+        return self._fault.fault
+
+    def latency_s(self, fault: Fault) -> float:
+        """This request's delay for a latency fault, repeatable from the device's seed."""
+        draw = unit_noise(seed=self.spec.noise_seed ^ LATENCY_SEED_SALT, sample=self.counters.requests)
+        return fault.delay_s(draw)
+
+    def _implausible(self) -> bool:
+        return self._fault is not None and self._fault.fault.kind is FaultKind.IMPLAUSIBLE
+
+    def _record(self, at: float, setpoint: int) -> None:
+        if (self.history[-1][1] if self.history else NORMAL_PCT) != setpoint:
+            self.history.append((at, setpoint))
