@@ -31,6 +31,7 @@ class ShardConfig:
     request_timeout_s: float = REQUEST_TIMEOUT_S
     device_deadline_s: float = DEVICE_DEADLINE_S
     max_inflight_per_gateway: int = MAX_INFLIGHT_PER_GATEWAY
+    profile_dirs: tuple[str, ...] = ()
 
 
 class DeviceShardImpl:
@@ -86,7 +87,7 @@ class DeviceShardImpl:
 
     def _profile(self, name: str) -> Profile:
         if name not in self._profiles:
-            self._profiles[name] = load_profile(name)
+            self._profiles[name] = load_profile(name, search_dirs=self._config.profile_dirs)
         return self._profiles[name]
 
     async def _run_one(self, program, operation_id: str, task: DeviceTask) -> DeviceResult:
@@ -99,8 +100,10 @@ class DeviceShardImpl:
             session=self._sessions.session(host=task.ref.host, port=task.ref.port),
             unit_id=task.ref.unit_id, profile=profile,
         )
+        # The deadline covers the step's own bounded wait for a ramp to settle.
+        deadline = self._config.device_deadline_s + float(task.args.get("settle_s", 0.0))
         try:
-            async with lock, asyncio.timeout(self._config.device_deadline_s):
+            async with lock, asyncio.timeout(deadline):
                 return await program(client, operation_id, task, self._state[task.device_id])
         except DeviceFault as fault:
             return DeviceResult.fault(task.device_id, fault.code, fault.detail)
@@ -109,7 +112,7 @@ class DeviceShardImpl:
         except TimeoutError:
             return DeviceResult.fault(
                 task.device_id, "device_timeout",
-                f"step did not finish within {self._config.device_deadline_s:g} s",
+                f"step did not finish within {deadline:g} s",
             )
 
 

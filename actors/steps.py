@@ -105,14 +105,17 @@ async def _release(client: DeviceClient, state: DeviceState) -> None:
 
 async def _verify(client: DeviceClient, task: DeviceTask, state: DeviceState, setpoint: int) -> DeviceResult:
     """Read back both the setpoint and the measured kW after a write."""
-    values = await client.read_many([SETPOINT, MEASURED])
+    enable = _has(client, ENABLE)
+    values = await client.read_many([SETPOINT, MEASURED, ENABLE] if enable else [SETPOINT, MEASURED])
     state.setpoint_pct, state.last_kw = int(values[SETPOINT]), float(values[MEASURED])
     plain = {"setpoint_pct": state.setpoint_pct, "measured_kw": state.last_kw}
+    problem = None
     if state.setpoint_pct != setpoint:
-        return DeviceResult(
-            task.device_id, ok=False, code="verify_mismatch",
-            detail=f"setpoint reads back {state.setpoint_pct}, commanded {setpoint}", values=plain,
-        )
+        problem = f"setpoint reads back {state.setpoint_pct}, commanded {setpoint}"
+    elif enable and int(values[ENABLE]) != int(setpoint < NORMAL_PCT):
+        problem = f"limit enable reads back {values[ENABLE]}, commanded {int(setpoint < NORMAL_PCT)}"
+    if problem:
+        return DeviceResult(task.device_id, ok=False, code="verify_mismatch", detail=problem, values=plain)
     return DeviceResult(task.device_id, ok=True, values=plain)
 
 

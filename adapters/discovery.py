@@ -10,6 +10,7 @@ from .sunspec_layout import ModelHeader, first_instances, missing_models, resolv
 from .sunspec_models import END_MODEL_ID, HEADER_REGISTERS, MARKER_WORDS
 
 MAX_MODELS = 64  # a chain longer than this is treated as broken, not walked forever
+ILLEGAL_DATA_ADDRESS = 2  # Modbus exception: nothing is mapped at that address
 
 
 async def discover_layout(session: GatewaySession, *, unit_id: int, profile: Profile) -> Profile:
@@ -40,7 +41,8 @@ async def _check_marker(session: GatewaySession, *, unit_id: int, address: int) 
     try:
         words = await session.read_registers(unit_id=unit_id, address=address, count=len(MARKER_WORDS))
     except DeviceFault as fault:
-        if fault.code is not FaultCode.MODBUS_EXCEPTION:
+        # ILLEGAL DATA ADDRESS: nothing is mapped there. Any other fault is the device's.
+        if fault.exception_code != ILLEGAL_DATA_ADDRESS:
             raise
         raise _mismatch(session, unit_id, f"no SunSpec map at {address}: {fault.detail}") from fault
     if words != MARKER_WORDS:

@@ -58,11 +58,12 @@ class FaultCode(enum.StrEnum):
 class DeviceFault(AdapterError):
     """A request to a device failed on the network or protocol level."""
 
-    def __init__(self, code: FaultCode, detail: str) -> None:
+    def __init__(self, code: FaultCode, detail: str, exception_code: int | None = None) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = FaultCode(code)
         self.detail = detail
+        self.exception_code = exception_code  # the Modbus exception code, for modbus_exception
 
-    def __reduce__(self) -> tuple[type[DeviceFault], tuple[str, str]]:
+    def __reduce__(self) -> tuple[type[DeviceFault], tuple[str, str, int | None]]:
         # Faults cross process boundaries (Ray actors); rebuild from code and detail.
-        return (type(self), (str(self.code), self.detail))
+        return (type(self), (str(self.code), self.detail, self.exception_code))

@@ -117,7 +117,9 @@ class GatewaySession:
             link = await self._connected(unit_id)
             response = await self._exchange(link, unit_id=unit_id, what=what, call=call)
         if response.isError():
-            raise self._fault(FaultCode.MODBUS_EXCEPTION, unit_id, f"{what}: {_exception_name(response)}")
+            fault = self._fault(FaultCode.MODBUS_EXCEPTION, unit_id, f"{what}: {_exception_name(response)}")
+            fault.exception_code = response.exception_code
+            raise fault
         return response
 
     async def _connected(self, unit_id: int) -> _Link:

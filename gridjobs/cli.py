@@ -14,6 +14,7 @@ from gridjobs.client import DEFAULT_URL, Client
 from gridjobs.config import Settings, from_env
 from gridjobs.errors import GridjobsError
 from gridjobs.progress import ProgressPrinter, summary
+from gridjobs.runtime import profile_catalog
 
 WAIT_TIMEOUT_S = 24 * 3600.0
 
@@ -25,6 +26,12 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shards", type=int, help="number of DeviceShard actors (default: CPU count)")
     p.add_argument("--host", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="listen port (default 8080)")
+    _profiles_flag(p)
+
+
+def _profiles_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profiles-dir", type=Path,
+                   help="directory of user device profiles (.json/.toml), beside the shipped ones")
 
 
 def _client_flags(p: argparse.ArgumentParser) -> None:
@@ -51,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     _client_flags(imp)
     submit = verbs.add_parser("submit", help="submit an operation").add_subparsers(dest="kind", required=True)
     _shed_parser(submit.add_parser("load-shed", help="shed kW from feeders or devices"))
+    profiles = verbs.add_parser("profiles", help="device profiles").add_subparsers(dest="action", required=True)
+    _profiles_flag(profiles.add_parser("list", help="list shipped and user profiles"))
+    show = profiles.add_parser("show", help="show one profile's points and roles")
+    show.add_argument("name")
+    _profiles_flag(show)
     status = verbs.add_parser("status", help="show an operation")
     status.add_argument("id")
     status.add_argument("--devices", action="store_true", help="also summarise per-device outcomes")
@@ -92,6 +104,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
         database_url=getattr(args, "database_url", None), data_dir=getattr(args, "data_dir", None),
         ray_address=getattr(args, "ray_address", None), shards=getattr(args, "shards", None),
         host=getattr(args, "host", None), port=getattr(args, "port", None),
+        profiles_dir=getattr(args, "profiles_dir", None),
     )
 
 
@@ -138,6 +151,10 @@ def run(args: argparse.Namespace) -> int:
         from gridjobs.demo import demo
 
         return demo(settings, devices=args.devices, gateways=args.gateways)
+    if args.verb == "profiles":
+        from gridjobs.profile_view import show_profiles
+
+        return show_profiles(profile_catalog(settings), args.action, getattr(args, "name", None))
     handlers = {"submit": _submit, "status": _status, "devices": _import}
     return asyncio.run(handlers[args.verb](args))
 

@@ -37,6 +37,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     log_json: bool | None = None        # None: JSON unless stderr is a TTY
     log_level: str = "info"
+    profiles_dir: Path | None = None    # user device profiles, beside the shipped ones
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -54,6 +55,7 @@ _ENV = {
     "GRIDJOBS_MAX_RUNNING": "max_running",
     "GRIDJOBS_REQUEST_TIMEOUT_S": "request_timeout_s",
     "GRIDJOBS_LOG_LEVEL": "log_level",
+    "GRIDJOBS_PROFILES_DIR": "profiles_dir",
 }
 
 

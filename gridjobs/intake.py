@@ -13,6 +13,7 @@ from gridjobs.api.parsing import validate
 from gridjobs.api.schemas import OperationIn
 from gridjobs.errors import ValidationFailed
 from gridjobs.kinds import KINDS, OperationKind
+from gridjobs.profiles import ProfileCatalog
 from gridjobs.store.operations import NewOperation, Submitted, submit
 
 MAX_KEY_LENGTH = 255
@@ -49,19 +50,20 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
-async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None) -> Submitted:
+async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None,
+                 profiles: ProfileCatalog) -> Submitted:
     checked = check(body)
 
     async def in_scope(conn: asyncpg.Connection) -> None:
-        await checked.kind.check(conn, checked.params)
+        await checked.kind.check(conn, checked.params, profiles)
 
     return await submit(pool, checked.new, validate=in_scope, idempotency_key=check_key(key),
                         request_hash=request_hash(body))
 
 
-async def plan(pool: asyncpg.Pool, body: Any) -> dict[str, Any]:
+async def plan(pool: asyncpg.Pool, body: Any, *, profiles: ProfileCatalog) -> dict[str, Any]:
     checked = check(body)
     async with pool.acquire() as conn:
-        await checked.kind.check(conn, checked.params)
+        await checked.kind.check(conn, checked.params, profiles)
     return {"dry_run": True, "kind": checked.kind.name,
-            "plan": await checked.kind.dry_run(pool, checked.params)}
+            "plan": await checked.kind.dry_run(pool, checked.params, profiles)}

@@ -14,8 +14,9 @@ from gridjobs.load_shed.params import LoadShedParams
 from gridjobs.load_shed.strategy import run_load_shed
 from gridjobs.der.dry_run import dry_run as der_dry_run
 from gridjobs.der.params import DerCurtailmentParams
-from gridjobs.der.strategy import is_der, run_der_curtailment
+from gridjobs.der.strategy import run_der_curtailment
 from gridjobs.errors import ValidationFailed
+from gridjobs.profiles import ProfileCatalog
 from gridjobs.scope import check_scope, resolve_scope
 
 
@@ -23,36 +24,34 @@ from gridjobs.scope import check_scope, resolve_scope
 class OperationKind:
     name: str
     params_model: type[BaseModel]
-    check: Callable[[asyncpg.Connection, Any], Awaitable[None]]
-    dry_run: Callable[[asyncpg.Pool, Any], Awaitable[dict[str, Any]]]
+    check: Callable[[asyncpg.Connection, Any, ProfileCatalog], Awaitable[None]]
+    dry_run: Callable[[asyncpg.Pool, Any, ProfileCatalog], Awaitable[dict[str, Any]]]
     run: Callable[[RunContext], Awaitable[Finish]]
 
 
-async def _check_scoped(conn: asyncpg.Connection, params: Any) -> None:
-    await check_scope(conn, params.scope, field="params.scope")
-
-
-async def _check_der_scope(conn: asyncpg.Connection, params: Any) -> None:
-    await _check_scoped(conn, params)
-    if not any(is_der(d) for d in await resolve_scope(conn, params.scope)):
-        raise ValidationFailed(
-            "the scope contains no device whose profile supports DER curtailment",
-            extra={"errors": [{"field": "params.scope", "message": "no DER-capable devices"}]},
-        )
+def _needs(what: str, capable: Callable[[ProfileCatalog, str], bool]):
+    async def check(conn: asyncpg.Connection, params: Any, profiles: ProfileCatalog) -> None:
+        await check_scope(conn, params.scope, field="params.scope")
+        if not any(capable(profiles, d.profile) for d in await resolve_scope(conn, params.scope)):
+            raise ValidationFailed(
+                f"the scope contains no device whose profile supports {what}",
+                extra={"errors": [{"field": "params.scope", "message": f"no {what} devices"}]},
+            )
+    return check
 
 
 KINDS: dict[str, OperationKind] = {
     "load_shed": OperationKind(
         name="load_shed",
         params_model=LoadShedParams,
-        check=_check_scoped,
+        check=_needs("load shedding", ProfileCatalog.is_load),
         dry_run=load_shed_dry_run,
         run=run_load_shed,
     ),
     "der_curtailment": OperationKind(
         name="der_curtailment",
         params_model=DerCurtailmentParams,
-        check=_check_der_scope,
+        check=_needs("DER curtailment", ProfileCatalog.is_der),
         dry_run=der_dry_run,
         run=run_der_curtailment,
     ),

@@ -1,23 +1,59 @@
-"""What gridjobs needs to know of device profiles: which exist, which roles they have."""
+"""What gridjobs needs to know of device profiles: which exist, which roles they have.
+
+Shipped profiles live in `adapters/profiles`; users add their own by dropping
+files into a profiles directory (`GRIDJOBS_PROFILES_DIR` / `--profiles-dir`).
+"""
 
 from __future__ import annotations
 
-import functools
+from pathlib import Path
+from typing import Sequence
 
-from adapters import ProfileError, load_profile
+from adapters import ProfileError, ProfileInfo, list_profiles, load_profile
 
-DER_ROLES = frozenset({"measured_kw", "max_kw", "curtail_setpoint_pct", "revert_timeout_s"})
+CURTAIL_ROLES = frozenset({"measured_kw", "curtail_setpoint_pct", "revert_timeout_s"})
+# A generator declares its maximum output (SunSpec WMax); a load does not.
+GENERATION_ROLE = "max_kw"
+DER_ROLES = CURTAIL_ROLES | {GENERATION_ROLE}
 
 
-@functools.lru_cache(maxsize=256)
-def profile_roles(name: str) -> frozenset[str] | None:
-    """The roles of profile `name`, or None if there is no such profile."""
-    try:
-        return frozenset(load_profile(name).roles)
-    except ProfileError:
+class ProfileCatalog:
+    def __init__(self, search_dirs: Sequence[Path] = ()) -> None:
+        self.search_dirs = tuple(str(d) for d in search_dirs)
+        self._roles: dict[str, frozenset[str] | None] = {}
+
+    def roles(self, name: str) -> frozenset[str] | None:
+        """The roles of profile `name`, or None if there is no such profile."""
+        if name not in self._roles:
+            try:
+                self._roles[name] = frozenset(load_profile(name, search_dirs=self.search_dirs).roles)
+            except ProfileError:
+                self._roles[name] = None
+        return self._roles[name]
+
+    def exists(self, name: str) -> bool:
+        return self.roles(name) is not None
+
+    def supports(self, name: str, roles: frozenset[str]) -> bool:
+        found = self.roles(name)
+        return found is not None and roles <= found
+
+    def is_load(self, name: str) -> bool:
+        """Curtailable consumption: shedding it lowers demand."""
+        roles = self.roles(name)
+        return roles is not None and CURTAIL_ROLES <= roles and GENERATION_ROLE not in roles
+
+    def is_der(self, name: str) -> bool:
+        """Curtailable generation (an inverter with WMax and a WMaxLimPct)."""
+        return self.supports(name, DER_ROLES)
+
+    def describe(self, name: str) -> ProfileError | None:
+        """Why `name` cannot be loaded, or None if it can."""
+        try:
+            load_profile(name, search_dirs=self.search_dirs)
+        except ProfileError as exc:
+            return exc
         return None
 
-
-def supports(name: str, roles: frozenset[str]) -> bool:
-    found = profile_roles(name)
-    return found is not None and roles <= found
+    def list(self) -> list[ProfileInfo]:
+        return list_profiles(search_dirs=self.search_dirs)

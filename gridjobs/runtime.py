@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import AsyncIterator
 
 import asyncpg
@@ -20,6 +21,7 @@ from actors.shard import ShardConfig
 from gridjobs.config import Settings
 from gridjobs.dispatch.dispatcher import Dispatcher, DispatcherConfig
 from gridjobs.errors import ConfigError, StoreError
+from gridjobs.profiles import ProfileCatalog
 from gridjobs.store.database import create_pool, migrate, ping
 
 READY_TIMEOUT_S = 3.0
@@ -32,6 +34,7 @@ class Runtime:
     pool: asyncpg.Pool
     shards: ShardPool | None           # None: an intake-only process
     dispatcher: Dispatcher | None
+    profiles: ProfileCatalog
 
     async def readiness(self) -> dict[str, str]:
         checks = {}
@@ -65,6 +68,7 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
     """Open the pool (migrated); with `execute`, also Ray shards and the dispatcher."""
     if not settings.database_url:
         raise ConfigError("no database URL: the entry point must start the embedded PostgreSQL")
+    profiles = profile_catalog(settings)
     pool = await create_pool(settings.database_url)
     started_ray = False
     shards = None
@@ -76,10 +80,11 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
             started_ray = await asyncio.to_thread(ensure_ray, settings.ray_address)
             shards = ShardPool.create(settings.shards, _shard_config(settings))
             dispatcher = Dispatcher(pool=pool, dsn=settings.database_url, shards=shards,
+                                    profiles=profiles,
                                     config=DispatcherConfig(settings.lease_s, settings.poll_s,
                                                             settings.max_running))
             await dispatcher.start()
-        yield Runtime(settings, pool, shards, dispatcher)
+        yield Runtime(settings, pool, shards, dispatcher, profiles)
     finally:
         if dispatcher is not None:
             await dispatcher.stop()
@@ -96,4 +101,13 @@ def _shard_config(settings: Settings) -> ShardConfig:
         request_timeout_s=settings.request_timeout_s,
         device_deadline_s=settings.device_deadline_s,
         max_inflight_per_gateway=settings.max_inflight_per_gateway,
+        profile_dirs=tuple(str(d) for d in _dirs(settings)),
     )
+
+
+def _dirs(settings: Settings) -> tuple[Path, ...]:
+    return (settings.profiles_dir,) if settings.profiles_dir else ()
+
+
+def profile_catalog(settings: Settings) -> ProfileCatalog:
+    return ProfileCatalog(_dirs(settings))

@@ -30,6 +30,7 @@ async def put_one(request: Request) -> Response:
     fields = validate(DeviceFields, {k: v for k, v in body.items() if k != "id"}
                       if isinstance(body, dict) else body)
     device = validate(DeviceIn, {**fields.model_dump(), "id": device_id})
+    _check_profiles(request, [device], prefix="")
     [saved] = await store.upsert_devices(_pool(request), [device.to_record()])
     return JSONResponse(DeviceOut.of(saved))
 
@@ -41,8 +42,20 @@ async def post_batch(request: Request) -> Response:
         dupes = sorted(i for i, n in Counter(ids).items() if n > 1)[:10]
         raise ValidationFailed(f"duplicate device ids in batch: {', '.join(dupes)}",
                                extra={"errors": [{"field": "id", "message": "duplicate"}]})
+    _check_profiles(request, devices, prefix="{index}.")
     saved = await store.upsert_devices(_pool(request), [d.to_record() for d in devices])
     return JSONResponse({"upserted": len(saved)})
+
+
+def _check_profiles(request: Request, devices: list[DeviceIn], *, prefix: str) -> None:
+    """Every device names a profile that is shipped or in the profiles directory."""
+    catalog = request.app.state.runtime.profiles
+    errors = [{"field": prefix.format(index=i) + "profile",
+               "message": f"unknown device profile {d.profile!r}"}
+              for i, d in enumerate(devices) if not catalog.exists(d.profile)]
+    if errors:
+        shown = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        raise ValidationFailed(f"invalid request: {shown}", extra={"errors": errors})
 
 
 async def get_one(request: Request) -> Response:

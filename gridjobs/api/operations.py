@@ -25,6 +25,10 @@ def _pool(request: Request):
     return request.app.state.runtime.pool
 
 
+def _profiles(request: Request):
+    return request.app.state.runtime.profiles
+
+
 def _location(op: Operation) -> str:
     return f"/v1/operations/{op.id}"
 
@@ -39,9 +43,9 @@ async def submit(request: Request) -> Response:
     dry_run = query_bool(request, "dry_run")
     body = await read_json(request)
     if dry_run:
-        return JSONResponse(await intake.plan(_pool(request), body))
+        return JSONResponse(await intake.plan(_pool(request), body, profiles=_profiles(request)))
     key = request.headers.get("idempotency-key") or request.headers.get("x-request-id")
-    submitted = await intake.accept(_pool(request), body, key=key)
+    submitted = await intake.accept(_pool(request), body, key=key, profiles=_profiles(request))
     op = submitted.operation
     headers = {"Location": _location(op), "Operation-Location": _location(op)}
     if submitted.replayed:

@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gridjobs.profiles import profile_roles
 
 from gridjobs.records import Device, Operation, Outcome
 
@@ -29,13 +28,6 @@ class DeviceFields(BaseModel):
     shed_priority: int = Field(ge=1, le=1000, description="1 is shed first")
     protected: bool = Field(default=False, description="never shed")
     rated_kw: float = Field(ge=0, le=1_000_000)
-
-    @field_validator("profile")
-    @classmethod
-    def _known_profile(cls, name: str) -> str:
-        if profile_roles(name) is None:
-            raise ValueError(f"unknown device profile {name!r}")
-        return name
 
 
 class DeviceIn(DeviceFields):

@@ -15,14 +15,16 @@ import structlog
 from actors.tasks import DeviceRef, DeviceResult, DeviceTask
 from gridjobs.curtailment.ledger import ALL_STEPS, Ledger
 from gridjobs.curtailment.params import CurtailmentParams
+from gridjobs.curtailment.retry import should_retry
 from gridjobs.curtailment.stages import restore_stages
-from gridjobs.curtailment.strategy import Command, Strategy
+from gridjobs.curtailment.strategy import Applied, Command, Strategy
 from gridjobs.dispatch.context import Finish, RunContext
 from gridjobs.records import Device
 from gridjobs.scope import resolve_scope
 from gridjobs.store.devices import devices_by_ids
 
 KW_EPSILON = 1e-6
+MAX_ROUNDS = 50  # curtail rounds per operation: replacements and deeper limits
 
 
 def device_ref(device: Device) -> DeviceRef:
@@ -69,6 +71,11 @@ class CurtailmentRun:
         surveyed = self.strategy.surveyed(self.devices.values())
         roles = list(self.strategy.survey_roles)
         results = await self.ctx.execute("survey", [self._task(d.id, roles=roles) for d in surveyed])
+        retry = [r.device_id for r in results if not r.ok and should_retry(r.code, 1)]
+        if retry:  # transient faults get one more read
+            again = {r.device_id: r for r in await self.ctx.execute(
+                "survey", [self._task(d, roles=roles) for d in retry])}
+            results = [again.get(r.device_id, r) for r in results]
         failed = [r for r in results if not r.ok]
         await self._fail(failed, step="survey", attempts=1)
         self.ctx.log.info("survey_done", devices=len(results), failed=len(failed))
@@ -76,23 +83,32 @@ class CurtailmentRun:
 
     async def _shed(self) -> None:
         target = self.strategy.target_kw(self.readings)
-        while not self.ctx.cancelled:
-            # Commands sent by an earlier owner whose result was never recorded.
+        for _ in range(MAX_ROUNDS):
+            if self.ctx.cancelled:
+                return
+            # Commands sent by an earlier owner (or to retry) whose result is not recorded.
             pending = [Command.from_args(d, self.ledger.get(d).data or {})
                        for d in self.ledger.ids("curtail", state="running")]
-            needed = target - self.ledger.reduction_kw()
             commands = pending or (self.strategy.plan(
-                self.devices, self.readings, needed_kw=needed,
-                exclude=frozenset(d for d in self.devices if d in self.ledger),
-            ) if needed > KW_EPSILON else [])
+                self.devices, self.readings, target_kw=target, applied=self._applied(),
+                unavailable=frozenset(self.ledger.ids(*ALL_STEPS, state="failed")),
+            ) if target - self.ledger.reduction_kw() > KW_EPSILON else [])
             if not commands:
                 return
             await self._curtail(commands)
+        self.ctx.log.warning("shed_rounds_exhausted", rounds=MAX_ROUNDS)
+
+    def _applied(self) -> dict[str, Applied]:
+        return {
+            d: Applied(Command.from_args(d, data), float(data.get("reduction_kw", 0.0)))
+            for d in self.ledger.ids("curtailed") if (data := self.ledger.get(d).data or {})
+        }
 
     async def _curtail(self, commands: list[Command]) -> None:
         ctx = self.ctx
         await ctx.record([
-            self.ledger.set(c.device_id, state="running", step="curtail", data=c.args(),
+            self.ledger.set(c.device_id, state="running", step="curtail",
+                            data={**self.ledger.data(c.device_id), **c.args()},
                             attempts=self.ledger.attempts(c.device_id) + 1)
             for c in commands
         ])
@@ -103,15 +119,19 @@ class CurtailmentRun:
         ])
         ok = [r for r in results if r.ok]
         writes = [self._curtailed(r) for r in ok]
-        await self._fail([r for r in results if not r.ok], step="curtail", writes=writes)
+        failed = [r for r in results if not r.ok]
+        retry = [r for r in failed if should_retry(r.code, self.ledger.attempts(r.device_id))]
+        writes += [self.ledger.set(r.device_id, code=r.code, detail=f"retrying: {r.detail}")
+                   for r in retry]  # still running/curtail: the next round re-sends it
+        await self._fail([r for r in failed if r not in retry], step="curtail", writes=writes)
         ctx.log.info("curtail_batch", sent=len(commands), ok=len(ok),
                      achieved_kw=round(self.ledger.reduction_kw(), 3))
 
     def _curtailed(self, result: DeviceResult):
         before = self.readings[result.device_id]["measured_kw"]
         reduction = max(0.0, before - float(result.values["measured_kw"]))
-        data = {**(self.ledger.get(result.device_id).data or {}), **result.values,
-                "survey_kw": before, "reduction_kw": reduction}
+        data = {**self.ledger.data(result.device_id), **result.values,
+                "survey_kw": before, "reduction_kw": reduction, "commanded": True}
         return self.ledger.set(result.device_id, state="succeeded", step="curtailed",
                                code=None, detail=None, data=data)
 
@@ -151,7 +171,8 @@ class CurtailmentRun:
             self.ctx.log.warning("refresh_incomplete", failed=failed[:20], reapplied=reapplied[:20])
 
     async def _restore(self) -> None:
-        shed = list(reversed(self.ledger.ids("curtailed", "restore", "restored")))
+        # Every device that ever took a command, even if a deeper one then failed.
+        shed = list(reversed(self.ledger.commanded()))
         stages = restore_stages(shed, self.params.restore.stages) if shed else []
         for index, stage in enumerate(stages):
             todo = [d for d in stage if self.ledger.get(d).step != "restored"]
@@ -188,7 +209,7 @@ class CurtailmentRun:
             "target_kw": round(target, 3),
             "achieved_kw": round(achieved, 3),
             "shortfall_kw": round(max(0.0, target - achieved), 3),
-            "devices_shed": len(ledger.ids("curtailed", "restore", "restored")),
+            "devices_shed": len(ledger.commanded()),
             "devices_failed": ledger.count(state="failed", steps=("survey", "curtail")),
             "restored": len(ledger.ids("restored")),
             "restore_failed": len(ledger.ids("restore")),

@@ -63,8 +63,18 @@ class Ledger:
         entry = self._entries.get(device_id)
         return entry.attempts if entry else 0
 
+    def data(self, device_id: str) -> dict[str, Any]:
+        entry = self._entries.get(device_id)
+        return dict(entry.data or {}) if entry else {}
+
+    def commanded(self) -> list[str]:
+        """Devices that took a command at least once, in ledger order."""
+        return [d for d in self.ids(*ALL_STEPS) if self.data(d).get("commanded")]
+
     def reduction_kw(self) -> float:
-        return sum((self._entries[d].data or {}).get("reduction_kw", 0.0) for d in self.ids(*SHED_STEPS))
+        """Reduction measured on devices that currently hold a command."""
+        return sum(self.data(d).get("reduction_kw", 0.0) for d in self.ids(*SHED_STEPS)
+                   if self.get(d).state == "succeeded")
 
     def count(self, *, state: str | None = None, steps: tuple[str, ...] = ()) -> int:
         return sum(

@@ -34,6 +34,14 @@ class Command:
                    float(args["expect_max_kw"]))
 
 
+@dataclass(frozen=True)
+class Applied:
+    """A command a device has taken, and the reduction measured after it."""
+
+    command: Command
+    achieved_kw: float
+
+
 def verify_ceiling(expected_after_kw: float, before_kw: float) -> float:
     """Measured kW at or below which a command counts as having taken effect."""
     return expected_after_kw + VERIFY_TOLERANCE_FRACTION * before_kw + VERIFY_TOLERANCE_KW
@@ -46,7 +54,8 @@ class Strategy(Protocol):
 
     def target_kw(self, readings: Readings) -> float: ...
 
-    def plan(self, devices: Mapping[str, Device], readings: Readings, *,
-             needed_kw: float, exclude: frozenset[str]) -> list[Command]: ...
+    def plan(self, devices: Mapping[str, Device], readings: Readings, *, target_kw: float,
+             applied: Mapping[str, Applied], unavailable: frozenset[str]) -> list[Command]:
+        """New commands (or deeper ones for devices in `applied`) toward `target_kw`."""
 
     def result(self, readings: Readings) -> dict[str, Any]: ...

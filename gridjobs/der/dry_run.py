@@ -14,12 +14,14 @@ from gridjobs.curtailment.stages import restore_stages
 from gridjobs.der.params import DerCurtailmentParams
 from gridjobs.der.planner import Inverter, plan_limit
 from gridjobs.der.strategy import is_der
+from gridjobs.profiles import ProfileCatalog
 from gridjobs.scope import resolve_scope
 from gridjobs.store.devices import last_readings
 
 
-async def dry_run(pool: asyncpg.Pool, params: DerCurtailmentParams) -> dict[str, Any]:
-    devices = [d for d in await resolve_scope(pool, params.scope) if is_der(d)]
+async def dry_run(pool: asyncpg.Pool, params: DerCurtailmentParams,
+                  profiles: ProfileCatalog) -> dict[str, Any]:
+    devices = [d for d in await resolve_scope(pool, params.scope) if is_der(d, profiles)]
     readings = await last_readings(pool, [d.id for d in devices])
     inverters = [Inverter(d.id, readings.get(d.id, d.rated_kw), d.rated_kw, d.protected) for d in devices]
     total = sum(i.output_kw for i in inverters)

@@ -5,26 +5,28 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from gridjobs.curtailment.engine import CurtailmentRun
-from gridjobs.curtailment.strategy import Command, Readings, verify_ceiling
+from gridjobs.curtailment.strategy import Applied, Command, Readings, verify_ceiling
 from gridjobs.der.params import DerCurtailmentParams
 from gridjobs.der.planner import Inverter, plan_limit
 from gridjobs.dispatch.context import Finish, RunContext
-from gridjobs.profiles import DER_ROLES, supports
+from gridjobs.profiles import ProfileCatalog
 from gridjobs.records import Device
 
 
-def is_der(device: Device) -> bool:
-    return supports(device.profile, DER_ROLES)
+def is_der(device: Device, profiles: ProfileCatalog) -> bool:
+    return profiles.is_der(device.profile)
 
 
 class DerStrategy:
     survey_roles = ("measured_kw", "max_kw")
 
-    def __init__(self, params: DerCurtailmentParams) -> None:
+    def __init__(self, params: DerCurtailmentParams, profiles: ProfileCatalog) -> None:
         self.params = params
+        self.profiles = profiles
 
     def surveyed(self, devices: Iterable[Device]) -> list[Device]:
-        return [d for d in devices if is_der(d)]  # protected ones count toward the total
+        # protected inverters are read too: they count toward the total output
+        return [d for d in devices if is_der(d, self.profiles)]
 
     def initial_output_kw(self, readings: Readings) -> float:
         return sum(r["measured_kw"] for r in readings.values())
@@ -34,16 +36,23 @@ class DerStrategy:
             return self.params.reduce_kw
         return max(0.0, self.initial_output_kw(readings) - (self.params.limit_kw or 0.0))
 
-    def plan(self, devices: Mapping[str, Device], readings: Readings, *,
-             needed_kw: float, exclude: frozenset[str]) -> list[Command]:
-        inverters = [
+    def plan(self, devices: Mapping[str, Device], readings: Readings, *, target_kw: float,
+             applied: Mapping[str, Applied], unavailable: frozenset[str]) -> list[Command]:
+        """Re-plan one uniform limit over every healthy inverter, and command those
+        whose limit it lowers: when one fails, the others go deeper, pro rata."""
+        healthy = [
             Inverter(d.id, readings[d.id]["measured_kw"], readings[d.id]["max_kw"], d.protected)
-            for d in devices.values() if d.id in readings and d.id not in exclude
+            for d in devices.values() if d.id in readings and d.id not in unavailable
         ]
-        plan = plan_limit(inverters, reduce_kw=needed_kw)
-        return [Command(x.device_id, x.pct, x.expected_kw,
-                        verify_ceiling(x.expected_after_kw, readings[x.device_id]["measured_kw"]))
-                for x in plan.limits]
+        # What the applied limits took off less than expected is asked of the new plan.
+        deficit = sum(max(0.0, a.command.expected_kw - a.achieved_kw) for a in applied.values())
+        plan = plan_limit(healthy, reduce_kw=target_kw + deficit)
+        return [
+            Command(x.device_id, x.pct, x.expected_kw,
+                    verify_ceiling(x.expected_after_kw, readings[x.device_id]["measured_kw"]))
+            for x in plan.limits
+            if x.device_id not in applied or applied[x.device_id].command.setpoint_pct > x.pct
+        ]
 
     def result(self, readings: Readings) -> dict[str, Any]:
         extra = {"initial_output_kw": round(self.initial_output_kw(readings), 3)}
@@ -54,4 +63,4 @@ class DerStrategy:
 
 async def run_der_curtailment(ctx: RunContext) -> Finish:
     params = DerCurtailmentParams.model_validate(ctx.operation.params)
-    return await CurtailmentRun(ctx, params, DerStrategy(params)).run()
+    return await CurtailmentRun(ctx, params, DerStrategy(params, ctx.profiles)).run()

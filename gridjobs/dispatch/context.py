@@ -12,6 +12,7 @@ import asyncpg
 from actors.pool import ShardPool
 from actors.tasks import DeviceResult, DeviceTask
 from gridjobs.metrics import DEVICE_OUTCOMES
+from gridjobs.profiles import ProfileCatalog
 from gridjobs.records import Operation
 from gridjobs.store.leases import Lease, OutcomeWrite
 
@@ -31,6 +32,7 @@ class RunContext:
     pool: asyncpg.Pool
     shards: ShardPool
     cancel: asyncio.Event
+    profiles: ProfileCatalog
     log: Any
     clock: Callable[[], float] = time.time
     checkpoint: dict[str, Any] = field(default_factory=dict)

@@ -25,6 +25,7 @@ from gridjobs.store.listener import Listener
 from gridjobs.dispatch.running import run_claimed
 from gridjobs.errors import GridjobsError
 from gridjobs.kinds import KINDS, OperationKind
+from gridjobs.profiles import ProfileCatalog
 from gridjobs.store import leases
 from gridjobs.store.operations import purge_expired_keys
 
@@ -49,11 +50,12 @@ class DispatcherConfig:
 
 class Dispatcher:
     def __init__(
-        self, *, pool: asyncpg.Pool, dsn: str, shards: ShardPool,
+        self, *, pool: asyncpg.Pool, dsn: str, shards: ShardPool, profiles: ProfileCatalog,
         config: DispatcherConfig = DispatcherConfig(), kinds: Mapping[str, OperationKind] = KINDS,
         owner: str | None = None,
     ) -> None:
         self.pool, self.shards, self.config, self.kinds = pool, shards, config, kinds
+        self.profiles = profiles
         self.owner = owner or default_owner()
         self._wake = asyncio.Event()
         self._listener = Listener(dsn, on_queued=self._wake.set, on_cancel=self._cancel_requested)
@@ -126,6 +128,7 @@ class Dispatcher:
         lease = leases.Lease(self.pool, op, self.config.lease_s)
         ctx = RunContext(
             operation=op, lease=lease, pool=self.pool, shards=self.shards, cancel=cancel,
+            profiles=self.profiles,
             log=log.bind(operation_id=str(op.id)), checkpoint=dict(op.checkpoint),
         )
         task = asyncio.create_task(run_claimed(ctx, self.kinds), name=f"gridjobs-op-{op.id}")

@@ -13,12 +13,14 @@ import asyncpg
 from gridjobs.load_shed.params import LoadShedParams
 from gridjobs.curtailment.stages import restore_stages
 from gridjobs.load_shed.planner import Candidate, plan_shed
+from gridjobs.profiles import ProfileCatalog
 from gridjobs.scope import resolve_scope
 from gridjobs.store.devices import last_readings
 
 
-async def dry_run(pool: asyncpg.Pool, params: LoadShedParams) -> dict[str, Any]:
-    devices = await resolve_scope(pool, params.scope)
+async def dry_run(pool: asyncpg.Pool, params: LoadShedParams,
+                  profiles: ProfileCatalog) -> dict[str, Any]:
+    devices = [d for d in await resolve_scope(pool, params.scope) if profiles.is_load(d.profile)]
     readings = await last_readings(pool, [d.id for d in devices])
     candidates = [
         Candidate(d.id, d.shed_priority, d.protected, readings.get(d.id, d.rated_kw))

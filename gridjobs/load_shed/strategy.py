@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from gridjobs.curtailment.engine import CurtailmentRun
-from gridjobs.curtailment.strategy import Command, Readings, verify_ceiling
+from gridjobs.curtailment.strategy import Applied, Command, Readings, verify_ceiling
 from gridjobs.dispatch.context import Finish, RunContext
 from gridjobs.load_shed.params import LoadShedParams
 from gridjobs.load_shed.planner import Candidate, plan_shed
+from gridjobs.profiles import ProfileCatalog
 from gridjobs.records import Device
 
 SHED_SETPOINT_PCT = 0
@@ -17,22 +18,27 @@ SHED_SETPOINT_PCT = 0
 class LoadShedStrategy:
     survey_roles = ("measured_kw",)
 
-    def __init__(self, params: LoadShedParams) -> None:
+    def __init__(self, params: LoadShedParams, profiles: ProfileCatalog) -> None:
         self.params = params
+        self.profiles = profiles
 
     def surveyed(self, devices: Iterable[Device]) -> list[Device]:
-        return [d for d in devices if not d.protected]
+        """Non-protected loads; generation in the scope is not shed."""
+        return [d for d in devices if not d.protected and self.profiles.is_load(d.profile)]
 
     def target_kw(self, readings: Readings) -> float:
         return self.params.target_kw
 
-    def plan(self, devices: Mapping[str, Device], readings: Readings, *,
-             needed_kw: float, exclude: frozenset[str]) -> list[Command]:
+    def plan(self, devices: Mapping[str, Device], readings: Readings, *, target_kw: float,
+             applied: Mapping[str, Applied], unavailable: frozenset[str]) -> list[Command]:
+        """Shed further devices (setpoint 0 is already as deep as a load goes)."""
         candidates = [
             Candidate(d.id, d.shed_priority, d.protected, readings[d.id]["measured_kw"])
             for d in devices.values() if d.id in readings
         ]
-        plan = plan_shed(candidates, target_kw=needed_kw, exclude=exclude)
+        achieved = sum(a.achieved_kw for a in applied.values())
+        plan = plan_shed(candidates, target_kw=target_kw, already_kw=achieved,
+                         exclude=frozenset(applied) | unavailable)
         return [Command(c.device_id, SHED_SETPOINT_PCT, c.measured_kw,
                         verify_ceiling(0.0, c.measured_kw)) for c in plan.chosen]
 
@@ -42,4 +48,4 @@ class LoadShedStrategy:
 
 async def run_load_shed(ctx: RunContext) -> Finish:
     params = LoadShedParams.model_validate(ctx.operation.params)
-    return await CurtailmentRun(ctx, params, LoadShedStrategy(params)).run()
+    return await CurtailmentRun(ctx, params, LoadShedStrategy(params, ctx.profiles)).run()

@@ -29,3 +29,12 @@ def test_set_appends_with_next_seq_and_returns_the_write():
     ledger.set("z", state="failed", code="device_timeout")
     assert ledger.get("z").step == "curtail" and ledger.get("z").seq == 1
     assert ledger.count(state="failed", steps=("curtail",)) == 1
+
+
+def test_retry_decision_is_pure_and_bounded():
+    from gridjobs.curtailment.retry import should_retry
+
+    assert should_retry("connection_failed", 1) and should_retry("device_timeout", 1)
+    assert not should_retry("device_timeout", 2)
+    assert not should_retry("modbus_exception", 1) and not should_retry("verify_mismatch", 1)
+    assert not should_retry(None, 1)
