@@ -60,19 +60,20 @@ class RegisterPlan:
         setpoint, timer, measured = (profile.point(r) for r in (SETPOINT, TIMER, MEASURED))
         if timer.address != setpoint.end:
             raise ValueError(f"profile {profile.name!r}: the timer does not follow the setpoint")
-        return cls(setpoint, timer, measured, _runs([profile.point(r) for r in survey_roles]),
-                   _runs([profile.point(r) for r in VERIFY_ROLES]))
+        gap = profile.read_gap  # read the same register spans the adapter reads
+        return cls(setpoint, timer, measured, _runs([profile.point(r) for r in survey_roles], gap),
+                   _runs([profile.point(r) for r in VERIFY_ROLES], gap))
 
     def command(self, setpoint_pct: int, timer_s: int) -> list[int]:
         return [*encode(self.setpoint, setpoint_pct), *encode(self.timer, timer_s)]
 
 
-def _runs(points: Sequence[Point]) -> tuple[tuple[int, int], ...]:
-    """Contiguous register runs covering `points`: (address, count) pairs."""
+def _runs(points: Sequence[Point], max_gap: int = 0) -> tuple[tuple[int, int], ...]:
+    """Register runs covering `points` (gaps up to `max_gap` read through): (address, count)."""
     runs: list[list[int]] = []
     for point in sorted(points, key=lambda p: p.address):
-        if runs and runs[-1][0] + runs[-1][1] == point.address:
-            runs[-1][1] += point.register_count
+        if runs and point.address - (runs[-1][0] + runs[-1][1]) <= max_gap:
+            runs[-1][1] = point.address + point.register_count - runs[-1][0]
         else:
             runs.append([point.address, point.register_count])
     return tuple((address, count) for address, count in runs)

@@ -14,6 +14,7 @@ from gridjobs.errors import GridjobsError
 DEFAULT_URL = "http://127.0.0.1:8080"
 REQUEST_TIMEOUT_S = 30.0
 FOLLOW_INTERVAL_S = 0.5
+IMPORT_BATCH = 2000
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -41,9 +42,13 @@ class Client:
         return response.json()
 
     async def import_devices(self, path: Path) -> int:
+        """Upsert an inventory in batches (each batch is all or nothing)."""
         devices = json.loads(path.read_text())
-        body = await self.request("POST", "/v1/devices", json=devices)
-        return body["upserted"]
+        upserted = 0
+        for start in range(0, len(devices), IMPORT_BATCH):
+            body = await self.request("POST", "/v1/devices", json=devices[start:start + IMPORT_BATCH])
+            upserted += body["upserted"]
+        return upserted
 
     async def submit(self, body: dict[str, Any], *, key: str | None = None, dry_run: bool = False) -> dict:
         headers = {"Idempotency-Key": key} if key else {}

@@ -17,7 +17,7 @@ from gridjobs.der.params import DerCurtailmentParams
 from gridjobs.der.strategy import run_der_curtailment
 from gridjobs.errors import ValidationFailed
 from gridjobs.profiles import ProfileCatalog
-from gridjobs.scope import check_scope, resolve_scope
+from gridjobs.scope import check_scope
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ class OperationKind:
 
 def _needs(what: str, capable: Callable[[ProfileCatalog, str], bool]):
     async def check(conn: asyncpg.Connection, params: Any, profiles: ProfileCatalog) -> None:
-        await check_scope(conn, params.scope, field="params.scope")
-        if not any(capable(profiles, d.profile) for d in await resolve_scope(conn, params.scope)):
+        devices = await check_scope(conn, params.scope, field="params.scope")
+        if not any(capable(profiles, d.profile) for d in devices):
             raise ValidationFailed(
                 f"the scope contains no device whose profile supports {what}",
                 extra={"errors": [{"field": "params.scope", "message": f"no {what} devices"}]},

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from gridjobs.errors import ValidationFailed
 from gridjobs.records import Device
-from gridjobs.store.devices import devices_in_scope, known_feeders
+from gridjobs.store.devices import devices_in_scope
 
 MAX_SCOPE_ITEMS = 10_000
 _SHOWN = 10
@@ -30,14 +30,14 @@ class Scope(BaseModel):
         return self
 
 
-async def check_scope(conn: asyncpg.Connection, scope: Scope, *, field: str) -> None:
-    """Reject a scope that names unknown devices or feeders (422, nothing written)."""
+async def check_scope(conn: asyncpg.Connection, scope: Scope, *, field: str) -> list[Device]:
+    """The scope's devices; a scope naming unknown devices or feeders is a 422."""
+    devices = await resolve_scope(conn, scope)
     if scope.device_ids is not None:
-        found = {d.id for d in await devices_in_scope(conn, device_ids=scope.device_ids, feeders=None)}
-        missing = sorted(set(scope.device_ids) - found)
+        missing = sorted(set(scope.device_ids) - {d.id for d in devices})
         what = "device"
     else:
-        missing = sorted(set(scope.feeders or ()) - await known_feeders(conn, scope.feeders or ()))
+        missing = sorted(set(scope.feeders or ()) - {d.feeder for d in devices})
         what = "feeder"
     if missing:
         shown = ", ".join(missing[:_SHOWN]) + (" …" if len(missing) > _SHOWN else "")
@@ -45,6 +45,7 @@ async def check_scope(conn: asyncpg.Connection, scope: Scope, *, field: str) -> 
             f"{len(missing)} unknown {what}(s) in scope: {shown}",
             extra={"errors": [{"field": field, "message": f"unknown {what}s: {shown}"}]},
         )
+    return devices
 
 
 async def resolve_scope(conn: asyncpg.Connection | asyncpg.Pool, scope: Scope) -> list[Device]:

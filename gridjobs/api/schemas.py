@@ -14,7 +14,7 @@ from gridjobs.records import Device, Operation, Outcome
 DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 Status = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = -100, 100, 0
-MAX_DEVICES_PER_BATCH = 20_000
+MAX_DEVICES_PER_BATCH = 5_000  # ~1 MiB of JSON: the body limit
 
 
 class DeviceFields(BaseModel):

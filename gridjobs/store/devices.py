@@ -62,12 +62,6 @@ async def devices_by_ids(conn: asyncpg.Connection | asyncpg.Pool, device_ids: Se
 
 
 @translated
-async def known_feeders(conn: asyncpg.Connection | asyncpg.Pool, feeders: Sequence[str]) -> set[str]:
-    rows = await conn.fetch(Q["known_feeders"], list(feeders))
-    return {r["feeder"] for r in rows}
-
-
-@translated
 async def last_readings(pool: asyncpg.Pool, device_ids: Sequence[str]) -> dict[str, float]:
     """The last measured kW the shards recorded, for devices that have one."""
     rows = await pool.fetch(Q["last_readings"], list(device_ids))

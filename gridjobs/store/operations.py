@@ -56,24 +56,28 @@ async def submit(
                 if replay is not None:
                     return Submitted(await _get(conn, replay), replayed=True)
             await validate(conn)
-            op_id = uuid4()
-            await conn.execute(Q["insert_operation"], op_id, new.kind, new.priority, new.params)
-            if idempotency_key is not None:
-                await conn.execute(
-                    Q["insert_idempotency_key"], idempotency_key, request_hash, op_id, key_ttl_s
-                )
-            await conn.execute(Q["notify_queued"], str(op_id))
-        return Submitted(await _get(conn, op_id), replayed=False)
+            args = (uuid4(), new.kind, new.priority, new.params)
+            if idempotency_key is None:
+                row = await conn.fetchrow(Q["insert_operation"], *args)
+            else:
+                row = await conn.fetchrow(Q["insert_operation_with_key"], *args,
+                                          idempotency_key, request_hash, key_ttl_s)
+            if not row["key_saved"]:  # another request saved this key first: roll back
+                raise _in_flight()
+    return Submitted(Operation.from_row(row), replayed=False)
+
+
+def _in_flight() -> IdempotencyInFlight:
+    return IdempotencyInFlight(
+        "a request with this Idempotency-Key is still being processed; retry shortly"
+    )
 
 
 async def _check_key(conn: asyncpg.Connection, key: str, request_hash: str) -> UUID | None:
-    if not await conn.fetchval(Q["try_lock_idempotency_key"], key):
-        raise IdempotencyInFlight(
-            "a request with this Idempotency-Key is still being processed; retry shortly"
-        )
-    await conn.execute(Q["delete_expired_idempotency_key"], key)
-    row = await conn.fetchrow(Q["get_idempotency_key"], key)
-    if row is None:
+    row = await conn.fetchrow(Q["lock_idempotency_key"], key)
+    if not row["locked"]:
+        raise _in_flight()
+    if row["operation_id"] is None:
         return None
     if row["request_hash"] != request_hash:
         raise IdempotencyMismatch(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import asyncio
 import pickle
 import socket
@@ -59,8 +61,12 @@ async def test_contiguous_roles_are_read_in_one_request(fleet, sessions):
     client, device = client_for(fleet, sessions, "load-0001"), fleet.device("load-0001")
     values = await client.read_many(ALL_ROLES)
     assert list(values) == ALL_ROLES and device.counters.requests == 1
-    await client.read_many(["curtail_setpoint_pct", "rated_kw"])  # registers 0 and 3..4: a gap
-    assert device.counters.requests == 3
+    await client.read_many(["curtail_setpoint_pct", "measured_kw"])  # 0 and 5..6: read through the gap
+    assert device.counters.requests == 2
+    gapless = replace(client.profile, read_gap=0)
+    await DeviceClient(session=client.session, unit_id=client.unit_id, profile=gapless).read_many(
+        ["curtail_setpoint_pct", "measured_kw"])
+    assert device.counters.requests == 4  # without read_gap: two requests
 
 
 async def test_setpoint_and_timer_are_written_in_one_request(fleet, sessions):

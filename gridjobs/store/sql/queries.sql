@@ -27,31 +27,49 @@ SELECT * FROM devices WHERE id = ANY($1::text[]) ORDER BY id;
 -- name: devices_by_feeders
 SELECT * FROM devices WHERE feeder = ANY($1::text[]) ORDER BY id;
 
--- name: known_feeders
-SELECT DISTINCT feeder FROM devices WHERE feeder = ANY($1::text[]);
-
--- name: try_lock_idempotency_key
-SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0));
-
--- name: get_idempotency_key
-SELECT * FROM idempotency_keys WHERE key = $1 AND expires_at > now();
-
--- name: delete_expired_idempotency_key
-DELETE FROM idempotency_keys WHERE key = $1 AND expires_at <= now();
-
--- name: insert_idempotency_key
-INSERT INTO idempotency_keys (key, request_hash, operation_id, expires_at)
-VALUES ($1, $2, $3, now() + make_interval(secs => $4));
+-- name: lock_idempotency_key
+-- The transaction-scoped advisory lock marks the key's request as in flight.
+SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked,
+       k.request_hash, k.operation_id
+FROM (SELECT 1) AS one
+LEFT JOIN idempotency_keys k ON k.key = $1 AND k.expires_at > now();
 
 -- name: purge_idempotency_keys
 DELETE FROM idempotency_keys WHERE expires_at <= now();
 
 -- name: insert_operation
-INSERT INTO operations (id, kind, status, priority, params)
-VALUES ($1, $2, 'queued', $3, $4);
+-- Insert, announce (NOTIFY is delivered at commit) and return the new resource.
+WITH op AS (
+    INSERT INTO operations (id, kind, status, priority, params)
+    VALUES ($1, $2, 'queued', $3, $4)
+    RETURNING *
+), announced AS (
+    SELECT pg_notify('gridjobs_queued', $1::text)
+)
+SELECT op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint AS failed, true AS key_saved
+FROM op, announced;
 
--- name: notify_queued
-SELECT pg_notify('gridjobs_queued', $1::text);
+-- name: insert_operation_with_key
+-- As insert_operation, and keep the idempotency key (replacing an expired one).
+-- key_saved is false when another request saved the same key first.
+WITH op AS (
+    INSERT INTO operations (id, kind, status, priority, params)
+    VALUES ($1, $2, 'queued', $3, $4)
+    RETURNING *
+), saved AS (
+    INSERT INTO idempotency_keys AS k (key, request_hash, operation_id, expires_at)
+    SELECT $5, $6, op.id, now() + make_interval(secs => $7) FROM op
+    ON CONFLICT (key) DO UPDATE SET
+        request_hash = EXCLUDED.request_hash, operation_id = EXCLUDED.operation_id,
+        created_at = now(), expires_at = EXCLUDED.expires_at
+    WHERE k.expires_at <= now()
+    RETURNING 1
+), announced AS (
+    SELECT pg_notify('gridjobs_queued', $1::text)
+)
+SELECT op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint AS failed,
+       EXISTS (SELECT 1 FROM saved) AS key_saved
+FROM op, announced;
 
 -- name: notify_cancel
 SELECT pg_notify('gridjobs_cancel', $1::text);
