@@ -43,8 +43,8 @@ class DeviceStateStore:
     async def save(self, items: Iterable[tuple[str, DeviceState]]) -> None:
         pool = await self._get_pool()
         rows = [(d, s.holder, s.holder_until, s.setpoint_pct, s.last_kw) for d, s in items]
-        if pool is not None and rows:
-            await pool.executemany(Q["save_device_state"], rows)
+        if pool is not None and rows:  # one statement for the whole batch
+            await pool.execute(Q["save_device_state"], *(list(column) for column in zip(*rows)))
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -8,6 +8,7 @@ dispatcher sends one call per shard per batch, never one per device.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ class DeviceShardImpl:
         self._profiles: dict[str, Profile] = {}
         self._calls: Counter[str] = Counter()
         self._tasks: Counter[str] = Counter()
+        self._seconds: Counter[str] = Counter()
 
     async def ping(self) -> int:
         return self.index
@@ -59,17 +61,20 @@ class DeviceShardImpl:
         program = STEPS.get(step)
         if program is None:
             raise ValueError(f"unknown step {step!r}; known: {sorted(STEPS)}")
+        started = time.perf_counter()
         self._calls[step] += 1
         self._tasks[step] += len(tasks)
         await self._rebuild([t.device_id for t in tasks])
         results = await asyncio.gather(*(self._run_one(program, operation_id, t) for t in tasks))
         if step != "survey":
             await self._store.save((t.device_id, self._state[t.device_id]) for t in tasks)
+        self._seconds[step] += time.perf_counter() - started
         return list(results)
 
-    async def stats(self) -> dict[str, dict[str, int]]:
+    async def stats(self) -> dict[str, dict[str, float]]:
         """Calls and device tasks received per step, since this actor (re)started."""
-        return {"calls": dict(self._calls), "tasks": dict(self._tasks)}
+        return {"calls": dict(self._calls), "tasks": dict(self._tasks),
+                "seconds": {k: round(v, 4) for k, v in self._seconds.items()}}
 
     async def state_of(self, device_ids: list[str]) -> dict[str, DeviceState]:
         await self._rebuild(device_ids)

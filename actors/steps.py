@@ -27,7 +27,7 @@ Step = Callable[[DeviceClient, str, DeviceTask, DeviceState], Awaitable[DeviceRe
 
 
 def _has(client: DeviceClient, role: str) -> bool:
-    return role in client.profile.roles
+    return client.profile.has_role(role)
 
 
 def _command(client: DeviceClient, setpoint: int, timer: int) -> dict[str, int]:

@@ -81,6 +81,7 @@ class Profile:
     source: str = "<memory>"
     _by_role: Mapping[str, Point] = field(init=False, repr=False, compare=False)
     _by_name: Mapping[str, Point] = field(init=False, repr=False, compare=False)
+    _roles: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.sunspec is None:
@@ -94,6 +95,7 @@ class Profile:
         # Plain dicts (not mappingproxies) so that profiles pickle across processes.
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "_by_role", by_role)
+        object.__setattr__(self, "_roles", frozenset(self.roles))
 
     @property
     def is_sunspec(self) -> bool:
@@ -107,7 +109,7 @@ class Profile:
         return tuple(self._by_role)
 
     def has_role(self, role: str) -> bool:
-        return role in self.roles
+        return role in self._roles
 
     def require_roles(self, roles: Iterable[str]) -> None:
         """Raise ``UnknownRoleError`` for the first role the profile lacks."""

@@ -26,7 +26,7 @@ from pymodbus.exceptions import ModbusException
 from adapters import Point, Profile, decode, encode, load_profile
 from gridjobs.load_shed.strategy import LoadShedStrategy
 
-PROFILE = "controllable_load"
+
 SETPOINT, TIMER, MEASURED = "curtail_setpoint_pct", "revert_timeout_s", "measured_kw"
 SHED_PCT = 0
 NORMAL_PCT = 100
@@ -142,14 +142,16 @@ async def _set(device: RawDevice, setpoint_pct: int, timer_s: int) -> str:
 async def run_ceiling(inventory: Sequence[dict], *, request_timeout_s: float, revert_timeout_s: int,
                       survey_roles: Sequence[str] = SURVEY_ROLES) -> CeilingResult:
     """Survey, curtail and read back every device in `inventory`; time it; restore untimed."""
-    plan = RegisterPlan.from_profile(load_profile(PROFILE), survey_roles)
+    plans = {name: RegisterPlan.from_profile(load_profile(name), survey_roles)
+             for name in {d["profile"] for d in inventory}}
     gateways = sorted({(d["host"], d["port"]) for d in inventory})
     clients = {
         (host, port): AsyncModbusTcpClient(host, port=port, timeout=request_timeout_s,
                                            retries=0, reconnect_delay=0)
         for host, port in gateways
     }
-    devices = [RawDevice(clients[(d["host"], d["port"])], d["unit_id"], plan) for d in inventory]
+    devices = [RawDevice(clients[(d["host"], d["port"])], d["unit_id"], plans[d["profile"]])
+               for d in inventory]
     try:
         started = time.perf_counter()
         await asyncio.gather(*(c.connect() for c in clients.values()))

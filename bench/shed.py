@@ -37,6 +37,7 @@ import httpx
 
 from gridjobs import logs
 from gridjobs.config import from_env
+from gridjobs.profiles import ProfileCatalog
 from raw_modbus import SURVEY_ROLES, CeilingResult, run_ceiling
 from services import (
     HOST, STARTUP_TIMEOUT_S, Child, bench_database, exit_on_sigterm, free_port,
@@ -61,6 +62,9 @@ GOAL = "goal: ratio <= 1.5 at 1000 devices"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/shed.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--devices", type=int, default=DEFAULT_DEVICES)
+    p.add_argument("--fleet", type=Path,
+                   help="a fleet file (e.g. simulators/fleets/mixed.toml) instead of --devices: "
+                        "the shed then covers its loads and feeder controllers")
     p.add_argument("--gateways", type=int, help=f"default: ceil(devices / {DEVICES_PER_GATEWAY})")
     p.add_argument("--shards", type=int, help="DeviceShard actors (default: as gridjobs serve)")
     p.add_argument("--database-url", default=os.environ.get("GRIDJOBS_DATABASE_URL"),
@@ -83,10 +87,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # -- the fleet ------------------------------------------------------------------
 
-def start_simulator(workdir: Path, *, devices: int, gateways: int) -> tuple[Child, Path]:
+def start_simulator(workdir: Path, *, devices: int, gateways: int,
+                    fleet: Path | None = None) -> tuple[Child, Path]:
     inventory = workdir / "inventory.json"
-    cmd = [sys.executable, "-m", "simulators", "--devices", str(devices), "--gateways",
-           str(gateways), "--host", HOST, "--port", "0", "--inventory", str(inventory)]
+    shape = (["--fleet", str(fleet)] if fleet else
+             ["--devices", str(devices), "--gateways", str(gateways)])
+    cmd = [sys.executable, "-m", "simulators", *shape, "--host", HOST, "--port", "0",
+           "--inventory", str(inventory)]
     return Child(cmd, log_path=workdir / "simulator.log", stdout_pipe=True), inventory
 
 
@@ -96,11 +103,19 @@ def await_listening(sim: Child) -> None:
         raise RuntimeError(f"simulator did not start: {line!r} {sim.log_tail()}")
 
 
+LOADS = ProfileCatalog()
+
+
+def sheddable(devices: list[dict]) -> list[dict]:
+    """The devices a load shed may curtail: non-protected loads (not generation)."""
+    return [d for d in devices if not d["protected"] and LOADS.is_load(d["profile"])]
+
+
 def shed_body(devices: list[dict]) -> dict:
-    """More than achievable: every non-protected device is a candidate and gets curtailed."""
-    sheddable = sum(d["rated_kw"] for d in devices if not d["protected"])
+    """More than achievable: every non-protected load is a candidate and gets curtailed."""
+    sheddable_kw = sum(d["rated_kw"] for d in sheddable(devices))
     return {"kind": "load_shed", "params": {
-        "target_kw": math.ceil(sheddable) + 1.0,
+        "target_kw": math.ceil(sheddable_kw) + 1.0,
         "scope": {"feeders": sorted({d["feeder"] for d in devices})},
         "hold_s": None,
         "revert_timeout_s": REVERT_TIMEOUT_S,
@@ -233,7 +248,7 @@ async def run_rounds(args: argparse.Namespace, dsn: str, devices: list[dict],
     # its event loop and GIL are not shared with this script's HTTP polling or
     # with the ceiling's pymodbus clients, and stopping its process group stops
     # its local Ray with it.
-    eligible = [d for d in devices if not d["protected"]]
+    eligible = sheddable(devices)
     timeout_s = from_env(os.environ).request_timeout_s  # the per-request timeout gridjobs uses
     log_path = workdir / "gridjobs.log"
     server = gridjobs_serve(dsn, port=free_port(), log_path=log_path, shards=args.shards)
@@ -262,7 +277,7 @@ async def run_rounds(args: argparse.Namespace, dsn: str, devices: list[dict],
 async def bench(args: argparse.Namespace, dsn: str, inventory: Path, workdir: Path) -> dict:
     devices = json.loads(inventory.read_text())
     pairs = await run_rounds(args, dsn, devices, workdir)
-    eligible = sum(1 for d in devices if not d["protected"])
+    eligible = len(sheddable(devices))
     return figures(args, eligible, [g for g, _ in pairs], [c for _, c in pairs])
 
 
@@ -342,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gridjobs-bench-shed-") as tmp:
         workdir = Path(tmp)
         with bench_database(args.database_url, workdir) as dsn:
-            sim, inventory = start_simulator(workdir, devices=args.devices, gateways=args.gateways)
+            sim, inventory = start_simulator(workdir, devices=args.devices, gateways=args.gateways,
+                                             fleet=args.fleet)
             try:
                 await_listening(sim)
                 result = asyncio.run(bench(args, dsn, inventory, workdir))

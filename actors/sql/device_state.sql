@@ -8,7 +8,9 @@ FROM device_state WHERE device_id = ANY($1::text[]);
 
 -- name: save_device_state
 INSERT INTO device_state (device_id, holder_operation_id, holder_until, setpoint_pct, last_kw)
-VALUES ($1, $2::uuid, to_timestamp($3), $4, $5)
+SELECT u.device_id, u.holder::uuid, to_timestamp(u.holder_until), u.setpoint_pct, u.last_kw
+FROM unnest($1::text[], $2::text[], $3::float8[], $4::integer[], $5::float8[])
+    AS u(device_id, holder, holder_until, setpoint_pct, last_kw)
 ON CONFLICT (device_id) DO UPDATE SET
     holder_operation_id = EXCLUDED.holder_operation_id,
     holder_until = EXCLUDED.holder_until,

@@ -106,17 +106,18 @@ class CurtailmentRun:
 
     async def _curtail(self, commands: list[Command]) -> None:
         ctx = self.ctx
-        await ctx.record([
+        intents = [
             self.ledger.set(c.device_id, state="running", step="curtail",
                             data={**self.ledger.data(c.device_id), **c.args()},
                             attempts=self.ledger.attempts(c.device_id) + 1)
             for c in commands
-        ])
-        results = await ctx.execute("curtail", [
-            self._task(c.device_id, revert_timeout_s=self.params.revert_timeout_s,
-                       settle_s=self.params.verify_settle_s, **c.args())
-            for c in commands
-        ])
+        ]
+        tasks = [self._task(c.device_id, revert_timeout_s=self.params.revert_timeout_s,
+                            settle_s=self.params.verify_settle_s, **c.args()) for c in commands]
+        # The intents need not be durable before the commands go out: a resumed
+        # run re-plans the same commands from the checkpointed survey (the
+        # planner is pure) and re-sends them, and the commands are absolute.
+        _, results = await asyncio.gather(ctx.record(intents), ctx.execute("curtail", tasks))
         ok = [r for r in results if r.ok]
         writes = [self._curtailed(r) for r in ok]
         failed = [r for r in results if not r.ok]
