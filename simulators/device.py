@@ -29,10 +29,11 @@ REVERT_REMAINING = "revert_remaining_s"
 RATED = "rated_kw"
 MEASURED = "measured_kw"
 BREAKER = "breaker_closed"
-MODEL_ROLES = frozenset({SETPOINT, REVERT_TIMEOUT, REVERT_REMAINING, RATED, MEASURED})
-OPTIONAL_ROLES = frozenset({BREAKER, "voltage_v", "energy_kwh", "device_model"})
+# The load model needs these roles; it also animates the optional ones, and any
+# other point of a user's profile is a plain register that keeps what is written.
+MODEL_ROLES = frozenset({SETPOINT, REVERT_TIMEOUT, MEASURED})
+OPTIONAL_ROLES = frozenset({REVERT_REMAINING, RATED, BREAKER, "voltage_v", "energy_kwh", "device_model"})
 WRITABLE_ROLES = frozenset({SETPOINT, REVERT_TIMEOUT})
-OPTIONAL_WRITABLE_ROLES = frozenset({BREAKER})
 
 
 class SimulatedDevice(DeviceBase):
@@ -51,6 +52,7 @@ class SimulatedDevice(DeviceBase):
         now = clock()
         self._path = PowerPath.steady(self._target_kw(), at=now)
         self._energy_kwh, self._energy_at = 0.0, now
+        self._plain: dict[str, Value] = {}  # points the model does not animate
 
     @property
     def setpoint_pct(self) -> int:
@@ -98,7 +100,12 @@ class SimulatedDevice(DeviceBase):
                 return round(self._energy())
             case "device_model":
                 return f"GJSIM {self.spec.profile[:10]}"
-        raise KeyError(f"device {self.id!r} has no role {role!r}")
+        if role not in self._plain_roles():
+            raise KeyError(f"device {self.id!r} has no role {role!r}")
+        return self._plain.get(role, 0)
+
+    def _plain_roles(self) -> frozenset[str]:
+        return frozenset(self.profile.roles) - MODEL_ROLES - OPTIONAL_ROLES
 
     def write(self, values: Mapping[str, Value]) -> None:
         """Apply one write request: breaker and setpoint first, then (re)arm the revert timer."""
@@ -111,6 +118,7 @@ class SimulatedDevice(DeviceBase):
             self._change_setpoint(int(values[SETPOINT]), at=now)
         if REVERT_TIMEOUT in values:
             self._timer.arm(timeout_s=int(values[REVERT_TIMEOUT]), now=now)
+        self._plain.update((r, v) for r, v in values.items() if r in self._plain_roles())
         self.counters.writes.update(values.keys())
 
     def _settle(self) -> None:
@@ -142,11 +150,9 @@ def _check_profile(spec: DeviceSpec, profile: Profile) -> None:
     if profile.name != spec.profile:
         raise SpecError(f"device {spec.id!r}: wants profile {spec.profile!r}, got {profile.name!r}")
     roles = set(profile.roles)
-    if not MODEL_ROLES <= roles <= MODEL_ROLES | OPTIONAL_ROLES:
-        raise SpecError(
-            f"profile {profile.name!r}: roles {sorted(roles)} must include {sorted(MODEL_ROLES)} "
-            f"and may add only {sorted(OPTIONAL_ROLES)}"
-        )
+    if not MODEL_ROLES <= roles:
+        raise SpecError(f"profile {profile.name!r}: a simulated load needs roles {sorted(MODEL_ROLES)}, "
+                        f"missing {sorted(MODEL_ROLES - roles)}")
     writable = {point.role for point in profile.points if point.writable}
-    if not WRITABLE_ROLES <= writable <= WRITABLE_ROLES | OPTIONAL_WRITABLE_ROLES:
-        raise SpecError(f"profile {profile.name!r}: writable roles {sorted(writable)} != {sorted(WRITABLE_ROLES)}")
+    if not WRITABLE_ROLES <= writable:
+        raise SpecError(f"profile {profile.name!r}: roles {sorted(WRITABLE_ROLES - writable)} must be writable")
