@@ -12,7 +12,8 @@ from .point import Point
 from .profile import Profile, RoleBinding, SunSpecMap
 
 _TOP_LEVEL_FIELDS = frozenset({"name", "description", "points", "roles", "sunspec", "read_gap"})
-_REQUIRED_POINT_FIELDS = ("name", "address", "type", "unit", "writable")
+# `writable` is required on purpose: write access is never implied.
+_REQUIRED_POINT_FIELDS = ("name", "address", "type", "writable")
 _NUMBER = (int, float)
 _POINT_FIELDS: dict[str, tuple[type, ...]] = {
     "name": (str,), "role": (str,), "address": (int,), "type": (str,), "unit": (str,),
@@ -66,6 +67,7 @@ def _parse_point(entry: Any, *, index: int, source: str) -> Point:
         raise ProfileError(f"{source}: {label}: {problem}")
     fields = dict(entry)
     fields.setdefault("role", fields["name"])
+    fields.setdefault("unit", "")
     if "symbols" in fields:
         fields["symbols"] = _symbols(fields["symbols"], label=label, source=source)
     try:

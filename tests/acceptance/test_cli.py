@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,8 @@ from tests.acceptance.server import ServerProcess
 
 GRIDJOBS = [sys.executable, "-m", "gridjobs"]
 VERBS = [[], ["serve"], ["demo"], ["simulate"], ["devices"], ["devices", "import"], ["submit"],
-         ["submit", "load-shed"], ["status"]]
+         ["submit", "load-shed"], ["status"], ["profiles"], ["profiles", "list"],
+         ["profiles", "show"]]
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -24,6 +26,20 @@ def test_every_verb_has_help(verb):
     done = run(*verb, "--help")
     assert done.returncode == 0, done.stderr
     assert "usage:" in done.stdout
+
+
+def test_readme_profile_example_is_a_valid_profile(tmp_path):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("# /etc/gridjobs/profiles/water_heater.toml")
+    (tmp_path / "water_heater.toml").write_text(readme[start:readme.index("```", start)])
+    shown = run("profiles", "show", "water_heater", "--profiles-dir", str(tmp_path))
+    assert shown.returncode == 0, shown.stderr
+    assert "curtail_setpoint_pct" in shown.stdout and "measured_kw" in shown.stdout
+    listed = run("profiles", "list", "--profiles-dir", str(tmp_path))
+    assert "water_heater" in listed.stdout and "sunspec_der" in listed.stdout
+    (tmp_path / "broken.toml").write_text('name = "broken"\n[[points]]\nname = "x"\naddress = 0\n')
+    bad = run("profiles", "show", "broken", "--profiles-dir", str(tmp_path))
+    assert bad.returncode == 2 and "broken.toml" in bad.stderr and "point 'x'" in bad.stderr
 
 
 def test_demo_runs_end_to_end():
