@@ -69,3 +69,13 @@ async def outcomes(client: httpx.AsyncClient, op_id: str) -> dict[str, dict]:
         cursor = page["next_cursor"]
         if cursor is None:
             return {o["device_id"]: o for o in items}
+
+
+@asynccontextmanager
+async def serving(fleet):
+    """A simulated fleet listening for the duration of the block."""
+    await fleet.start()
+    try:
+        yield fleet
+    finally:
+        await fleet.stop()

@@ -13,17 +13,16 @@ import pytest
 
 from simulators import Fleet
 from tests.acceptance.server import ServerProcess
-from tests.support import outcomes, wait_for_status, wait_until
+from tests.support import outcomes, serving, wait_for_status, wait_until
 
 SETPOINT = "curtail_setpoint_pct"
 
 
 @pytest.fixture
 async def fleet():
-    f = Fleet.build(devices=40, gateways=2, host="127.0.0.1", port=0, seed=11, feeders=2)
-    await f.start()
-    yield f
-    await f.stop()
+    async with serving(Fleet.build(devices=40, gateways=2, host="127.0.0.1", port=0, seed=11,
+                                   feeders=2)) as f:
+        yield f
 
 
 @pytest.fixture

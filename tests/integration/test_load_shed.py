@@ -9,17 +9,16 @@ from actors.placement import shard_for
 from gridjobs.curtailment.stages import restore_stages
 from gridjobs.load_shed.planner import Candidate, plan_shed, shed_order
 from simulators import Fault, Fleet
-from tests.support import outcomes, running_service, wait_for_status, wait_until
+from tests.support import outcomes, running_service, serving, wait_for_status, wait_until
 
 SETPOINT = "curtail_setpoint_pct"
 
 
 @pytest.fixture
 async def fleet():
-    f = Fleet.build(devices=30, gateways=2, host="127.0.0.1", port=0, seed=7, feeders=2)
-    await f.start()
-    yield f
-    await f.stop()
+    async with serving(Fleet.build(devices=30, gateways=2, host="127.0.0.1", port=0, seed=7,
+                                   feeders=2)) as f:
+        yield f
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from simulators import Fleet
-from tests.support import running_service, wait_for_status
+from tests.support import running_service, serving, wait_for_status
 
 USER_PROFILE = """
 name = "water_heater"
@@ -106,15 +106,11 @@ async def _restore_peak(client, fleet, *, stages: int, delay_s: float) -> float:
 
 async def test_staged_restore_gives_a_lower_feeder_peak(db_url, ray_local):
     fleet = Fleet.from_spec_document(SURGE_FLEET, host="127.0.0.1", port=0)
-    await fleet.start()
-    try:
-        async with running_service(db_url) as (_, client):
-            await client.post("/v1/devices", json=fleet.inventory())
-            baseline = fleet.feeder_kw("F1")
-            single = await _restore_peak(client, fleet, stages=1, delay_s=0)
-            await asyncio.sleep(1.0)
-            staged = await _restore_peak(client, fleet, stages=4, delay_s=1.0)
-    finally:
-        await fleet.stop()
+    async with serving(fleet), running_service(db_url) as (_, client):
+        await client.post("/v1/devices", json=fleet.inventory())
+        baseline = fleet.feeder_kw("F1")
+        single = await _restore_peak(client, fleet, stages=1, delay_s=0)
+        await asyncio.sleep(1.0)
+        staged = await _restore_peak(client, fleet, stages=4, delay_s=1.0)
     assert single > baseline * 1.3  # all at once: the whole surge lands together
     assert staged < single * 0.8, (baseline, single, staged)
