@@ -18,7 +18,10 @@ from adapters import (
     AdapterError, DeviceClient, DeviceFault, Profile, ProfileError, SessionPool, load_profile,
 )
 from actors.device_state import DeviceStateStore
-from actors.steps import STEPS
+from actors.priority_lock import PriorityLock
+from actors.firmware_steps import FIRMWARE_STEPS
+from actors.firmware_store import FirmwareStore
+from actors.steps import CURTAIL_STEPS, DeviceCall, StepSpec
 from actors.tasks import DeviceResult, DeviceState, DeviceTask
 
 # A safety net, not the timeout that matters: every request has its own
@@ -37,6 +40,14 @@ class ShardConfig:
     profile_dirs: tuple[str, ...] = ()
 
 
+STEPS: dict[str, StepSpec] = {**CURTAIL_STEPS, **FIRMWARE_STEPS}
+
+
+@dataclass(frozen=True)
+class ShardServices:
+    firmware: FirmwareStore
+
+
 class DeviceShardImpl:
     """The shard's logic; `DeviceShard` is this class as a Ray actor."""
 
@@ -47,8 +58,9 @@ class DeviceShardImpl:
             timeout_s=config.request_timeout_s, max_inflight=config.max_inflight_per_gateway
         )
         self._store = DeviceStateStore(config.dsn)
+        self._services = ShardServices(firmware=FirmwareStore(config.dsn))
         self._state: dict[str, DeviceState] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, PriorityLock] = {}
         self._profiles: dict[str, Profile] = {}
         self._calls: Counter[str] = Counter()
         self._tasks: Counter[str] = Counter()
@@ -58,14 +70,14 @@ class DeviceShardImpl:
         return self.index
 
     async def execute(self, operation_id: str, step: str, tasks: list[DeviceTask]) -> list[DeviceResult]:
-        program = STEPS.get(step)
-        if program is None:
+        spec = STEPS.get(step)
+        if spec is None:
             raise ValueError(f"unknown step {step!r}; known: {sorted(STEPS)}")
         started = time.perf_counter()
         self._calls[step] += 1
         self._tasks[step] += len(tasks)
         await self._rebuild([t.device_id for t in tasks])
-        results = await asyncio.gather(*(self._run_one(program, operation_id, t) for t in tasks))
+        results = await asyncio.gather(*(self._run_one(spec, operation_id, t) for t in tasks))
         if step != "survey":
             await self._store.save((t.device_id, self._state[t.device_id]) for t in tasks)
         self._seconds[step] += time.perf_counter() - started
@@ -83,6 +95,7 @@ class DeviceShardImpl:
     async def close(self) -> None:
         await self._sessions.close()
         await self._store.close()
+        await self._services.firmware.close()
 
     async def _rebuild(self, device_ids: list[str]) -> None:
         missing = [d for d in device_ids if d not in self._state]
@@ -97,8 +110,8 @@ class DeviceShardImpl:
             self._profiles[name] = load_profile(name, search_dirs=self._config.profile_dirs)
         return self._profiles[name]
 
-    async def _run_one(self, program, operation_id: str, task: DeviceTask) -> DeviceResult:
-        lock = self._locks.setdefault(task.device_id, asyncio.Lock())
+    async def _run_one(self, spec: StepSpec, operation_id: str, task: DeviceTask) -> DeviceResult:
+        lock = self._locks.setdefault(task.device_id, PriorityLock())
         try:
             profile = self._profile(task.ref.profile)
         except ProfileError as exc:
@@ -107,11 +120,16 @@ class DeviceShardImpl:
             session=self._sessions.session(host=task.ref.host, port=task.ref.port),
             unit_id=task.ref.unit_id, profile=profile,
         )
-        # The deadline covers the step's own bounded wait for a ramp to settle.
-        deadline = self._config.device_deadline_s + float(task.args.get("settle_s", 0.0))
+        # The deadline covers the step's own bounded waits (a ramp to settle, a reboot).
+        deadline = (float(task.args.get("deadline_s", self._config.device_deadline_s))
+                    + float(task.args.get("settle_s", 0.0)))
+        call = DeviceCall(client, operation_id, task, self._state[task.device_id], lock, self._services)
         try:
-            async with lock, asyncio.timeout(deadline):
-                return await program(client, operation_id, task, self._state[task.device_id])
+            async with asyncio.timeout(deadline):
+                if spec.priority is None:
+                    return await spec.program(call)
+                async with lock.hold(spec.priority):
+                    return await spec.program(call)
         except DeviceFault as fault:
             return DeviceResult.fault(task.device_id, fault.code, fault.detail)
         except AdapterError as exc:  # e.g. the profile lacks a role this step needs

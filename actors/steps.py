@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
 
 from adapters import DeviceClient, DeviceFault
+from actors.priority_lock import HIGH, NORMAL, PriorityLock
 from actors.tasks import DeviceResult, DeviceState, DeviceTask
 
 SETPOINT = "curtail_setpoint_pct"
@@ -23,7 +25,22 @@ MEASURED = "measured_kw"
 NORMAL_PCT = 100
 SETTLE_POLL_S = 0.25
 
-Step = Callable[[DeviceClient, str, DeviceTask, DeviceState], Awaitable[DeviceResult]]
+@dataclass
+class DeviceCall:
+    """Everything a step program gets for one device in one shard call."""
+
+    client: DeviceClient
+    op_id: str
+    task: DeviceTask
+    state: DeviceState
+    lock: PriorityLock
+    services: Any = None   # shard services a step may need (firmware source, ...)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    program: Callable[[DeviceCall], Awaitable[DeviceResult]]
+    priority: int | None  # None: the program takes the device lock itself, in pieces
 
 
 def _has(client: DeviceClient, role: str) -> bool:
@@ -44,7 +61,8 @@ def _held(task: DeviceTask, state: DeviceState, op_id: str) -> DeviceResult | No
     return None
 
 
-async def survey(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
+async def survey(call: DeviceCall) -> DeviceResult:
+    client, op_id, task, state = call.client, call.op_id, call.task, call.state
     roles = list(task.args.get("roles", (MEASURED,)))
     values = await client.read_many(roles)
     if MEASURED in values:
@@ -52,7 +70,8 @@ async def survey(client: DeviceClient, op_id: str, task: DeviceTask, state: Devi
     return DeviceResult(task.device_id, ok=True, values=dict(values))
 
 
-async def curtail(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
+async def curtail(call: DeviceCall) -> DeviceResult:
+    client, op_id, task, state = call.client, call.op_id, call.task, call.state
     if held := _held(task, state, op_id):
         return held
     setpoint, timer = int(task.args["setpoint_pct"]), int(task.args["revert_timeout_s"])
@@ -66,7 +85,8 @@ async def curtail(client: DeviceClient, op_id: str, task: DeviceTask, state: Dev
     return result
 
 
-async def refresh(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
+async def refresh(call: DeviceCall) -> DeviceResult:
+    client, op_id, task, state = call.client, call.op_id, call.task, call.state
     """Re-arm the dead-man timer; re-apply the setpoint if the device reverted."""
     if held := _held(task, state, op_id):
         return held
@@ -83,7 +103,8 @@ async def refresh(client: DeviceClient, op_id: str, task: DeviceTask, state: Dev
                         {**result.values, "reapplied": True})
 
 
-async def restore(client: DeviceClient, op_id: str, task: DeviceTask, state: DeviceState) -> DeviceResult:
+async def restore(call: DeviceCall) -> DeviceResult:
+    client, op_id, task, state = call.client, call.op_id, call.task, call.state
     if held := _held(task, state, op_id):
         return held
     await client.write(_command(client, NORMAL_PCT, 0))
@@ -138,9 +159,9 @@ async def _settle(client: DeviceClient, task: DeviceTask, state: DeviceState,
     return DeviceResult(task.device_id, ok=True, values=values)
 
 
-STEPS: dict[str, Step] = {
-    "survey": survey,
-    "curtail": curtail,
-    "refresh": refresh,
-    "restore": restore,
+CURTAIL_STEPS: dict[str, StepSpec] = {
+    "survey": StepSpec(survey, NORMAL),
+    "curtail": StepSpec(curtail, HIGH),
+    "refresh": StepSpec(refresh, HIGH),
+    "restore": StepSpec(restore, HIGH),
 }

@@ -4,8 +4,9 @@
 the reverse. ``raw * scale * 10 ** scale_factor`` is the engineering value,
 where ``scale_factor`` is the value of the point's sunssf point (SunSpec) and
 must be passed for exactly the points that name one. Strings are ASCII, two
-characters per register, NUL padded. Neither function keeps state or changes
-its arguments.
+characters per register, NUL padded; bytes are two per register, zero padded,
+and decode to exactly ``2 * size`` bytes. Neither function keeps state or
+changes its arguments.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import struct
 from collections.abc import Sequence
 from numbers import Real
 
+from .blob import decode_bytes, encode_bytes
 from .datatypes import SCALE_FACTOR_LIMIT
 from .errors import CodecError, NotImplementedValueError
 from .point import Point
 from .text import decode_text, encode_text
 
-Value = int | float | str
+Value = int | float | str | bytes
 
 _MAX_WORD = 0xFFFF
 _INVERSE_TOLERANCE = 1e-12
@@ -30,6 +32,8 @@ def encode(point: Point, value: Value, *, scale_factor: int | None = None) -> tu
     """Encode ``value`` (engineering units) into the point's register words."""
     if point.data_type.is_text:
         return encode_text(point, value)
+    if point.data_type.is_bytes:
+        return encode_bytes(point, value)
     check_value(point, value)
     raw = _to_raw(point, value, _scale_of(point, scale_factor))
     return _pack(point, raw)
@@ -41,6 +45,8 @@ def decode(point: Point, registers: Sequence[int], *, scale_factor: int | None =
     _check_words(point, words)
     if point.data_type.is_text:
         return decode_text(point, words)
+    if point.data_type.is_bytes:
+        return decode_bytes(words)
     packed = b"".join(word.to_bytes(2, "big") for word in _in_word_order(point, list(words)))
     (raw,) = struct.unpack(point.data_type.struct_format, packed)
     _check_raw(point, raw)
@@ -55,9 +61,10 @@ def not_implemented_words(point: Point) -> tuple[int, ...]:
 
 
 def check_value(point: Point, value: Value) -> None:
-    """Raise ``CodecError`` unless ``value`` is a finite number within the point's limits."""
-    if point.data_type.is_text:
-        encode_text(point, value)
+    """Raise ``CodecError`` unless ``value`` is a finite number within the point's limits,
+    or text or bytes that fit a ``string`` or ``bytes`` point."""
+    if point.data_type.is_sized:
+        encode(point, value)
         return
     if isinstance(value, bool) or not isinstance(value, Real):
         raise CodecError(f"point {point.name!r}: expects a number, got {value!r}")

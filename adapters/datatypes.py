@@ -13,8 +13,8 @@ SCALE_FACTOR_LIMIT = 10  # a sunssf exponent is in -10..10 (SunSpec)
 class DataType:
     """How one value is laid out in 16-bit registers (big-endian within a word).
 
-    ``register_count`` is None for ``string``: the point's ``size`` says how many
-    registers it takes. ``minimum`` and ``maximum`` bound the raw value.
+    ``register_count`` is None for ``string`` and ``bytes``: the point's ``size``
+    says how many registers it takes. ``minimum`` and ``maximum`` bound the raw value.
     """
 
     name: str
@@ -26,7 +26,16 @@ class DataType:
 
     @property
     def is_text(self) -> bool:
-        return self.struct_format is None
+        return self.name == "string"
+
+    @property
+    def is_bytes(self) -> bool:
+        return self.name == "bytes"
+
+    @property
+    def is_sized(self) -> bool:
+        """Whether the point's ``size`` gives its register count (``string``, ``bytes``)."""
+        return self.register_count is None
 
 
 DATA_TYPES = MappingProxyType(
@@ -42,6 +51,8 @@ DATA_TYPES = MappingProxyType(
         "sunssf": DataType("sunssf", ">h", 1, True, -0x8000, 0x7FFF),
         # ASCII text, ``size`` registers, two characters per register, NUL padded.
         "string": DataType("string", None, None, False, 0, 0),
+        # Raw bytes, ``size`` registers, two bytes per register (big-endian pairs), zero padded.
+        "bytes": DataType("bytes", None, None, False, 0, 0),
     }
 )
 

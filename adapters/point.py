@@ -76,20 +76,20 @@ def _point_problem(point: Point) -> str | None:
 
 
 def _size_problem(point: Point) -> str | None:
-    if point.data_type.is_text:
+    if point.data_type.is_sized:
         if not isinstance(point.size, int) or isinstance(point.size, bool) or point.size < 1:
-            return f"a string needs 'size' (registers) >= 1, got {point.size!r}"
+            return f"a {point.type} needs 'size' (registers) >= 1, got {point.size!r}"
     elif point.size is not None:
-        return f"only a string takes 'size'; a {point.type} has a fixed size"
+        return f"only a string takes 'size' (and a bytes); a {point.type} has a fixed size"
     return None
 
 
 def _kind_problem(point: Point) -> str | None:
     data_type = point.data_type
-    if data_type.is_text and (point.scale != 1 or point.scale_factor or point.word_order != "big"):
-        return "a string takes no scale, scale_factor or little word_order"
-    if data_type.is_text and (point.minimum is not None or point.maximum is not None):
-        return "a string takes no minimum or maximum"
+    if data_type.is_sized and (point.scale != 1 or point.scale_factor or point.word_order != "big"):
+        return f"a {point.type} takes no scale, scale_factor or little word_order"
+    if data_type.is_sized and (point.minimum is not None or point.maximum is not None):
+        return f"a {point.type} takes no minimum or maximum"
     if point.type == "sunssf" and (point.scale != 1 or point.scale_factor):
         return "a sunssf is an exponent and takes no scale or scale_factor"
     if point.scale_factor is not None and not point.scale_factor:

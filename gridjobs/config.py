@@ -14,6 +14,7 @@ from actors.shard import DEVICE_DEADLINE_S, MAX_INFLIGHT_PER_GATEWAY, REQUEST_TI
 from gridjobs.api.body_limit import DEFAULT_MAX_BODY_BYTES
 from gridjobs.dispatch.dispatcher import LEASE_S, MAX_RUNNING, POLL_S
 from gridjobs.errors import ConfigError
+from gridjobs.firmware import DEFAULT_FIRMWARE_MAX_BYTES
 from gridjobs.store.embedded import default_data_dir
 
 DEFAULT_HOST = "127.0.0.1"
@@ -35,6 +36,7 @@ class Settings:
     device_deadline_s: float = DEVICE_DEADLINE_S
     max_inflight_per_gateway: int = MAX_INFLIGHT_PER_GATEWAY
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    firmware_max_bytes: int = DEFAULT_FIRMWARE_MAX_BYTES   # POST /v1/firmware bodies
     log_json: bool | None = None        # None: JSON unless stderr is a TTY
     log_level: str = "info"
     profiles_dir: Path | None = None    # user device profiles, beside the shipped ones
@@ -56,6 +58,7 @@ _ENV = {
     "GRIDJOBS_REQUEST_TIMEOUT_S": "request_timeout_s",
     "GRIDJOBS_LOG_LEVEL": "log_level",
     "GRIDJOBS_PROFILES_DIR": "profiles_dir",
+    "GRIDJOBS_FIRMWARE_MAX_BYTES": "firmware_max_bytes",
 }
 
 

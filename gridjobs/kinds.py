@@ -16,6 +16,10 @@ from gridjobs.der.dry_run import dry_run as der_dry_run
 from gridjobs.der.params import DerCurtailmentParams
 from gridjobs.der.strategy import run_der_curtailment
 from gridjobs.errors import ValidationFailed
+from gridjobs.firmware.artifacts import firmware_for_rollout
+from gridjobs.rollout.dry_run import dry_run as rollout_dry_run
+from gridjobs.rollout.params import FirmwareRolloutParams
+from gridjobs.rollout.runner import run_firmware_rollout
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.scope import check_scope
 
@@ -40,6 +44,17 @@ def _needs(what: str, capable: Callable[[ProfileCatalog, str], bool]):
     return check
 
 
+async def _check_rollout(conn: asyncpg.Connection, params: Any, profiles: ProfileCatalog) -> None:
+    artifact = await firmware_for_rollout(conn, params.firmware_id)
+    devices = await check_scope(conn, params.scope, field="params.scope")
+    if not any(d.profile == artifact.profile for d in devices):
+        raise ValidationFailed(
+            f"the scope has no device with profile {artifact.profile!r}, "
+            f"which firmware {artifact.version} is built for",
+            extra={"errors": [{"field": "params.scope", "message": "no matching devices"}]},
+        )
+
+
 KINDS: dict[str, OperationKind] = {
     "load_shed": OperationKind(
         name="load_shed",
@@ -54,5 +69,12 @@ KINDS: dict[str, OperationKind] = {
         check=_needs("DER curtailment", ProfileCatalog.is_der),
         dry_run=der_dry_run,
         run=run_der_curtailment,
+    ),
+    "firmware_rollout": OperationKind(
+        name="firmware_rollout",
+        params_model=FirmwareRolloutParams,
+        check=_check_rollout,
+        dry_run=rollout_dry_run,
+        run=run_firmware_rollout,
     ),
 }

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from uuid import UUID
 
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-ACTIVE_STATUSES = frozenset({"queued", "running", "cancelling"})
+ACTIVE_STATUSES = frozenset({"queued", "running", "cancelling", "paused"})
 STATUSES = TERMINAL_STATUSES | ACTIVE_STATUSES
 
 
@@ -88,4 +88,18 @@ class Outcome:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Outcome":
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class FirmwareArtifact:
+    id: UUID
+    version: str
+    profile: str
+    sha256: str
+    size: int
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "FirmwareArtifact":
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})

@@ -36,7 +36,8 @@ def database(settings: Settings) -> Iterator[Settings]:
 
 def build_server(settings: Settings, *, execute: bool = True) -> uvicorn.Server:
     app = create_app(lambda: open_runtime(settings, execute=execute),
-                     max_body_bytes=settings.max_body_bytes)
+                     max_body_bytes=settings.max_body_bytes,
+                     firmware_max_bytes=settings.firmware_max_bytes)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=10)
     return uvicorn.Server(config)

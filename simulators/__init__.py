@@ -5,24 +5,30 @@ Imports pymodbus, the standard library, the profiles and codec of ``adapters``
 """
 
 from .device import SimulatedDevice
-from .device_base import Counters, DeviceBase
+from .device_base import Counters, DeviceBase, Request
 from .errors import RejectedWrite, SimulatorError, SpecError, UnknownDeviceError
-from .faults import Fault, FaultKind
+from .faults import FIRMWARE_FAULTS, Fault, FaultKind
+from .firmware import Bank, FirmwareSpec, FirmwareState
 from .fleet import Fleet
 from .fleet_document import FaultPlan, FleetPlan, load_fleet_file, parse_fleet_document
 from .inverter import SimulatedInverter
 from .layout import plan_fleet
 from .physics import LoadPhysics, PowerPath
+from .rtu import RtuCounters, SimulatedRtu
 from .sampler import FeederSampler
 from .spec import DeviceSpec, FleetSpec, GatewaySpec
 
 __all__ = [
+    "FIRMWARE_FAULTS",
+    "Bank",
     "Counters",
     "DeviceBase",
     "DeviceSpec",
     "Fault",
     "FaultKind",
     "FaultPlan",
+    "FirmwareSpec",
+    "FirmwareState",
     "FeederSampler",
     "Fleet",
     "FleetPlan",
@@ -31,8 +37,11 @@ __all__ = [
     "LoadPhysics",
     "PowerPath",
     "RejectedWrite",
+    "Request",
+    "RtuCounters",
     "SimulatedDevice",
     "SimulatedInverter",
+    "SimulatedRtu",
     "SimulatorError",
     "SpecError",
     "UnknownDeviceError",

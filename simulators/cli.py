@@ -12,7 +12,7 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import SpecError
+from .errors import SpecError, UnknownDeviceError
 from .fault_flags import parse_fault, parse_fault_fraction
 from .fleet import DEFAULT_FEEDERS, DEFAULT_HOST, DEFAULT_SEED, Fleet
 
@@ -30,12 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults = [parse_fault(text) for text in args.fault]
         fractions = [parse_fault_fraction(text) for text in args.fault_fraction]
         fleet = _fleet(args)
-    except (ValueError, SpecError) as exc:
+        for device_id, fault in faults:
+            fleet.inject(device_id, fault)
+        for index, (fault, fraction) in enumerate(fractions):
+            fleet.inject_fraction(fault, fraction=fraction, seed=args.seed + 1000 + index)
+    except (ValueError, SpecError, UnknownDeviceError) as exc:
         parser.error(str(exc))
-    for device_id, fault in faults:
-        fleet.inject(device_id, fault)
-    for index, (fault, fraction) in enumerate(fractions):
-        fleet.inject_fraction(fault, fraction=fraction, seed=args.seed + 1000 + index)
     asyncio.run(_serve(fleet, args))
     return 0
 
@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--feeders", type=int, default=DEFAULT_FEEDERS, help="number of feeders (without --fleet)")
     parser.add_argument(
         "--fault", action="append", default=[], metavar="DEVICE_ID=KIND[:K=V,...]",
-        help="inject a fault, e.g. load-0002=exception:code=4 or pv-0001=latency:min_s=0.1,max_s=0.3 (repeatable)",
+        help="inject a fault, e.g. load-0002=exception:code=4, pv-0001=latency:min_s=0.1,max_s=0.3 or "
+             "rtu-0001=corrupt_chunk:chunk=3,persistent=true (repeatable)",
     )
     parser.add_argument(
         "--fault-fraction", action="append", default=[], metavar="KIND[:K=V,...]=FRACTION",

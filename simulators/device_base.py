@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from adapters import Profile
 
-from .faults import Fault, FaultKind, InjectedFault
+from .errors import SpecError
+from .faults import FIRMWARE_FAULTS, Fault, FaultKind, InjectedFault
 from .physics import unit_noise
 from .spec import DeviceSpec
 
@@ -17,7 +18,22 @@ HISTORY_LIMIT = 1024
 NORMAL_PCT = 100
 LATENCY_SEED_SALT = 0x5DEECE66D  # latency draws do not repeat the power noise
 
-Value = int | float | str
+Value = int | float | str | bytes
+
+WRITE_FUNCTIONS = frozenset({6, 16})  # write single register, write multiple registers
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """What a request asks of a device, as far as fault admission needs to know."""
+
+    function_code: int
+    address: int
+    count: int
+
+    def writes(self, address: int) -> bool:
+        """Whether this is a register write that covers ``address``."""
+        return self.function_code in WRITE_FUNCTIONS and self.address <= address < self.address + self.count
 
 
 @dataclass(slots=True)
@@ -30,7 +46,13 @@ class Counters:
 
 
 class DeviceBase:
-    """Counters, setpoint history and fault admission; subclasses model the physics."""
+    """Counters, setpoint history and fault admission; subclasses model the physics.
+
+    ``FAULT_KINDS`` are the faults a device can take; firmware faults need a
+    device that models firmware.
+    """
+
+    FAULT_KINDS = frozenset(FaultKind) - FIRMWARE_FAULTS
 
     def __init__(self, *, spec: DeviceSpec, profile: Profile, clock: Callable[[], float] = time.monotonic) -> None:
         self.spec = spec
@@ -56,7 +78,14 @@ class DeviceBase:
     def fault(self) -> Fault | None:
         return None if self._fault is None else self._fault.fault
 
+    def check_fault(self, fault: Fault) -> None:
+        """``SpecError`` unless this device can take ``fault``."""
+        if fault.kind not in self.FAULT_KINDS:
+            raise SpecError(f"device {self.id!r} (profile {self.spec.profile!r}) cannot take a {fault.kind} fault; "
+                            "firmware faults need a device with the firmware roles (profile 'rtu')")
+
     def inject(self, fault: Fault) -> None:
+        self.check_fault(fault)
         self._fault = InjectedFault(fault=fault, requests_before=self.counters.requests, armed_at=self._clock())
 
     def rearm_fault(self) -> None:
@@ -67,13 +96,19 @@ class DeviceBase:
     def clear_fault(self) -> None:
         self._fault = None
 
-    def admit(self) -> Fault | None:
-        """Count a request; return the fault that hits it, if any."""
+    def admit(self, request: Request | None = None) -> Fault | None:
+        """Count a request; return the fault that hits it, if any: the device's own (a reboot), or an injected one."""
         self.counters.requests += 1
+        if (own := self._own_fault(request)) is not None:
+            return own
         if self._fault is None or not self._fault.hits(requests=self.counters.requests, now=self._clock()):
             return None
         self.counters.faults_injected += 1
         return self._fault.fault
+
+    def _own_fault(self, request: Request | None) -> Fault | None:
+        """What the device itself does to a request instead of answering (silent while rebooting, ...)."""
+        return None
 
     def latency_s(self, fault: Fault) -> float:
         """This request's delay for a latency fault, repeatable from the device's seed."""

@@ -1,4 +1,5 @@
-"""Which runtime model serves which profile: loads for static profiles, inverters for SunSpec ones."""
+"""Which runtime model serves which profile: inverters for SunSpec profiles, RTUs for static
+profiles with the firmware roles, loads for the other static profiles."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from adapters import Profile
 
 from .device import SimulatedDevice
 from .device_base import DeviceBase
+from .errors import SpecError
+from .firmware_roles import is_rtu_profile
 from .inverter import SimulatedInverter
 from .physics import LoadPhysics
 from .registers import RegisterMap
+from .rtu import SimulatedRtu
 from .spec import DeviceSpec
 from .sunspec_image import image_profile
 
@@ -22,6 +26,11 @@ def served_map(profile: Profile) -> RegisterMap:
 
 
 def build_device(spec: DeviceSpec, *, profile: Profile, register_map: RegisterMap, physics: LoadPhysics) -> DeviceBase:
+    rtu = is_rtu_profile(profile)
+    if spec.firmware is not None and not rtu:
+        raise SpecError(f"device {spec.id!r}: profile {profile.name!r} has no firmware roles; it takes no firmware")
     if profile.is_sunspec:
         return SimulatedInverter(spec=spec, profile=profile, image=register_map.profile, physics=physics)
+    if rtu:
+        return SimulatedRtu(spec=spec, profile=profile, physics=physics)
     return SimulatedDevice(spec=spec, profile=profile, physics=physics)

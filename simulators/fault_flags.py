@@ -45,7 +45,12 @@ def _parameters(text: str, *, flag: str) -> dict[str, Any]:
     return parameters
 
 
-def _number(text: str) -> int | float | str:
+BOOLEANS = {"true": True, "false": False}
+
+
+def _number(text: str) -> bool | int | float | str:
+    if text in BOOLEANS:
+        return BOOLEANS[text]
     for kind in (int, float):
         try:
             return kind(text)

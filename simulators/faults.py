@@ -21,6 +21,17 @@ class FaultKind(enum.StrEnum):
     LATENCY = "latency"  # answer, after a delay drawn from a distribution
     IMPLAUSIBLE = "implausible"  # answer, but measured power ignores the setpoint
     OFFLINE = "offline"  # no answer inside a time window after injection (or fleet start)
+    # Firmware faults (devices with the firmware roles, profile "rtu"); they act on
+    # firmware transfers and boots, not on every request.
+    CORRUPT_CHUNK = "corrupt_chunk"  # flip a byte of one chunk (of every chunk from it, if persistent)
+    FAILED_BOOT = "failed_boot"  # the booted image fails: back on the old version, ROLLED_BACK
+    ENDLESS_REBOOT = "endless_reboot"  # after an activation, never answer again
+    DROP_MID_TRANSFER = "drop_mid_transfer"  # close the connection once, on a chunk write
+
+
+FIRMWARE_FAULTS = frozenset(
+    {FaultKind.CORRUPT_CHUNK, FaultKind.FAILED_BOOT, FaultKind.ENDLESS_REBOOT, FaultKind.DROP_MID_TRANSFER}
+)
 
 
 # Parameters each kind accepts (besides after_requests), for files and CLI flags.
@@ -31,6 +42,10 @@ KIND_PARAMETERS = {
     FaultKind.LATENCY: ("min_s", "max_s", "distribution", "median_s", "sigma"),
     FaultKind.IMPLAUSIBLE: (),
     FaultKind.OFFLINE: ("start_s", "duration_s"),
+    FaultKind.CORRUPT_CHUNK: ("chunk", "persistent"),
+    FaultKind.FAILED_BOOT: (),
+    FaultKind.ENDLESS_REBOOT: (),
+    FaultKind.DROP_MID_TRANSFER: ("after_chunks",),
 }
 
 
@@ -52,6 +67,9 @@ class Fault:
     sigma: float = 0.0
     start_s: float = 0.0
     duration_s: float | None = None
+    chunk: int = 0
+    persistent: bool = False
+    after_chunks: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", FaultKind(self.kind))
@@ -87,6 +105,26 @@ class Fault:
     def offline(cls, *, start_s: float = 0.0, duration_s: float | None = None) -> Fault:
         """Silent from ``start_s`` for ``duration_s`` seconds (forever without one)."""
         return cls(kind=FaultKind.OFFLINE, start_s=start_s, duration_s=duration_s)
+
+    @classmethod
+    def corrupt_chunk(cls, *, chunk: int = 0, persistent: bool = False) -> Fault:
+        """Flip a byte of the ``chunk``-th chunk write (0-based) after injection; of every later one too if persistent."""
+        return cls(kind=FaultKind.CORRUPT_CHUNK, chunk=chunk, persistent=persistent)
+
+    @classmethod
+    def failed_boot(cls) -> Fault:
+        """Every boot of a new image fails: the device comes back on its old version, ROLLED_BACK."""
+        return cls(kind=FaultKind.FAILED_BOOT)
+
+    @classmethod
+    def endless_reboot(cls) -> Fault:
+        """After an activation the device never answers again (until the fault is cleared)."""
+        return cls(kind=FaultKind.ENDLESS_REBOOT)
+
+    @classmethod
+    def drop_mid_transfer(cls, *, after_chunks: int = 0) -> Fault:
+        """Let ``after_chunks`` chunk writes through, then close the connection on the next one, once."""
+        return cls(kind=FaultKind.DROP_MID_TRANSFER, after_chunks=after_chunks)
 
     @classmethod
     def parse(cls, kind: str, parameters: dict[str, Any]) -> Fault:
@@ -130,6 +168,8 @@ class Fault:
 def _fault_problem(fault: Fault) -> str | None:
     if fault.after_requests < 0:
         return f"after_requests must be >= 0, got {fault.after_requests}"
+    if fault.kind in FIRMWARE_FAULTS and fault.after_requests:
+        return "acts on firmware transfers and boots and takes no after_requests"
     if fault.kind is FaultKind.EXCEPTION and not 1 <= fault.code <= MAX_EXCEPTION_CODE:
         return f"exception code must be in 1..{MAX_EXCEPTION_CODE}, got {fault.code}"
     if extra := [f.name for f in fields(fault)[2:] if getattr(fault, f.name) != f.default
@@ -137,9 +177,21 @@ def _fault_problem(fault: Fault) -> str | None:
         return f"takes no {', '.join(extra)}"
     if fault.kind is FaultKind.LATENCY:
         return _latency_problem(fault)
+    if fault.kind in FIRMWARE_FAULTS:
+        return _firmware_problem(fault)
     bad_window = fault.start_s < 0 or (fault.duration_s is not None and fault.duration_s <= 0)
     if fault.kind is FaultKind.OFFLINE and bad_window:
         return f"needs start_s >= 0 and duration_s > 0, got {fault.start_s} and {fault.duration_s}"
+    return None
+
+
+def _firmware_problem(fault: Fault) -> str | None:
+    for name in ("chunk", "after_chunks"):
+        value = getattr(fault, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{name} must be an int >= 0, got {value!r}"
+    if not isinstance(fault.persistent, bool):
+        return f"persistent must be true or false, got {fault.persistent!r}"
     return None
 
 
@@ -164,6 +216,8 @@ class InjectedFault:
     armed_at: float
 
     def hits(self, *, requests: int, now: float) -> bool:
+        if self.fault.kind in FIRMWARE_FAULTS:
+            return False  # the device's firmware model applies these
         if self.fault.kind is FaultKind.OFFLINE:
             return self.fault.offline_at(now - self.armed_at)
         return self.fault.hits(request_number=requests - self.requests_before)

@@ -148,6 +148,8 @@ class Fleet:
             raise ValueError(f"fraction must be in (0, 1], got {fraction}")
         pool = sorted(i for i in (among if among is not None else self._devices) if self.device(i).fault is None)
         chosen = sorted(random.Random(seed).sample(pool, k=round(len(pool) * fraction)))
+        for device_id in chosen:  # all or none
+            self.device(device_id).check_fault(fault)
         for device_id in chosen:
             self.inject(device_id, fault)
         return chosen

@@ -18,6 +18,8 @@ from adapters import ProfileError, load_profile
 
 from .errors import SpecError
 from .faults import Fault
+from .firmware import FirmwareSpec
+from .firmware_roles import is_rtu_profile
 from .physics import LoadPhysics
 from .sampler import DEFAULT_SAMPLE_INTERVAL_S
 from .spec import MAX_PORT, SHED_PRIORITIES, DeviceSpec, FleetSpec, GatewaySpec
@@ -26,7 +28,9 @@ FLEET_KEYS = {"seed": int, "host": str, "port": int, "gateways": int, "feeders":
               "sample_interval_s": (int, float), "profile_dirs": list}
 GROUP_KEYS = {"name": str, "profile": str, "count": int, "id_prefix": str, "rated_kw": (int, float, list),
               "load_factor": (int, float, list), "protected_fraction": (int, float), "shed_priorities": list,
-              "feeders": list, "gateways": list, "first_unit_id": int, "physics": dict}
+              "feeders": list, "gateways": list, "first_unit_id": int, "physics": dict,
+              "firmware_version": str, "reboot_s": (int, float), "confirm_window_s": (int, float)}
+FIRMWARE_KEYS = {"firmware_version": "version", "reboot_s": "reboot_s", "confirm_window_s": "confirm_window_s"}
 PHYSICS_KEYS = {"noise_fraction": (int, float), "ramp_s": (int, float), "ramp_shape": str,
                 "surge_factor": (int, float), "surge_decay_s": (int, float)}
 DEFAULTS = {"seed": 1, "host": "127.0.0.1", "port": 0, "gateways": 1, "feeders": 4}
@@ -101,9 +105,10 @@ def _group_devices(group: Any, *, index: int, source: str, rng: random.Random, f
     _check_keys(group, GROUP_KEYS, where, required=("name", "profile", "count"))
     where = f"{source}: group {group['name']!r}"
     try:
-        load_profile(group["profile"], search_dirs=dirs)
+        profile = load_profile(group["profile"], search_dirs=dirs)
     except ProfileError as exc:
         raise SpecError(f"{where}: {exc}") from exc
+    firmware = _firmware(group, where=where, rtu=is_rtu_profile(profile))
     count = group["count"]
     if count < 1:
         raise SpecError(f"{where}: count must be >= 1, got {count}")
@@ -122,7 +127,7 @@ def _group_devices(group: Any, *, index: int, source: str, rng: random.Random, f
         unit_id, next_unit[gateway] = next_unit[gateway], next_unit[gateway] + 1
         made.append(_device(group, i, where=where, rng=rng, gateway=gateway, unit_id=unit_id,
                             feeder=own_feeders[i * len(own_feeders) // count], protected=i in protected,
-                            physics=physics))
+                            physics=physics, firmware=firmware))
     return made
 
 
@@ -137,6 +142,20 @@ def _device(group: dict[str, Any], i: int, *, where: str, rng: random.Random, **
             noise_seed=rng.getrandbits(32),
             **placement,
         )
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from exc
+
+
+def _firmware(group: dict[str, Any], *, where: str, rtu: bool) -> FirmwareSpec | None:
+    """The group's firmware (RTU profiles only): ``firmware_version``, ``reboot_s``, ``confirm_window_s``."""
+    given = {FIRMWARE_KEYS[key]: value for key, value in group.items() if key in FIRMWARE_KEYS}
+    if given and not rtu:
+        raise SpecError(f"{where}: {sorted(k for k in group if k in FIRMWARE_KEYS)} need a profile with "
+                        f"firmware roles (such as 'rtu'); {group['profile']!r} has none")
+    if not given:
+        return None
+    try:
+        return FirmwareSpec(**given)
     except SpecError as exc:
         raise SpecError(f"{where}: {exc}") from exc
 

@@ -4,7 +4,8 @@ pymodbus serves registers from ``SimDevice`` objects; each one's ``action``
 hook asks the device model, so reads are computed on demand and writes go
 through the model. A request handler subclass applies injected faults before
 pymodbus sees the request: it stays silent, answers with an exception, or
-closes the connection. A latency fault answers after a delay, in its own task,
+closes the connection. A device may do the same on its own (an RTU is silent
+while it reboots). A latency fault answers after a delay, in its own task,
 so only requests queued behind it on the same connection wait (as they would
 behind a slow real device).
 """
@@ -20,7 +21,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from .device_base import DeviceBase
+from .device_base import DeviceBase, Request
 from .errors import RejectedWrite, SimulatorError
 from .faults import FaultKind
 from .registers import RegisterMap
@@ -51,24 +52,33 @@ class DeviceRegisters:
             return None
         try:
             values = self._map.decode_write(self._device, address=address, words=[int(word) for word in set_values])
+            self._device.write(values)
         except RejectedWrite as exc:
             return exc.code
-        self._device.write(values)
         return None
 
 
 def sim_device(*, unit_id: int, device: DeviceBase, register_map: RegisterMap) -> SimDevice:
+    """The device's points, and read-only zero registers in the gaps between them (so reads may span gaps)."""
     simdata = [
-        SimData(
-            point.address,
-            count=point.register_count,
-            values=0,
-            datatype=DataType.REGISTERS,
-            readonly=not point.writable,
-        )
-        for point in register_map.points
+        SimData(address, count=count, values=0, datatype=DataType.REGISTERS, readonly=readonly)
+        for address, count, readonly in _blocks(register_map)
     ]
     return SimDevice(id=unit_id, simdata=simdata, action=DeviceRegisters(device, register_map).action)
+
+
+def _blocks(register_map: RegisterMap) -> list[tuple[int, int, bool]]:
+    """(address, count, read-only) of every point, and of every gap between two points."""
+    blocks: list[tuple[int, int, bool]] = []
+    for point in register_map.points:
+        if blocks and (end := blocks[-1][0] + blocks[-1][1]) < point.address:
+            blocks.append((end, point.address - end, True))
+        blocks.append((point.address, point.register_count, not point.writable))
+    return blocks
+
+
+def _request(pdu: ModbusPDU) -> Request:
+    return Request(function_code=pdu.function_code, address=pdu.address, count=pdu.count)
 
 
 class FaultingRequestHandler(ServerRequestHandler):
@@ -82,7 +92,7 @@ class FaultingRequestHandler(ServerRequestHandler):
         if device is None:
             self._refuse(pdu, ExcCodes.GATEWAY_NO_RESPONSE)
             return
-        fault = device.admit()
+        fault = device.admit(_request(pdu))
         if fault is None or fault.kind in ANSWERING_FAULTS:
             await super().handle_request()
         elif fault.kind is FaultKind.LATENCY:

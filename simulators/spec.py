@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .errors import SpecError
+from .firmware import FirmwareSpec
 from .physics import LoadPhysics
 
 MAX_UNIT_ID = 247
@@ -31,6 +32,7 @@ class DeviceSpec:
     """One simulated device: where it is reached, where it sits on the grid, how it draws power.
 
     For an inverter, ``load_factor`` is the share of its rating the sun makes available.
+    ``firmware`` is for devices that model firmware (profile ``rtu``).
     """
 
     id: str
@@ -44,6 +46,7 @@ class DeviceSpec:
     load_factor: float
     noise_seed: int
     physics: LoadPhysics | None = None  # None: the fleet's default physics
+    firmware: FirmwareSpec | None = None  # None: the defaults of FirmwareSpec
 
     def __post_init__(self) -> None:
         if problem := _device_problem(self):

@@ -9,11 +9,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from gridjobs.api import devices, operations, service
+from gridjobs.api import devices, firmware, operations, service
 from gridjobs.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from gridjobs.api.openapi import build_openapi
 from gridjobs.api.problems import EXCEPTION_HANDLERS
 from gridjobs.api.request_metrics import RequestMetrics
+from gridjobs.firmware import DEFAULT_FIRMWARE_MAX_BYTES
 from gridjobs.runtime import Runtime
 
 ROUTES = [
@@ -22,10 +23,14 @@ ROUTES = [
     Route("/v1/operations/{id}", operations.get_one, methods=["GET"]),
     Route("/v1/operations/{id}/devices", operations.list_devices, methods=["GET"]),
     Route("/v1/operations/{id}/cancel", operations.cancel, methods=["POST"]),
+    Route("/v1/operations/{id}/resume", operations.resume, methods=["POST"]),
     Route("/v1/devices", devices.post_batch, methods=["POST"]),
     Route("/v1/devices", devices.list_all, methods=["GET"]),
     Route("/v1/devices/{id}", devices.put_one, methods=["PUT"]),
     Route("/v1/devices/{id}", devices.get_one, methods=["GET"]),
+    Route("/v1/firmware", firmware.upload, methods=["POST"]),
+    Route("/v1/firmware", firmware.list_all, methods=["GET"]),
+    Route("/v1/firmware/{id}", firmware.get_one, methods=["GET"]),
     Route("/healthz", service.healthz, methods=["GET"]),
     Route("/readyz", service.readyz, methods=["GET"]),
     Route("/metrics", service.metrics, methods=["GET"]),
@@ -36,8 +41,13 @@ ROUTES = [
 def create_app(
     open_runtime: Callable[[], AsyncContextManager[Runtime]],
     *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    firmware_max_bytes: int = DEFAULT_FIRMWARE_MAX_BYTES,
 ) -> Starlette:
-    """Build the app; `open_runtime` provides the pool, shards and dispatcher."""
+    """Build the app; `open_runtime` provides the pool, shards and dispatcher.
+
+    Firmware uploads have their own body limit. The upload itself also stops at
+    the runtime's `settings.firmware_max_bytes`, so the lower of the two applies.
+    """
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
@@ -47,7 +57,9 @@ def create_app(
 
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(RequestMetrics), Middleware(BodyLimit, max_bytes=max_body_bytes)],
+        middleware=[Middleware(RequestMetrics),
+                    Middleware(BodyLimit, max_bytes=max_body_bytes,
+                               prefix_limits={"/v1/firmware": firmware_max_bytes})],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

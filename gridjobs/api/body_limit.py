@@ -1,11 +1,15 @@
 """BodyLimit: a plain ASGI middleware that refuses bodies over a byte limit (413).
 
-A declared Content-Length over the limit is refused before the app runs. A
-streamed body is counted as it is received; crossing the limit raises
-PayloadTooLarge inside the app, which the problem handlers render.
+The limit is `max_bytes`, unless the path lies under one of `prefix_limits`
+(the longest matching prefix wins): firmware images, say, may be larger than
+any JSON body. A declared Content-Length over the limit is refused before the
+app runs. A streamed body is counted as it is received; crossing the limit
+raises PayloadTooLarge inside the app, which the problem handlers render.
 """
 
 from __future__ import annotations
+
+from typing import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,30 +20,38 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                 prefix_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Longest prefix first, so "/v1/a/b" beats "/v1/a".
+        self.prefix_limits = sorted((prefix_limits or {}).items(), key=lambda kv: -len(kv[0]))
 
-    def _message(self) -> str:
-        return f"request body exceeds the limit of {self.max_bytes} bytes"
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.prefix_limits:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.limit_for(scope.get("path", ""))
+        message = f"request body exceeds the limit of {limit} bytes"
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            response = problem(413, "Payload too large", self._message(),
+        if declared.isdigit() and int(declared) > limit:
+            response = problem(413, "Payload too large", message,
                                slug="payload-too-large", instance=scope.get("path"))
             return await response(scope, receive, send)
         seen = 0
 
         async def limited_receive() -> Message:
             nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise PayloadTooLarge(self._message())
-            return message
+            received = await receive()
+            if received["type"] == "http.request":
+                seen += len(received.get("body", b""))
+                if seen > limit:
+                    raise PayloadTooLarge(message)
+            return received
 
         await self.app(scope, limited_receive, send)

@@ -28,13 +28,21 @@ def _problem(description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "malformed JSON", 404: "not found", 409: "conflict", 413: "body over 1 MiB",
-            422: "validation failed"}
+            415: "unsupported media type", 422: "validation failed"}
     return {str(c): _problem(text[c]) for c in codes}
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    return [{"name": name, "in": "query", "required": name in required, "schema": field}
+            for name, field in schema["properties"].items()]
 
 
 def build_openapi() -> dict[str, Any]:
     models = [schemas.OperationIn, schemas.OperationOut, schemas.OperationPage, schemas.DeviceIn,
-              schemas.DeviceOut, schemas.DevicePage, schemas.OutcomePage, schemas.Problem,
+              schemas.DeviceOut, schemas.DevicePage, schemas.OutcomePage, schemas.FirmwareOut,
+              schemas.FirmwarePage, schemas.Problem,
               *[k.params_model for k in KINDS.values()]]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
     op = _ref(schemas.OperationOut)
@@ -53,6 +61,8 @@ def build_openapi() -> dict[str, Any]:
                                         "responses": {"200": {"description": "the operation", "content": {"application/json": {"schema": op}}}, **_errors(404)}}},
         "/v1/operations/{id}/devices": {"get": {"summary": "Per-device outcomes",
                                                 "responses": {"200": _json(schemas.OutcomePage, "a page"), **_errors(404, 422)}}},
+        "/v1/operations/{id}/resume": {"post": {"summary": "Resume a paused (manual-approval) rollout",
+                                                "responses": {"202": _json(schemas.OperationOut, "resuming"), **_errors(404, 409)}}},
         "/v1/operations/{id}/cancel": {"post": {"summary": "Cancel an operation",
                                                 "responses": {"202": _json(schemas.OperationOut, "cancelling"), **_errors(404, 409)}}},
         "/v1/devices": {
@@ -66,6 +76,23 @@ def build_openapi() -> dict[str, Any]:
             "put": {"summary": "Upsert one device", "responses": {"200": _json(schemas.DeviceOut, "the device"), **_errors(400, 422)}},
             "get": {"summary": "One device", "responses": {"200": _json(schemas.DeviceOut, "the device"), **_errors(404)}},
         },
+        "/v1/firmware": {
+            "post": {
+                "summary": "Upload a firmware image (201); the same image, version and profile again "
+                           "returns the stored artifact (200)",
+                "parameters": _query_parameters(schemas.FirmwareQuery),
+                "requestBody": {"required": True, "content": {"application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"201": _json(schemas.FirmwareOut, "stored"),
+                              "200": _json(schemas.FirmwareOut, "already stored"),
+                              **_errors(409, 415, 422),
+                              "413": _problem("image over firmware_max_bytes (16 MiB by default)")},
+            },
+            "get": {"summary": "List firmware artifacts, newest first (filter: profile)",
+                    "responses": {"200": _json(schemas.FirmwarePage, "a page"), **_errors(422)}},
+        },
+        "/v1/firmware/{id}": {"get": {"summary": "One firmware artifact",
+                                      "responses": {"200": _json(schemas.FirmwareOut, "the artifact"), **_errors(404)}}},
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"summary": "Readiness: Postgres and Ray", "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},

@@ -91,6 +91,11 @@ async def list_devices(request: Request) -> Response:
     return JSONResponse({"items": [OutcomeOut.of(o) for o in outcomes], "next_cursor": next_cursor})
 
 
+async def resume(request: Request) -> Response:
+    op = await store.resume(_pool(request), path_uuid(request))
+    return _render(op, 202, Location=_location(op))
+
+
 async def cancel(request: Request) -> Response:
     op = await store.cancel(_pool(request), path_uuid(request))
     return _render(op, 202, Location=_location(op))

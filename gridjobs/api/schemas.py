@@ -9,10 +9,10 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
-from gridjobs.records import Device, Operation, Outcome
+from gridjobs.records import Device, FirmwareArtifact, Operation, Outcome
 
 DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
-Status = Literal["queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
+Status = Literal["queued", "running", "paused", "cancelling", "succeeded", "failed", "cancelled"]
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = -100, 100, 0
 MAX_DEVICES_PER_BATCH = 5_000  # ~1 MiB of JSON: the body limit
 
@@ -119,6 +119,37 @@ class DevicePage(BaseModel):
 
 class OutcomePage(BaseModel):
     items: list[OutcomeOut]
+    next_cursor: str | None
+
+
+FirmwareVersion = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")]
+
+
+class FirmwareQuery(BaseModel):
+    """The query of POST /v1/firmware; the body is the image (application/octet-stream)."""
+
+    version: FirmwareVersion = Field(description="the version the image reports once active")
+    profile: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="a device profile with the firmware_version, fw_chunk_data and fw_activate roles")
+
+
+class FirmwareOut(BaseModel):
+    id: UUID
+    version: str
+    profile: str
+    sha256: str
+    size: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, artifact: FirmwareArtifact) -> dict[str, Any]:
+        return {"id": str(artifact.id), "version": artifact.version, "profile": artifact.profile,
+                "sha256": artifact.sha256, "size": artifact.size,
+                "created_at": _iso(artifact.created_at)}
+
+
+class FirmwarePage(BaseModel):
+    items: list[FirmwareOut]
     next_cursor: str | None
 
 

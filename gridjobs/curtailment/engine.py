@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from actors.tasks import DeviceRef, DeviceResult, DeviceTask
-from gridjobs.curtailment.ledger import ALL_STEPS, Ledger
+from gridjobs.curtailment.ledger import ALL_STEPS, CurtailmentLedger
 from gridjobs.curtailment.params import CurtailmentParams
 from gridjobs.curtailment.retry import should_retry
 from gridjobs.curtailment.stages import restore_stages
@@ -35,7 +35,7 @@ class CurtailmentRun:
     def __init__(self, ctx: RunContext, params: CurtailmentParams, strategy: Strategy) -> None:
         self.ctx, self.params, self.strategy = ctx, params, strategy
         self.devices: dict[str, Device] = {}
-        self.ledger = Ledger()
+        self.ledger = CurtailmentLedger()
 
     async def run(self) -> Finish:
         ctx = self.ctx
@@ -52,7 +52,7 @@ class CurtailmentRun:
         return self._finish()
 
     async def _load(self) -> None:
-        self.ledger = Ledger(await self.ctx.lease.outcomes())
+        self.ledger = CurtailmentLedger(await self.ctx.lease.outcomes())
         in_scope = await resolve_scope(self.ctx.pool, self.params.scope)
         self.devices = {d.id: d for d in in_scope}
         # Devices this operation touched stay addressable even if the registry

@@ -36,6 +36,7 @@ class RunContext:
     log: Any
     clock: Callable[[], float] = time.time
     checkpoint: dict[str, Any] = field(default_factory=dict)
+    resume: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def op_id(self) -> str:
@@ -58,6 +59,22 @@ class RunContext:
     async def save_checkpoint(self, **changes: Any) -> None:
         self.checkpoint.update(changes)
         await self.lease.save_checkpoint(self.checkpoint)
+
+    async def pause_until_resumed(self) -> bool:
+        """Pause (status `paused`) until resumed; False if cancelled meanwhile."""
+        self.resume.clear()
+        await self.lease.pause()
+        waiters = {asyncio.ensure_future(self.resume.wait()), asyncio.ensure_future(self.cancel.wait())}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+        if self.cancelled:
+            return False
+        await self.lease.unpause()
+        return True
 
     async def wait_cancel(self, timeout_s: float) -> bool:
         """Sleep up to `timeout_s`; return early (True) if cancellation arrives."""

@@ -58,8 +58,9 @@ class Dispatcher:
         self.profiles = profiles
         self.owner = owner or default_owner()
         self._wake = asyncio.Event()
-        self._listener = Listener(dsn, on_queued=self._wake.set, on_cancel=self._cancel_requested)
-        self._running: dict[str, tuple[asyncio.Task, asyncio.Event]] = {}
+        self._listener = Listener(dsn, on_queued=self._wake.set, on_cancel=self._cancel_requested,
+                                  on_resume=self._resume_requested)
+        self._running: dict[str, tuple[asyncio.Task, RunContext]] = {}
         self._loop_task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -87,9 +88,12 @@ class Dispatcher:
         return len(self._running)
 
     def _cancel_requested(self, op_id: str) -> None:
-        entry = self._running.get(op_id)
-        if entry is not None:
-            entry[1].set()
+        if (entry := self._running.get(op_id)) is not None:
+            entry[1].cancel.set()
+
+    def _resume_requested(self, op_id: str) -> None:
+        if (entry := self._running.get(op_id)) is not None:
+            entry[1].resume.set()
 
     async def _loop(self) -> None:
         last_purge = time.monotonic()
@@ -132,7 +136,7 @@ class Dispatcher:
             log=log.bind(operation_id=str(op.id)), checkpoint=dict(op.checkpoint),
         )
         task = asyncio.create_task(run_claimed(ctx, self.kinds), name=f"gridjobs-op-{op.id}")
-        self._running[str(op.id)] = (task, cancel)
+        self._running[str(op.id)] = (task, ctx)
         task.add_done_callback(lambda _t, key=str(op.id): self._finished(key))
 
     def _finished(self, op_id: str) -> None:

@@ -69,8 +69,11 @@ async def _heartbeat(ctx: RunContext) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            if await ctx.lease.heartbeat():
+            beat = await ctx.lease.heartbeat()
+            if beat.cancel:
                 ctx.cancel.set()
+            if beat.resume:
+                ctx.resume.set()
         except StoreError as exc:  # transient: the lease outlives a few missed beats
             log.warning("heartbeat_failed", error=str(exc))
 

@@ -31,6 +31,12 @@ class OutcomeWrite:
     data: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Beat:
+    cancel: bool
+    resume: bool
+
+
 @translated
 async def claim_next(pool: asyncpg.Pool, *, owner: str, lease_s: float) -> Operation | None:
     row = await pool.fetchrow(Q["claim_operation"], owner, lease_s)
@@ -54,12 +60,21 @@ class Lease:
         return self.operation.id
 
     @translated
-    async def heartbeat(self) -> bool:
-        """Extend the lease; return whether cancellation was requested."""
+    async def heartbeat(self) -> Beat:
+        """Extend the lease; report whether cancel or resume was requested."""
         row = await self.pool.fetchrow(Q["heartbeat"], self.op_id, self.fence, self.lease_s)
         if row is None:
             raise StaleLeaseError(f"lease on operation {self.op_id} was lost")
-        return bool(row["cancel_requested"])
+        return Beat(cancel=bool(row["cancel_requested"]), resume=bool(row["resume_requested"]))
+
+    @translated
+    async def pause(self) -> None:
+        """Status `paused`: the run waits for POST .../resume, holding its lease."""
+        await self._fenced(Q["pause_operation"], self.op_id, self.fence)
+
+    @translated
+    async def unpause(self) -> None:
+        await self.pool.execute(Q["unpause_operation"], self.op_id, self.fence)
 
     @translated
     async def release(self) -> None:

@@ -12,13 +12,16 @@ from gridjobs.store.database import DRIVER_ERRORS, connect
 
 QUEUED_CHANNEL = "gridjobs_queued"
 CANCEL_CHANNEL = "gridjobs_cancel"
+RESUME_CHANNEL = "gridjobs_resume"
 
 
 class Listener:
-    def __init__(self, dsn: str, *, on_queued: Callable[[], None], on_cancel: Callable[[str], None]) -> None:
+    def __init__(self, dsn: str, *, on_queued: Callable[[], None], on_cancel: Callable[[str], None],
+                 on_resume: Callable[[str], None]) -> None:
         self._dsn = dsn
         self._on_queued = on_queued
         self._on_cancel = on_cancel
+        self._on_resume = on_resume
         self._conn: asyncpg.Connection | None = None
 
     async def start(self) -> None:
@@ -28,6 +31,7 @@ class Listener:
         try:
             await conn.add_listener(QUEUED_CHANNEL, self._queued)
             await conn.add_listener(CANCEL_CHANNEL, self._cancel)
+            await conn.add_listener(RESUME_CHANNEL, self._resume)
         except DRIVER_ERRORS as exc:
             conn.terminate()
             raise StoreError(f"cannot LISTEN: {exc}") from exc
@@ -43,6 +47,9 @@ class Listener:
 
     def _cancel(self, conn, pid, channel, payload) -> None:
         self._on_cancel(payload)
+
+    def _resume(self, conn, pid, channel, payload) -> None:
+        self._on_resume(payload)
 
     async def stop(self) -> None:
         if self._conn is not None:

@@ -124,6 +124,17 @@ async def cancel(pool: asyncpg.Pool, op_id: UUID) -> Operation:
 
 
 @translated
+async def resume(pool: asyncpg.Pool, op_id: UUID) -> Operation:
+    """Let a paused (manual-approval) operation go on."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval(Q["resume_operation"], op_id) is None:
+            current = await _get(conn, op_id)  # raises NotFound
+            raise Conflict(f"operation {op_id} is {current.status}; only a paused operation resumes")
+        await conn.execute(Q["notify_resume"], str(op_id))
+        return await _get(conn, op_id)
+
+
+@translated
 async def list_outcomes(
     pool: asyncpg.Pool, op_id: UUID, *, after_seq: int | None, limit: int
 ) -> list[Outcome]:

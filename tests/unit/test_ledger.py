@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gridjobs.curtailment.ledger import Ledger
+from gridjobs.curtailment.ledger import CurtailmentLedger as Ledger
 from gridjobs.records import Outcome
 
 

@@ -106,14 +106,30 @@ UPDATE operations SET
     status = CASE status WHEN 'queued' THEN 'cancelled' ELSE 'cancelling' END,
     finished_at = CASE status WHEN 'queued' THEN now() ELSE finished_at END,
     updated_at = now()
-WHERE id = $1 AND status IN ('queued', 'running', 'cancelling')
+WHERE id = $1 AND status IN ('queued', 'running', 'cancelling', 'paused')
 RETURNING status;
+
+-- name: resume_operation
+UPDATE operations SET resume_requested = true, updated_at = now()
+WHERE id = $1 AND status = 'paused'
+RETURNING status;
+
+-- name: notify_resume
+SELECT pg_notify('gridjobs_resume', $1::text);
+
+-- name: pause_operation
+UPDATE operations SET status = 'paused', resume_requested = false, updated_at = now()
+WHERE id = $1 AND fence = $2 AND status = 'running';
+
+-- name: unpause_operation
+UPDATE operations SET status = 'running', resume_requested = false, updated_at = now()
+WHERE id = $1 AND fence = $2 AND status = 'paused';
 
 -- name: claim_operation
 WITH next AS (
     SELECT id FROM operations
     WHERE status = 'queued'
-       OR (status IN ('running', 'cancelling') AND lease_expires_at < now())
+       OR (status IN ('running', 'cancelling', 'paused') AND lease_expires_at < now())
     ORDER BY priority DESC, created_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -132,22 +148,22 @@ RETURNING o.*;
 
 -- name: heartbeat
 UPDATE operations SET lease_expires_at = now() + make_interval(secs => $3)
-WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling')
-RETURNING cancel_requested;
+WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused')
+RETURNING cancel_requested, resume_requested;
 
 -- name: release_lease
 UPDATE operations SET lease_expires_at = now(), lease_owner = NULL
-WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling');
+WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused');
 
 -- name: save_checkpoint
 UPDATE operations SET checkpoint = $3, updated_at = now()
-WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling');
+WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused');
 
 -- name: finish_operation
 UPDATE operations SET
     status = $3, result = $4, error_code = $5, error_detail = $6,
     finished_at = now(), updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
-WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling');
+WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused');
 
 -- name: upsert_outcomes
 INSERT INTO device_outcomes AS d
@@ -157,7 +173,7 @@ FROM operations o,
      unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::integer[], $9::text[], $10::integer[])
          AS u(device_id, state, step, code, detail, attempts, data, seq)
-WHERE o.id = $1 AND o.fence = $2 AND o.status IN ('running', 'cancelling')
+WHERE o.id = $1 AND o.fence = $2 AND o.status IN ('running', 'cancelling', 'paused')
 FOR SHARE OF o
 ON CONFLICT (operation_id, device_id) DO UPDATE SET
     state = EXCLUDED.state, step = EXCLUDED.step, code = EXCLUDED.code,
@@ -176,3 +192,35 @@ LIMIT $3;
 -- name: last_readings
 SELECT device_id, last_kw FROM device_state
 WHERE device_id = ANY($1::text[]) AND last_kw IS NOT NULL;
+
+-- name: insert_firmware_chunk
+INSERT INTO firmware_chunks (artifact_id, idx, data) VALUES ($1, $2, $3);
+
+-- name: insert_firmware_artifact
+-- Nothing is returned when (profile, version) or (profile, sha256) is taken;
+-- a concurrent upload of either is waited for, then seen as taken.
+INSERT INTO firmware_artifacts (id, version, profile, sha256, size)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT DO NOTHING
+RETURNING *;
+
+-- name: find_firmware_artifact
+-- The artifacts an upload of (sha256, profile, version) clashes with, the exact match first.
+SELECT * FROM firmware_artifacts
+WHERE profile = $2 AND (sha256 = $1 OR version = $3)
+ORDER BY (sha256 = $1 AND version = $3) DESC, created_at;
+
+-- name: get_firmware_artifact
+SELECT * FROM firmware_artifacts WHERE id = $1;
+
+-- name: list_firmware_artifacts
+SELECT * FROM firmware_artifacts
+WHERE ($1::text IS NULL OR profile = $1)
+  AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $4;
+
+-- name: artifact_chunks_between
+SELECT idx, data FROM firmware_chunks
+WHERE artifact_id = $1 AND idx BETWEEN $2 AND $3
+ORDER BY idx;

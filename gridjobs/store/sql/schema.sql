@@ -27,7 +27,8 @@ CREATE TABLE operations (
     id                uuid PRIMARY KEY,
     kind              text NOT NULL,
     status            text NOT NULL CHECK (status IN
-                        ('queued', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled')),
+                        ('queued', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled',
+                         'paused')),
     priority          integer NOT NULL DEFAULT 0,
     params            jsonb NOT NULL,
     checkpoint        jsonb NOT NULL DEFAULT '{}'::jsonb,
@@ -35,6 +36,7 @@ CREATE TABLE operations (
     error_code        text,
     error_detail      text,
     cancel_requested  boolean NOT NULL DEFAULT false,
+    resume_requested  boolean NOT NULL DEFAULT false,
     lease_owner       text,
     lease_expires_at  timestamptz,
     fence             bigint NOT NULL DEFAULT 0,
@@ -80,4 +82,40 @@ CREATE TABLE device_state (
     setpoint_pct         integer,
     last_kw              double precision,
     updated_at           timestamptz NOT NULL DEFAULT now()
+);
+
+-- Firmware images. Within one profile a version names exactly one image and an
+-- image carries exactly one version: the same bytes, version and profile again
+-- are the same artifact; a clash on either key alone is refused.
+CREATE TABLE firmware_artifacts (
+    id          uuid PRIMARY KEY,
+    version     text NOT NULL,
+    profile     text NOT NULL,
+    sha256      text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    size        bigint NOT NULL CHECK (size > 0),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (profile, version),
+    UNIQUE (profile, sha256)
+);
+CREATE INDEX firmware_artifacts_newest_idx ON firmware_artifacts (created_at DESC, id DESC);
+
+-- The image in fixed-size rows (64 KiB; the last may be shorter). Chunks are
+-- written while the upload streams, before the artifact row exists: the
+-- foreign key is checked at commit.
+CREATE TABLE firmware_chunks (
+    artifact_id  uuid NOT NULL REFERENCES firmware_artifacts (id) ON DELETE CASCADE
+                     DEFERRABLE INITIALLY DEFERRED,
+    idx          integer NOT NULL CHECK (idx >= 0),
+    data         bytea NOT NULL,
+    PRIMARY KEY (artifact_id, idx)
+);
+
+-- How far each device's transfer got, written by the shards.
+CREATE TABLE firmware_transfers (
+    operation_id  uuid NOT NULL REFERENCES operations (id) ON DELETE CASCADE,
+    device_id     text NOT NULL,
+    artifact_id   uuid NOT NULL,
+    "offset"      bigint NOT NULL DEFAULT 0 CHECK ("offset" >= 0),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (operation_id, device_id)
 );

@@ -1,0 +1,134 @@
+"""One batch of devices through the firmware stages, one shard call per stage.
+
+Every stage is recorded before and after it runs, so a resumed rollout starts
+each device at the stage after its last completed one; every stage is safe
+to repeat. Once a device is activated it is always followed to its confirm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from actors.tasks import DeviceResult, DeviceTask
+from gridjobs.curtailment.engine import device_ref
+from gridjobs.dispatch.context import RunContext
+from gridjobs.ledger import Ledger
+from gridjobs.records import Device
+from gridjobs.rollout.params import FirmwareRolloutParams
+
+STAGES = ("fw_precheck", "fw_transfer", "fw_verify", "fw_activate", "fw_confirm")
+TRANSIENT = frozenset({"device_timeout", "connection_failed", "shard_unavailable"})
+IDLE_STATES = {0, 3}  # IDLE, CONFIRMED: nothing of ours in progress on the device
+PENDING_CONFIRM = 2
+# Before activation a device can stop anywhere; once activated it is confirmed.
+STOPPABLE = ("fw_precheck", "fw_transfer", "fw_verify", "fw_activate")
+STOPPED_BEFORE = {
+    "fw_precheck": "before it was touched",
+    "fw_transfer": "after the precheck, before any transfer",
+    "fw_verify": "after the transfer, before verification (image staged in the inactive bank)",
+    "fw_activate": "after transfer and verify, before activation (image staged in the "
+                   "inactive bank, not activated)",
+}
+
+
+@dataclass(frozen=True)
+class Image:
+    artifact_id: str
+    version: str
+    size: int
+    crc32: int
+
+
+class BatchPipeline:
+    def __init__(self, ctx: RunContext, ledger: Ledger, devices: dict[str, Device],
+                 params: FirmwareRolloutParams, image: Image) -> None:
+        self.ctx, self.ledger, self.devices = ctx, ledger, devices
+        self.params, self.image = params, image
+
+    def next_stage(self, device_id: str) -> str | None:
+        """The stage a device needs next; None once it has a verdict."""
+        if device_id not in self.ledger:
+            return STAGES[0]
+        entry = self.ledger.get(device_id)
+        if entry.state in ("succeeded", "failed", "cancelled"):
+            return None
+        done = self.ledger.data(device_id).get("completed")
+        return STAGES[0] if done is None else STAGES[STAGES.index(done) + 1]
+
+    async def run(self, batch: tuple[str, ...]) -> None:
+        for stage in STAGES:
+            todo = [d for d in batch if self.next_stage(d) == stage]
+            if not todo:
+                continue
+            if self.ctx.cancelled and stage in STOPPABLE:
+                await self._stop(todo, before=stage)
+                continue
+            await self._stage(stage, todo)
+
+    async def _stage(self, stage: str, todo: list[str]) -> None:
+        await self.ctx.record([self.ledger.set(d, state="running", step=stage,
+                                               attempts=self.ledger.attempts(d) + 1) for d in todo])
+        results = await self._with_retries(stage, todo)
+        if stage == "fw_verify":
+            results = await self._resend_mismatched(results)
+        await self.ctx.record([self._after(stage, r) for r in results])
+
+    async def _with_retries(self, stage: str, todo: list[str]) -> list[DeviceResult]:
+        results = {r.device_id: r for r in await self._call(stage, todo)}
+        for _ in range(self.params.retries):
+            again = [d for d, r in results.items() if not r.ok and r.code in TRANSIENT]
+            if not again or stage == "fw_confirm":  # confirm already waits out the reboot
+                break
+            results.update((r.device_id, r) for r in await self._call(stage, again))
+        return list(results.values())
+
+    async def _resend_mismatched(self, results: list[DeviceResult]) -> list[DeviceResult]:
+        """On a CRC mismatch, send the whole image once more, then verify again."""
+        bad = [r.device_id for r in results if r.code == "crc_mismatch"]
+        if not bad:
+            return results
+        self.ctx.log.warning("crc_mismatch_resend", devices=bad[:20])
+        await self._call("fw_transfer", bad, from_zero=True)
+        again = {r.device_id: r for r in await self._call("fw_verify", bad)}
+        return [again.get(r.device_id, r) for r in results]
+
+    async def _call(self, stage: str, device_ids: list[str], **extra: Any) -> list[DeviceResult]:
+        image, p = self.image, self.params
+        args = {"artifact_id": image.artifact_id, "version": image.version, "size": image.size,
+                "crc32": image.crc32, "deadline_s": p.device_timeout_s, **extra}
+        return await self.ctx.execute(stage, [
+            DeviceTask(device_ref(self.devices[d]), args) for d in device_ids])
+
+    def _after(self, stage: str, result: DeviceResult):
+        d = result.device_id
+        data = {**self.ledger.data(d), **result.values}
+        if not result.ok:
+            return self.ledger.set(d, state="failed", step=stage, code=result.code,
+                                   detail=result.detail, data=data)
+        if stage == "fw_precheck" and self._already_current(result.values):
+            return self.ledger.set(d, state="succeeded", step=stage, code="already_current",
+                                   detail=f"already running {self.image.version}; not touched",
+                                   data=data)
+        if stage == "fw_precheck":
+            data["old_version"] = result.values.get("firmware_version")
+            if self._awaiting_confirm(result.values):  # activated before a restart
+                return self.ledger.set(d, step=stage, data={**data, "completed": "fw_activate"})
+        if stage == "fw_confirm":
+            return self.ledger.set(d, state="succeeded", step=stage, code=None,
+                                   detail=f"running {self.image.version}", data=data)
+        return self.ledger.set(d, step=stage, code=None, detail=None, data={**data, "completed": stage})
+
+    def _already_current(self, values: dict) -> bool:
+        return (values.get("firmware_version") == self.image.version
+                and int(values.get("fw_state", 0)) in IDLE_STATES)
+
+    def _awaiting_confirm(self, values: dict) -> bool:
+        return (values.get("firmware_version") == self.image.version
+                and int(values.get("fw_state", 0)) == PENDING_CONFIRM)
+
+    async def _stop(self, todo: list[str], *, before: str) -> None:
+        where = STOPPED_BEFORE[before]
+        await self.ctx.record([self.ledger.set(
+            d, state="cancelled", code="cancelled",
+            detail=f"cancelled {where}; the device still runs its old version") for d in todo])

@@ -1,0 +1,142 @@
+"""Carry out a firmware rollout: waves of batches, gated, abortable, resumable.
+
+Between batches the runner asks the pure abort rule; between waves it soaks
+and, for a manual rollout, pauses until resumed. The checkpoint holds the
+wave plan and the image's CRC, so a restart follows the same plan.
+"""
+
+from __future__ import annotations
+
+import zlib
+from uuid import UUID
+
+from gridjobs.dispatch.context import Finish, RunContext
+from gridjobs.firmware.artifacts import STORAGE_CHUNK_BYTES, get_artifact, read_range
+from gridjobs.ledger import Ledger
+from gridjobs.records import Device
+from gridjobs.rollout.params import FirmwareRolloutParams
+from gridjobs.rollout.pipeline import BatchPipeline, Image
+from gridjobs.rollout.planner import Tally, batches, plan_waves, should_abort
+from gridjobs.scope import resolve_scope
+from gridjobs.store.devices import devices_by_ids
+
+
+class RolloutRun:
+    def __init__(self, ctx: RunContext, params: FirmwareRolloutParams) -> None:
+        self.ctx, self.params = ctx, params
+        self.ledger = Ledger()
+        self.devices: dict[str, Device] = {}
+
+    async def run(self) -> Finish:
+        ctx = self.ctx
+        self.ledger = Ledger(await ctx.lease.outcomes())
+        image = await self._image()
+        if "waves" not in ctx.checkpoint:
+            targets = await self._targets(image)
+            await ctx.save_checkpoint(waves=plan_waves(targets, self.params.waves), wave=0)
+        waves = [tuple(w) for w in ctx.checkpoint["waves"]]
+        self.devices = {d.id: d for d in await devices_by_ids(ctx.pool, [x for w in waves for x in w])}
+        pipeline = BatchPipeline(ctx, self.ledger, self.devices, self.params, image)
+        aborted = await self._waves(waves, pipeline)
+        await self._cancel_queued(waves, aborted)
+        return self._finish(waves, aborted)
+
+    async def _image(self) -> Image:
+        artifact = await get_artifact(self.ctx.pool, UUID(str(self.params.firmware_id)))
+        if "crc32" not in self.ctx.checkpoint:
+            await self.ctx.save_checkpoint(crc32=await self._crc32(artifact.id, artifact.size))
+        return Image(str(artifact.id), artifact.version, artifact.size, self.ctx.checkpoint["crc32"])
+
+    async def _crc32(self, artifact_id: UUID, size: int) -> int:
+        crc = 0
+        for offset in range(0, size, STORAGE_CHUNK_BYTES):
+            piece = await read_range(self.ctx.pool, artifact_id, offset,
+                                     min(STORAGE_CHUNK_BYTES, size - offset))
+            crc = zlib.crc32(piece, crc)
+        return crc
+
+    async def _targets(self, image: Image) -> list[str]:
+        artifact = await get_artifact(self.ctx.pool, UUID(image.artifact_id))
+        devices = await resolve_scope(self.ctx.pool, self.params.scope)
+        return sorted(d.id for d in devices if d.profile == artifact.profile)
+
+    async def _waves(self, waves: list[tuple[str, ...]], pipeline: BatchPipeline) -> bool:
+        """Run waves from the checkpointed one on; return True if the rollout aborted."""
+        for index in range(self.ctx.checkpoint["wave"], len(waves)):
+            for batch in batches(waves[index], self.params.max_parallel):
+                if self.ctx.cancelled:
+                    return False
+                await pipeline.run(batch)
+                if self._abort():
+                    self.ctx.log.warning("rollout_aborted", wave=index + 1, **vars(self._tally()))
+                    return True
+            self.ctx.log.info("wave_done", wave=index + 1, of=len(waves), **vars(self._tally()))
+            if self._wave_failed(waves[index]):  # the next wave needs this one's success ratio
+                self.ctx.log.warning("rollout_aborted", wave=index + 1, reason="wave_failed")
+                return True
+            await self.ctx.save_checkpoint(wave=index + 1)
+            if index + 1 < len(waves) and not await self._gate(index):
+                return False
+        return False
+
+    async def _gate(self, index: int) -> bool:
+        """Soak, then (manual approval) pause until resumed; False if cancelled."""
+        if await self.ctx.wait_cancel(self.params.soak_s):
+            return False
+        if self.params.approval == "manual":
+            self.ctx.log.info("rollout_paused", after_wave=index + 1)
+            return await self.ctx.pause_until_resumed()
+        return True
+
+    def _tally(self) -> Tally:
+        done = [d for d in self.ledger.all_ids()
+                if self.ledger.get(d).state in ("succeeded", "failed")
+                and self.ledger.get(d).code != "already_current"]
+        failed = sum(1 for d in done if self.ledger.get(d).state == "failed")
+        return Tally(executed=len(done), failed=failed)
+
+    def _wave_failed(self, wave: tuple[str, ...]) -> bool:
+        verdicts = [self.ledger.get(d) for d in wave if d in self.ledger]
+        ran = [e for e in verdicts if e.state in ("succeeded", "failed") and e.code != "already_current"]
+        failed = sum(1 for e in ran if e.state == "failed")
+        return should_abort(Tally(len(ran), failed), threshold_pct=self.params.failure_threshold_pct,
+                            min_executed=1)
+
+    def _abort(self) -> bool:
+        return should_abort(self._tally(), threshold_pct=self.params.failure_threshold_pct,
+                            min_executed=self.params.min_executed)
+
+    async def _cancel_queued(self, waves: list[tuple[str, ...]], aborted: bool) -> None:
+        queued = [d for w in waves for d in w if d not in self.ledger]
+        if not queued or not (aborted or self.ctx.cancelled):
+            return
+        why = "the rollout aborted at its failure threshold" if aborted else "the rollout was cancelled"
+        await self.ctx.record([self.ledger.set(d, state="cancelled", step="queued", code="cancelled",
+                                               detail=f"never started: {why}") for d in queued])
+
+    def _finish(self, waves: list[tuple[str, ...]], aborted: bool) -> Finish:
+        ledger, tally = self.ledger, self._tally()
+        count = lambda state, code=None: sum(  # noqa: E731
+            1 for d in ledger.all_ids() if ledger.get(d).state == state
+            and (code is None or ledger.get(d).code == code))
+        result = {
+            "waves": [len(w) for w in waves], "waves_done": self.ctx.checkpoint.get("wave", 0),
+            "devices": sum(len(w) for w in waves), "updated": count("succeeded") - count("succeeded", "already_current"),
+            "already_current": count("succeeded", "already_current"), "failed": count("failed"),
+            "rolled_back": count("failed", "rolled_back"), "cancelled": count("cancelled"),
+            "failure_pct": round(tally.failure_pct, 1),
+        }
+        if aborted:
+            return Finish("failed", result, "abort_threshold",
+                          f"{tally.failed} of {tally.executed} devices failed "
+                          f"({tally.failure_pct:.0f} % > {self.params.failure_threshold_pct:g} %)")
+        if self.ctx.cancelled:
+            return Finish("cancelled", result, "cancelled", "cancelled on request; see each device's note")
+        if result["failed"]:
+            return Finish("failed", result, "devices_failed", f"{result['failed']} device(s) failed")
+        return Finish("succeeded", result)
+
+
+async def run_firmware_rollout(ctx: RunContext) -> Finish:
+    params = FirmwareRolloutParams.model_validate(ctx.operation.params)
+    return await RolloutRun(ctx, params).run()
