@@ -58,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     _client_flags(imp)
     submit = verbs.add_parser("submit", help="submit an operation").add_subparsers(dest="kind", required=True)
     _shed_parser(submit.add_parser("load-shed", help="shed kW from feeders or devices"))
+    _rollout_parser(submit.add_parser("rollout", help="roll firmware out: canary, then waves"))
+    fw = verbs.add_parser("firmware", help="firmware images").add_subparsers(dest="action", required=True)
+    up = fw.add_parser("upload", help="upload an image file (stored once per bytes/version/profile)")
+    up.add_argument("file", type=Path)
+    up.add_argument("--version", required=True)
+    up.add_argument("--profile", required=True, help="device profile the image is built for")
+    _client_flags(up)
+    _client_flags(fw.add_parser("list", help="list uploaded images"))
+    for action, text in (("cancel", "cancel an operation"), ("resume", "resume a paused rollout")):
+        verb = verbs.add_parser(action, help=text)
+        verb.add_argument("id")
+        _client_flags(verb)
     profiles = verbs.add_parser("profiles", help="device profiles").add_subparsers(dest="action", required=True)
     _profiles_flag(profiles.add_parser("list", help="list shipped and user profiles"))
     show = profiles.add_parser("show", help="show one profile's points and roles")
@@ -88,11 +100,46 @@ def _shed_parser(p: argparse.ArgumentParser) -> None:
     _client_flags(p)
 
 
+def _rollout_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--firmware-id", required=True, help="from `gridjobs firmware upload`")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--feeders", help="comma-separated feeder names")
+    where.add_argument("--device-ids", help="comma-separated device ids")
+    p.add_argument("--waves", default="1%,10%,50%,100%",
+                   help="cumulative waves, percentages or counts (default 1%%,10%%,50%%,100%%)")
+    p.add_argument("--max-parallel", type=int, default=10)
+    p.add_argument("--failure-threshold-pct", type=float, default=20.0)
+    p.add_argument("--min-executed", type=int, default=1)
+    p.add_argument("--soak-s", type=float, default=0.0)
+    p.add_argument("--device-timeout-s", type=float, default=300.0)
+    p.add_argument("--retries", type=int, default=1)
+    p.add_argument("--approval", choices=("auto", "manual"), default="auto")
+    p.add_argument("--priority", type=int, default=0)
+    p.add_argument("--idempotency-key")
+    p.add_argument("--dry-run", action="store_true", help="print the waves; touch nothing")
+    p.add_argument("--wait", action="store_true", help="follow progress until the end")
+    _client_flags(p)
+
+
+def _scope(args: argparse.Namespace) -> dict:
+    return ({"feeders": args.feeders.split(",")} if args.feeders
+            else {"device_ids": args.device_ids.split(",")})
+
+
+def rollout_body(args: argparse.Namespace) -> dict:
+    waves = [int(w) if w.isdigit() else w for w in args.waves.split(",")]
+    return {"kind": "firmware_rollout", "priority": args.priority, "params": {
+        "firmware_id": args.firmware_id, "scope": _scope(args), "waves": waves,
+        "max_parallel": args.max_parallel, "failure_threshold_pct": args.failure_threshold_pct,
+        "min_executed": args.min_executed, "soak_s": args.soak_s,
+        "device_timeout_s": args.device_timeout_s, "retries": args.retries,
+        "approval": args.approval,
+    }}
+
+
 def shed_body(args: argparse.Namespace) -> dict:
-    scope = ({"feeders": args.feeders.split(",")} if args.feeders
-             else {"device_ids": args.device_ids.split(",")})
     return {"kind": "load_shed", "priority": args.priority, "params": {
-        "target_kw": args.target_kw, "scope": scope,
+        "target_kw": args.target_kw, "scope": _scope(args),
         "hold_s": None if args.hold_until_cancelled else args.hold_s,
         "restore": {"stages": args.stages, "stage_delay_s": args.stage_delay_s},
         "revert_timeout_s": args.revert_timeout_s,
@@ -110,7 +157,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 async def _submit(args: argparse.Namespace) -> int:
     async with Client(args.url) as client:
-        body = shed_body(args)
+        body = shed_body(args) if args.kind == "load-shed" else rollout_body(args)
         if args.dry_run:
             print(json.dumps(await client.submit(body, dry_run=True), indent=2))
             return 0
@@ -130,6 +177,24 @@ async def _status(args: argparse.Namespace) -> int:
         op = await client.operation(args.id)
         outcomes = await client.outcomes(args.id) if args.devices else []
         print(summary(op, outcomes) if args.devices else json.dumps(op, indent=2))
+    return 0
+
+
+async def _firmware(args: argparse.Namespace) -> int:
+    async with Client(args.url) as client:
+        if args.action == "upload":
+            art = await client.upload_firmware(args.file, version=args.version, profile=args.profile)
+            print(f"{art['id']}  {art['version']}  {art['profile']}  {art['size']} bytes  sha256 {art['sha256']}")
+        else:
+            for art in await client.firmware():
+                print(f"{art['id']}  {art['version']:<12} {art['profile']:<20} {art['size']:>10} bytes")
+    return 0
+
+
+async def _act(args: argparse.Namespace) -> int:
+    async with Client(args.url) as client:
+        op = await client.act(args.id, args.verb)
+        print(f"{op['id']}: {args.verb} requested; status now {op['status']}")
     return 0
 
 
@@ -155,7 +220,8 @@ def run(args: argparse.Namespace) -> int:
         from gridjobs.profile_view import show_profiles
 
         return show_profiles(profile_catalog(settings), args.action, getattr(args, "name", None))
-    handlers = {"submit": _submit, "status": _status, "devices": _import}
+    handlers = {"submit": _submit, "status": _status, "devices": _import, "firmware": _firmware,
+                "cancel": _act, "resume": _act}
     return asyncio.run(handlers[args.verb](args))
 
 

@@ -15,6 +15,7 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 REQUEST_TIMEOUT_S = 30.0
 FOLLOW_INTERVAL_S = 0.5
 IMPORT_BATCH = 2000
+UPLOAD_PIECE = 256 * 1024
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -55,6 +56,23 @@ class Client:
         params = {"dry_run": "true"} if dry_run else {}
         return await self.request("POST", "/v1/operations", json=body, headers=headers,
                                   params=params, ok=(200,) if dry_run else (202,))
+
+    async def upload_firmware(self, path: Path, *, version: str, profile: str) -> dict:
+        """Stream an image file to POST /v1/firmware (201 new, 200 already stored)."""
+        async def chunks():
+            with path.open("rb") as image:
+                while piece := image.read(UPLOAD_PIECE):
+                    yield piece
+        return await self.request("POST", "/v1/firmware", ok=(200, 201), content=chunks(),
+                                  params={"version": version, "profile": profile},
+                                  headers={"content-type": "application/octet-stream"})
+
+    async def firmware(self) -> list[dict]:
+        return (await self.request("GET", "/v1/firmware", params={"limit": 500}))["items"]
+
+    async def act(self, op_id: str, action: str) -> dict:
+        """POST /v1/operations/{id}/cancel or .../resume."""
+        return await self.request("POST", f"/v1/operations/{op_id}/{action}", ok=(202,))
 
     async def operation(self, op_id: str) -> dict:
         return await self.request("GET", f"/v1/operations/{op_id}")

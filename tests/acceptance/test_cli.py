@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from tests.acceptance.server import ServerProcess
 GRIDJOBS = [sys.executable, "-m", "gridjobs"]
 VERBS = [[], ["serve"], ["demo"], ["simulate"], ["devices"], ["devices", "import"], ["submit"],
          ["submit", "load-shed"], ["status"], ["profiles"], ["profiles", "list"],
-         ["profiles", "show"]]
+         ["profiles", "show"], ["submit", "rollout"], ["firmware", "upload"], ["firmware", "list"],
+         ["cancel"], ["resume"]]
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -87,3 +89,59 @@ async def test_import_submit_wait_status(simulator, server):
     assert status.returncode == 0 and json.loads(status.stdout)["status"] == "succeeded"
     bad = run("submit", "load-shed", "--target-kw", "20", "--feeders", "NOPE", "--hold-s", "0", *url)
     assert bad.returncode == 2 and "unknown feeder" in bad.stderr
+
+
+RTU_FLEET = """
+[fleet]
+seed = 4
+gateways = 1
+feeders = ["F1"]
+
+[[group]]
+name = "rtu"
+profile = "rtu"
+count = 3
+firmware_version = "4.2.0"
+reboot_s = 0.2
+"""
+
+
+async def test_field_engineer_rolls_out_firmware_with_manual_approval(tmp_path, server):
+    (tmp_path / "fleet.toml").write_text(RTU_FLEET)
+    (tmp_path / "image.bin").write_bytes(bytes(range(256)) * 20)
+    inventory = tmp_path / "inventory.json"
+    sim = subprocess.Popen([*GRIDJOBS, "simulate", "--fleet", str(tmp_path / "fleet.toml"),
+                            "--port", "0", "--inventory", str(inventory)], stdout=subprocess.PIPE, text=True)
+    url = ["--url", server.url]
+    try:
+        assert "listening" in sim.stdout.readline()
+        assert run("devices", "import", str(inventory), *url).returncode == 0
+        up = run("firmware", "upload", str(tmp_path / "image.bin"), "--version", "4.2.1",
+                 "--profile", "rtu", *url)
+        assert up.returncode == 0, up.stderr
+        firmware_id = up.stdout.split()[0]
+        assert firmware_id in run("firmware", "list", *url).stdout
+        plan = run("submit", "rollout", "--firmware-id", firmware_id, "--feeders", "F1",
+                   "--waves", "1,100%", "--dry-run", *url)
+        assert [len(w["device_ids"]) for w in json.loads(plan.stdout)["plan"]["waves"]] == [1, 2]
+        done = run("submit", "rollout", "--firmware-id", firmware_id, "--feeders", "F1",
+                   "--waves", "1,100%", "--approval", "manual", *url)
+        assert done.returncode == 0, done.stderr
+        op_id = done.stdout.split()[1]
+        assert _status_until(op_id, url, {"paused"}) == "paused"
+        assert "resume requested" in run("resume", op_id, *url).stdout
+        assert _status_until(op_id, url, {"succeeded", "failed", "cancelled"}) == "succeeded"
+    finally:
+        sim.terminate()
+        sim.wait(timeout=30)
+        sim.stdout.close()
+
+
+def _status_until(op_id: str, url: list[str], wanted: set[str], tries: int = 120) -> str:
+    status = ""
+    for _ in range(tries):  # bounded: about a minute
+        status = json.loads(run("status", op_id, *url).stdout)["status"]
+        if status in wanted:
+            return status
+        time.sleep(0.5)
+    return status
