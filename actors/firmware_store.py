@@ -17,8 +17,13 @@ from actors.named_sql import load_named_queries
 Q = load_named_queries(Path(__file__).parent / "sql" / "firmware.sql")
 STORAGE_CHUNK_BYTES = 64 * 1024   # the row size gridjobs stores images in
 CACHE_ROWS = 64                   # at most 4 MiB of image rows per shard
+POOL_MAX_SIZE = 4                 # offsets are saved after every chunk of every transfer
 CONNECT_TIMEOUT_S = 10.0
 COMMAND_TIMEOUT_S = 10.0
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset round trip on release: these connections never change session state."""
 
 
 class FirmwareStore:
@@ -33,7 +38,7 @@ class FirmwareStore:
             raise RuntimeError("firmware needs the shard to have a database (ShardConfig.dsn)")
         if self._pool is None:
             self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=2,
+                self._dsn, min_size=1, max_size=POOL_MAX_SIZE, reset=_keep_session,
                 timeout=CONNECT_TIMEOUT_S, command_timeout=COMMAND_TIMEOUT_S,
             )
         return self._pool

@@ -13,7 +13,8 @@ from actors.shard import DeviceShard, ShardConfig
 from actors.tasks import DeviceResult, DeviceTask
 
 MAX_CONCURRENCY = 1000
-CALL_TIMEOUT_S = 300.0
+CALL_TIMEOUT_S = 300.0   # at least this; longer when the tasks carry longer deadlines
+CALL_MARGIN_S = 60.0
 
 
 class ShardPool:
@@ -59,7 +60,7 @@ class ShardPool:
     async def _call(self, index: int, operation_id: str, step: str, batch: list[DeviceTask]) -> list[DeviceResult]:
         ref = self._handles[index].execute.remote(operation_id, step, batch)
         try:
-            async with asyncio.timeout(CALL_TIMEOUT_S):
+            async with asyncio.timeout(_call_timeout(batch)):
                 return await ref
         except (RayError, TimeoutError) as exc:
             ray.cancel(ref)
@@ -74,3 +75,9 @@ class ShardPool:
                 pass
             ray.kill(handle, no_restart=True)
         self._handles = []
+
+
+def _call_timeout(batch: list[DeviceTask]) -> float:
+    """A shard call outlives the longest per-device deadline it carries."""
+    deadlines = [float(t.args.get("deadline_s", 0)) + float(t.args.get("settle_s", 0)) for t in batch]
+    return max(CALL_TIMEOUT_S, max(deadlines, default=0.0) + CALL_MARGIN_S)

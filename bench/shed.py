@@ -202,8 +202,10 @@ async def cancel_and_wait(http: httpx.AsyncClient, op_id: str) -> dict:
             "restored": result.get("restored"), "restore_failed": result.get("restore_failed")}
 
 
-def phases_from_log(log_path: Path, op_id: str, posted_at: float) -> dict[str, float]:
-    """Seconds after the POST at which the server logged each phase (first occurrence)."""
+def phases_from_log(log_path: Path, op_id: str, posted_at: float,
+                    events: Iterable[str] = PHASE_EVENTS) -> dict[str, float]:
+    """Seconds after the POST at which the server logged each of `events` (first occurrence)."""
+    events = frozenset(events)
     phases: dict[str, float] = {}
     for line in log_path.read_text(errors="replace").splitlines():
         try:
@@ -211,7 +213,7 @@ def phases_from_log(log_path: Path, op_id: str, posted_at: float) -> dict[str, f
         except ValueError:
             continue
         event = entry.get("event") if isinstance(entry, dict) else None
-        if event in PHASE_EVENTS and entry.get("operation_id") == op_id and event not in phases:
+        if event in events and entry.get("operation_id") == op_id and event not in phases:
             at = datetime.fromisoformat(entry["timestamp"]).timestamp()
             phases[event] = round(at - posted_at, 3)
     return phases
