@@ -62,7 +62,7 @@ class RunContext:
 
     async def pause_until_resumed(self) -> bool:
         """Pause (status `paused`) until resumed; False if cancelled meanwhile."""
-        self.resume.clear()
+        self.resume.clear()  # a resume already requested in the row comes back by heartbeat
         await self.lease.pause()
         waiters = {asyncio.ensure_future(self.resume.wait()), asyncio.ensure_future(self.cancel.wait())}
         try:

@@ -37,6 +37,9 @@ class RolloutRun:
         waves = [tuple(w) for w in ctx.checkpoint["waves"]]
         self.devices = {d.id: d for d in await devices_by_ids(ctx.pool, [x for w in waves for x in w])}
         pipeline = BatchPipeline(ctx, self.ledger, self.devices, self.params, image)
+        if ctx.operation.status == "paused" and not await ctx.pause_until_resumed():
+            await self._cancel_queued(waves, aborted=False)  # taken over while paused, then cancelled
+            return self._finish(waves, aborted=False)
         aborted = await self._waves(waves, pipeline)
         await self._cancel_queued(waves, aborted)
         return self._finish(waves, aborted)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 
 import pytest
 
@@ -151,3 +152,24 @@ async def test_shed_goes_first_on_devices_mid_transfer(db_url, ray_local):
         op = await wait_for_status(client, op_id, timeout_s=120)
     assert op["status"] == "succeeded", op
     assert all(d.firmware_version == NEW for d in fleet.devices)
+
+
+async def test_a_paused_rollout_taken_over_stays_paused_until_resumed(db_url, ray_local):
+    async with serving(rtu_fleet(3)) as fleet:
+        async with running_service(db_url) as (_, client):
+            await client.post("/v1/devices", json=fleet.inventory())
+            fw = await upload(client)
+            op_id = await start(client, rollout(fw, waves=[1, "100%"], approval="manual"))
+            await wait_for_status(client, op_id, {"paused"}, timeout_s=60)
+        # that process is gone (its lease expires); a new one takes the paused rollout over
+        async with running_service(db_url) as (runtime, client):
+            async def taken_over():
+                return await runtime.pool.fetchval(
+                    "SELECT claims FROM operations WHERE id = $1", uuid.UUID(op_id)) == 2
+            await wait_until(taken_over, timeout_s=30)
+            await asyncio.sleep(1.0)
+            assert (await client.get(f"/v1/operations/{op_id}")).json()["status"] == "paused"
+            assert sum(d.firmware_version == NEW for d in fleet.devices) == 1
+            assert (await client.post(f"/v1/operations/{op_id}/resume")).status_code == 202
+            op = await wait_for_status(client, op_id, timeout_s=60)
+    assert op["status"] == "succeeded" and op["result"]["updated"] == 3

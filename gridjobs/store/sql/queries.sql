@@ -118,8 +118,10 @@ RETURNING status;
 SELECT pg_notify('gridjobs_resume', $1::text);
 
 -- name: pause_operation
-UPDATE operations SET status = 'paused', resume_requested = false, updated_at = now()
-WHERE id = $1 AND fence = $2 AND status = 'running';
+-- A paused operation taken over after a crash pauses again (status stays paused).
+UPDATE operations SET status = 'paused', updated_at = now(),
+    resume_requested = CASE status WHEN 'paused' THEN resume_requested ELSE false END
+WHERE id = $1 AND fence = $2 AND status IN ('running', 'paused');
 
 -- name: unpause_operation
 UPDATE operations SET status = 'running', resume_requested = false, updated_at = now()
