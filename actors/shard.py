@@ -21,6 +21,7 @@ from actors.device_state import DeviceStateStore
 from actors.priority_lock import PriorityLock
 from actors.firmware_steps import FIRMWARE_STEPS
 from actors.firmware_store import FirmwareStore
+from actors.key_steps import KEY_STEPS
 from actors.steps import CURTAIL_STEPS, DeviceCall, StepSpec
 from actors.tasks import DeviceResult, DeviceState, DeviceTask
 
@@ -40,7 +41,7 @@ class ShardConfig:
     profile_dirs: tuple[str, ...] = ()
 
 
-STEPS: dict[str, StepSpec] = {**CURTAIL_STEPS, **FIRMWARE_STEPS}
+STEPS: dict[str, StepSpec] = {**CURTAIL_STEPS, **FIRMWARE_STEPS, **KEY_STEPS}
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """The device protocol layer: gateway sessions, register codec and device profiles.
 
-Imports only pymodbus, the standard library and pysunspec2's SunSpec model
-definitions (``sunspec_models``).
+Imports only pymodbus, the standard library, pysunspec2's SunSpec model
+definitions (``sunspec_models``) and cryptography's AES key wrap (``auth_key``).
 """
 
+from .auth import AuthPolicy, KeyOp, KeySlots, PendingState
+from .auth_key import AuthKey, wrap_key
 from .client import DeviceClient
 from .codec import Value, decode, encode
 from .errors import (
@@ -27,14 +29,19 @@ from .settings import SessionSettings
 
 __all__ = [
     "AdapterError",
+    "AuthKey",
+    "AuthPolicy",
     "CodecError",
     "DeviceClient",
     "DeviceFault",
     "FaultCode",
     "GatewaySession",
+    "KeyOp",
+    "KeySlots",
     "LayoutCache",
     "NotImplementedValueError",
     "NotWritableError",
+    "PendingState",
     "Point",
     "Profile",
     "ProfileError",
@@ -52,4 +59,5 @@ __all__ = [
     "load_profile",
     "load_profile_file",
     "parse_profile",
+    "wrap_key",
 ]

@@ -5,12 +5,19 @@ client walks the device's model chain on first use and keeps the resolved
 layout in the session's ``layouts`` cache, so discovery runs once per unit per
 session. Points scaled by a SunSpec scale factor are read together with it;
 writing one reads the scale factor first.
+
+A profile with ``auth`` names critical roles: each FC16 that writes one is
+preceded by a read of the device's challenge and a MAC deposit (one FC16),
+see ``auth_key``. Without ``key`` such a write is a programming error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from . import auth
+from .auth import KeyOp, KeySlots, PendingState
+from .auth_key import AuthKey
 from .codec import Value, check_value, decode, encode
 from .discovery import discover_layout
 from .errors import CodecError, DeviceFault, FaultCode, NotImplementedValueError, NotWritableError
@@ -44,13 +51,15 @@ class DeviceClient:
         factors = self._scale_factors(words)
         return {point.role: self._decode(point, words[point], factors) for point in points}
 
-    async def write(self, values: Mapping[str, Value]) -> None:
+    async def write(self, values: Mapping[str, Value], *, key: AuthKey | None = None) -> None:
         """Check and encode every value first, then write each contiguous run in one FC16 request.
 
         Points next to each other (a setpoint and its revert timer) therefore
         change together, atomically, on the device. Runs go out in address order.
+        A run with a critical role is authenticated with ``key`` (required then).
         """
         roles = self._checked_roles(values)
+        self._check_key(roles, key)
         layout = await self.layout()
         points = [self._writable(layout, role) for role in roles]
         _reject_shared_registers(points)
@@ -61,7 +70,40 @@ class DeviceClient:
         words = {p: encode(p, values[p.role], scale_factor=factors.get(p.scale_factor)) for p in points}
         for span in contiguous_spans(points, max_registers=MAX_WRITE_REGISTERS):
             payload = tuple(word for point in span.points for word in words[point])
-            await self.session.write_registers(unit_id=self.unit_id, address=span.address, values=payload)
+            if self.profile.critical_roles.isdisjoint(point.role for point in span.points):
+                await self.session.write_registers(unit_id=self.unit_id, address=span.address, values=payload)
+            else:
+                await self._write_authenticated(layout, address=span.address, words=payload, key=key)
+
+    async def auth_command(self, op: int, *, key: AuthKey, version: int, arg: bytes = b"") -> None:
+        """Send one key command (``KeyOp``), MAC'd with ``key``: the key that command needs."""
+        command = KeyOp(op)
+        await self.write({auth.COMMAND: int(command), auth.COMMAND_VERSION: version, auth.COMMAND_ARG: arg}, key=key)
+
+    async def key_slots(self) -> KeySlots:
+        """The key versions the device holds (one read)."""
+        slots = await self.read_many(auth.SLOT_ROLES)
+        return KeySlots(
+            active=int(slots[auth.ACTIVE_VERSION]), pending=int(slots[auth.PENDING_VERSION]) or None,
+            previous=int(slots[auth.PREVIOUS_VERSION]) or None,
+            pending_state=PendingState(int(slots[auth.PENDING_STATE])),
+        )
+
+    async def _write_authenticated(self, layout: Profile, *, address: int, words: tuple[int, ...],
+                                   key: AuthKey) -> None:
+        """Read the challenge, deposit the MAC of this write (one FC16), then write it."""
+        challenge = int(await self.read(auth.CHALLENGE))
+        mac = key.mac(challenge=challenge, unit_id=self.unit_id, address=address, words=words)
+        version_point, mac_point = layout.point(auth.KEY_VERSION), layout.point(auth.MAC)
+        deposit = (*encode(version_point, key.version), *encode(mac_point, mac))
+        await self.session.write_registers(unit_id=self.unit_id, address=version_point.address, values=deposit)
+        try:
+            await self.session.write_registers(unit_id=self.unit_id, address=address, values=words)
+        except DeviceFault as fault:
+            if fault.exception_code != auth.NOT_AUTHENTICATED:
+                raise
+            reason = f"write of {len(words)} registers at {address} with key version {key.version} not authenticated"
+            raise self._fault(FaultCode.AUTH_REJECTED, reason, exception_code=fault.exception_code) from fault
 
     async def layout(self) -> Profile:
         """The static profile of this device: the profile itself, or the SunSpec layout found on it."""
@@ -98,6 +140,11 @@ class DeviceClient:
             raise NotWritableError(f"profile {self.profile.name!r}: point {role!r} is read-only")
         return point
 
+    def _check_key(self, roles: Sequence[str], key: AuthKey | None) -> None:
+        critical = sorted(self.profile.critical_roles.intersection(roles))
+        if critical and not isinstance(key, AuthKey):
+            raise ValueError(f"profile {self.profile.name!r}: roles {critical} are critical; pass key=AuthKey(...)")
+
     def _checked_roles(self, roles: Sequence[str] | Mapping[str, Value]) -> list[str]:
         if isinstance(roles, str):
             raise ValueError(f"expected a collection of roles, got the string {roles!r}")
@@ -107,8 +154,9 @@ class DeviceClient:
         self.profile.require_roles(unique)
         return unique
 
-    def _fault(self, code: FaultCode, reason: str) -> DeviceFault:
-        return DeviceFault(code, f"{self.session.host}:{self.session.port} unit {self.unit_id}: {reason}")
+    def _fault(self, code: FaultCode, reason: str, *, exception_code: int | None = None) -> DeviceFault:
+        where = f"{self.session.host}:{self.session.port} unit {self.unit_id}"
+        return DeviceFault(code, f"{where}: {reason}", exception_code)
 
 
 def _scale_factor_points(layout: Profile, points: Iterable[Point]) -> list[Point]:

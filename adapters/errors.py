@@ -53,6 +53,9 @@ class FaultCode(enum.StrEnum):
     # The device's register map is not the one the profile expects: no SunSpec
     # marker, a required model missing or too short, or a value "not implemented".
     PROFILE_MISMATCH = "profile_mismatch"
+    # The device refused a critical write as not authenticated: a missing, wrong
+    # or replayed MAC, or a key it does not accept for that write.
+    AUTH_REJECTED = "auth_rejected"
 
 
 class DeviceFault(AdapterError):

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from .auth import AuthPolicy, check_auth_layout
 from .errors import ProfileError, UnknownRoleError
 from .point import REGISTER_SPACE, Point
 from .sunspec_models import check_point_ref
@@ -78,6 +79,7 @@ class Profile:
     sunspec: SunSpecMap | None = None
     description: str = ""
     read_gap: int = 0
+    auth: AuthPolicy | None = None
     source: str = "<memory>"
     _by_role: Mapping[str, Point] = field(init=False, repr=False, compare=False)
     _by_name: Mapping[str, Point] = field(init=False, repr=False, compare=False)
@@ -96,11 +98,22 @@ class Profile:
         object.__setattr__(self, "_by_name", by_name)
         object.__setattr__(self, "_by_role", by_role)
         object.__setattr__(self, "_roles", frozenset(self.roles))
+        if self.auth is not None:
+            _check_auth(self)
 
     @property
     def is_sunspec(self) -> bool:
         """Whether addresses come from each device's SunSpec model chain."""
         return self.sunspec is not None
+
+    @property
+    def requires_auth(self) -> bool:
+        """Whether some writes need a MAC deposit first (the profile declares ``auth``)."""
+        return self.auth is not None
+
+    @property
+    def critical_roles(self) -> frozenset[str]:
+        return frozenset(self.auth.critical_roles) if self.auth is not None else frozenset()
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -162,6 +175,15 @@ def _check_static(profile: Profile) -> None:
         _check_scale_factor(profile.source, point, names)
     if isinstance(profile.read_gap, bool) or not isinstance(profile.read_gap, int) or profile.read_gap < 0:
         raise ProfileError(f"{profile.source}: read_gap must be an int >= 0, got {profile.read_gap!r}")
+
+
+def _check_auth(profile: Profile) -> None:
+    if profile.sunspec is not None:
+        raise ProfileError(f"{profile.source}: auth: a SunSpec profile cannot declare authenticated writes")
+    try:
+        check_auth_layout(profile.auth, profile.point, profile.has_role)
+    except ProfileError as exc:
+        raise ProfileError(f"{profile.source}: {exc}") from exc
 
 
 def _check_sunspec(profile: Profile) -> None:

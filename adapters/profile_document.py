@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .auth import AuthPolicy
 from .errors import ProfileError
 from .point import Point
 from .profile import Profile, RoleBinding, SunSpecMap
 
-_TOP_LEVEL_FIELDS = frozenset({"name", "description", "points", "roles", "sunspec", "read_gap"})
+_TOP_LEVEL_FIELDS = frozenset({"name", "description", "points", "roles", "sunspec", "read_gap", "auth"})
 # `writable` is required on purpose: write access is never implied.
 _REQUIRED_POINT_FIELDS = ("name", "address", "type", "writable")
 _NUMBER = (int, float)
@@ -24,6 +25,7 @@ _ROLE_FIELDS: dict[str, tuple[type, ...]] = {
     "point": (str,), "multiplier": _NUMBER, "unit": (str,), "minimum": _NUMBER, "maximum": _NUMBER,
 }
 _SUNSPEC_FIELDS: dict[str, tuple[type, ...]] = {"models": (list,), "base_address": (int,)}
+_AUTH_FIELDS: dict[str, tuple[type, ...]] = {"critical_roles": (list,)}
 
 
 def profile_from_document(document: Any, *, source: str) -> Profile:
@@ -38,6 +40,7 @@ def profile_from_document(document: Any, *, source: str) -> Profile:
             name=document["name"], points=points, bindings=bindings, source=source,
             sunspec=_parse_sunspec(document.get("sunspec"), source=source),
             description=document.get("description", ""), read_gap=document.get("read_gap", 0),
+            auth=_parse_auth(document.get("auth"), source=source),
         )
     except ProfileError as exc:
         message = str(exc)
@@ -106,6 +109,19 @@ def _parse_sunspec(entry: Any, *, source: str) -> SunSpecMap | None:
     if not all(isinstance(m, int) and not isinstance(m, bool) for m in models):
         raise ProfileError(f"{source}: sunspec: 'models' must list model ids, got {models!r}")
     return SunSpecMap(models=tuple(models), base_address=entry.get("base_address", 40000))
+
+
+def _parse_auth(entry: Any, *, source: str) -> AuthPolicy | None:
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise ProfileError(f"{source}: 'auth' must be an object")
+    if problem := _field_problem(entry, _AUTH_FIELDS, required=("critical_roles",)):
+        raise ProfileError(f"{source}: auth: {problem}")
+    try:
+        return AuthPolicy(critical_roles=tuple(entry["critical_roles"]))
+    except ProfileError as exc:
+        raise ProfileError(f"{source}: {exc}") from exc
 
 
 def _point_label(entry: Any, index: int) -> str:

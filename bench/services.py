@@ -28,6 +28,7 @@ import httpx
 import gridjobs
 from gridjobs.config import Settings
 from gridjobs.demo import free_port
+from gridjobs.keys import ensure_master_key
 from gridjobs.serve import database
 
 HOST = "127.0.0.1"
@@ -189,8 +190,10 @@ class HttpServer(Child):
 def gridjobs_serve(dsn: str, *, port: int, log_path: Path, shards: int | None = None,
                    intake_only: bool = False) -> HttpServer:
     """`gridjobs serve` as a subprocess, the way it is deployed."""
+    key_file = log_path.parent / "master.key"  # an external database needs a master key
+    ensure_master_key(key_file)
     cmd = [sys.executable, "-m", "gridjobs", "serve", "--database-url", dsn,
-           "--host", HOST, "--port", str(port)]
+           "--host", HOST, "--port", str(port), "--master-key-file", str(key_file)]
     if shards is not None:
         cmd += ["--shards", str(shards)]
     if intake_only:

@@ -26,7 +26,29 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shards", type=int, help="number of DeviceShard actors (default: CPU count)")
     p.add_argument("--host", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="listen port (default 8080)")
+    _master_key_flag(p)
     _profiles_flag(p)
+
+
+def _master_key_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--master-key-file", type=Path,
+                   help="32-byte master key, mode 0600 (default with the embedded database: "
+                        "<data-dir>/master.key, created if absent)")
+
+
+def _keys_parser(keys: argparse._SubParsersAction) -> None:
+    def admin(name: str, text: str) -> argparse.ArgumentParser:
+        p = keys.add_parser(name, help=text)
+        p.add_argument("--database-url", help="PostgreSQL URL (default: embedded PostgreSQL)")
+        p.add_argument("--data-dir", type=Path, help="data directory for the embedded PostgreSQL")
+        _master_key_flag(p)
+        return p
+
+    admin("provision", "store device keys from a keys file (mode 0600) as active").add_argument(
+        "file", type=Path, help='JSON list of {"device_id", "version", "secret_b64"}')
+    admin("rotate-master", "rewrap every device key under a new master key").add_argument(
+        "--new-key-file", type=Path, required=True, help="the new master key (created if absent)")
+    admin("slots", "list a device's key versions and states (no secrets)").add_argument("device_id")
 
 
 def _profiles_flag(p: argparse.ArgumentParser) -> None:
@@ -75,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     show = profiles.add_parser("show", help="show one profile's points and roles")
     show.add_argument("name")
     _profiles_flag(show)
+    _keys_parser(verbs.add_parser("keys", help="device keys and the master key").add_subparsers(
+        dest="action", required=True))
     status = verbs.add_parser("status", help="show an operation")
     status.add_argument("id")
     status.add_argument("--devices", action="store_true", help="also summarise per-device outcomes")
@@ -152,6 +176,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
         ray_address=getattr(args, "ray_address", None), shards=getattr(args, "shards", None),
         host=getattr(args, "host", None), port=getattr(args, "port", None),
         profiles_dir=getattr(args, "profiles_dir", None),
+        master_key_file=getattr(args, "master_key_file", None),
     )
 
 
@@ -216,6 +241,10 @@ def run(args: argparse.Namespace) -> int:
         from gridjobs.demo import demo
 
         return demo(settings, devices=args.devices, gateways=args.gateways)
+    if args.verb == "keys":
+        from gridjobs.keys.admin import run_keys
+
+        return run_keys(settings, args.action, args)
     if args.verb == "profiles":
         from gridjobs.profile_view import show_profiles
 

@@ -40,6 +40,7 @@ class Settings:
     log_json: bool | None = None        # None: JSON unless stderr is a TTY
     log_level: str = "info"
     profiles_dir: Path | None = None    # user device profiles, beside the shipped ones
+    master_key_file: Path | None = None  # None: <data_dir>/master.key with the embedded database
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -59,6 +60,7 @@ _ENV = {
     "GRIDJOBS_LOG_LEVEL": "log_level",
     "GRIDJOBS_PROFILES_DIR": "profiles_dir",
     "GRIDJOBS_FIRMWARE_MAX_BYTES": "firmware_max_bytes",
+    "GRIDJOBS_MASTER_KEY_FILE": "master_key_file",
 }
 
 

@@ -17,6 +17,9 @@ from gridjobs.der.params import DerCurtailmentParams
 from gridjobs.der.strategy import run_der_curtailment
 from gridjobs.errors import ValidationFailed
 from gridjobs.firmware.artifacts import firmware_for_rollout
+from gridjobs.key_rotation.dry_run import dry_run as rotation_dry_run
+from gridjobs.key_rotation.params import KeyRotationParams
+from gridjobs.key_rotation.runner import run_key_rotation
 from gridjobs.rollout.dry_run import dry_run as rollout_dry_run
 from gridjobs.rollout.params import FirmwareRolloutParams
 from gridjobs.rollout.runner import run_firmware_rollout
@@ -69,6 +72,13 @@ KINDS: dict[str, OperationKind] = {
         check=_needs("DER curtailment", ProfileCatalog.is_der),
         dry_run=der_dry_run,
         run=run_der_curtailment,
+    ),
+    "key_rotation": OperationKind(
+        name="key_rotation",
+        params_model=KeyRotationParams,
+        check=_needs("key rotation", ProfileCatalog.requires_auth),
+        dry_run=rotation_dry_run,
+        run=run_key_rotation,
     ),
     "firmware_rollout": OperationKind(
         name="firmware_rollout",

@@ -21,6 +21,7 @@ class ProfileCatalog:
     def __init__(self, search_dirs: Sequence[Path] = ()) -> None:
         self.search_dirs = tuple(str(d) for d in search_dirs)
         self._roles: dict[str, frozenset[str] | None] = {}
+        self._auth: dict[str, bool] = {}
 
     def roles(self, name: str) -> frozenset[str] | None:
         """The roles of profile `name`, or None if there is no such profile."""
@@ -46,6 +47,15 @@ class ProfileCatalog:
     def is_der(self, name: str) -> bool:
         """Curtailable generation (an inverter with WMax and a WMaxLimPct)."""
         return self.supports(name, DER_ROLES)
+
+    def requires_auth(self, name: str) -> bool:
+        """Critical writes to this device type carry an HMAC (key rotation applies)."""
+        if name not in self._auth:
+            try:
+                self._auth[name] = bool(load_profile(name, search_dirs=self.search_dirs).requires_auth)
+            except ProfileError:
+                self._auth[name] = False
+        return self._auth[name]
 
     def describe(self, name: str) -> ProfileError | None:
         """Why `name` cannot be loaded, or None if it can."""

@@ -21,6 +21,8 @@ from actors.shard import ShardConfig
 from gridjobs.config import Settings
 from gridjobs.dispatch.dispatcher import Dispatcher, DispatcherConfig
 from gridjobs.errors import ConfigError, StoreError
+from gridjobs.keys.keyring import Keyring, open_keyring
+from gridjobs.keys.master import MasterKey, load_master_key
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.store.database import create_pool, migrate, ping
 
@@ -35,6 +37,7 @@ class Runtime:
     shards: ShardPool | None           # None: an intake-only process
     dispatcher: Dispatcher | None
     profiles: ProfileCatalog
+    keys: Keyring | None = None        # None: no master key file (no key operations)
 
     async def readiness(self) -> dict[str, str]:
         checks = {}
@@ -69,6 +72,7 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
     if not settings.database_url:
         raise ConfigError("no database URL: the entry point must start the embedded PostgreSQL")
     profiles = profile_catalog(settings)
+    master = _master_key(settings)
     pool = await create_pool(settings.database_url)
     started_ray = False
     shards = None
@@ -76,15 +80,16 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
     try:
         applied = await migrate(pool)
         log.info("schema_ready", migrations_applied=applied)
+        keys = await open_keyring(pool, master) if master else None
         if execute:
             started_ray = await asyncio.to_thread(ensure_ray, settings.ray_address)
             shards = ShardPool.create(settings.shards, _shard_config(settings))
             dispatcher = Dispatcher(pool=pool, dsn=settings.database_url, shards=shards,
-                                    profiles=profiles,
+                                    profiles=profiles, keys=master,
                                     config=DispatcherConfig(settings.lease_s, settings.poll_s,
                                                             settings.max_running))
             await dispatcher.start()
-        yield Runtime(settings, pool, shards, dispatcher, profiles)
+        yield Runtime(settings, pool, shards, dispatcher, profiles, keys)
     finally:
         if dispatcher is not None:
             await dispatcher.stop()
@@ -93,6 +98,15 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
         await pool.close()
         if started_ray:
             await asyncio.to_thread(ray.shutdown)
+
+
+def _master_key(settings: Settings) -> MasterKey | None:
+    """The entry point names the file (serve: required, or <data_dir>/master.key)."""
+    if settings.master_key_file is None:
+        return None
+    master = load_master_key(settings.master_key_file)
+    log.info("master_key_loaded", fingerprint=master.fingerprint)
+    return master
 
 
 def _shard_config(settings: Settings) -> ShardConfig:

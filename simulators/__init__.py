@@ -7,7 +7,7 @@ Imports pymodbus, the standard library, the profiles and codec of ``adapters``
 from .device import SimulatedDevice
 from .device_base import Counters, DeviceBase, Request
 from .errors import RejectedWrite, SimulatorError, SpecError, UnknownDeviceError
-from .faults import FIRMWARE_FAULTS, Fault, FaultKind
+from .faults import AUTH_FAULTS, FIRMWARE_FAULTS, Fault, FaultKind
 from .firmware import Bank, FirmwareSpec, FirmwareState
 from .fleet import Fleet
 from .fleet_document import FaultPlan, FleetPlan, load_fleet_file, parse_fleet_document
@@ -15,10 +15,14 @@ from .inverter import SimulatedInverter
 from .layout import plan_fleet
 from .physics import LoadPhysics, PowerPath
 from .rtu import RtuCounters, SimulatedRtu
+from .key_ring import KeyCommand, KeyRing
 from .sampler import FeederSampler
+from .secure_load import AuthCounters, SimulatedSecureLoad
 from .spec import DeviceSpec, FleetSpec, GatewaySpec
 
 __all__ = [
+    "AUTH_FAULTS",
+    "AuthCounters",
     "FIRMWARE_FAULTS",
     "Bank",
     "Counters",
@@ -34,6 +38,8 @@ __all__ = [
     "FleetPlan",
     "FleetSpec",
     "GatewaySpec",
+    "KeyCommand",
+    "KeyRing",
     "LoadPhysics",
     "PowerPath",
     "RejectedWrite",
@@ -42,6 +48,7 @@ __all__ = [
     "SimulatedDevice",
     "SimulatedInverter",
     "SimulatedRtu",
+    "SimulatedSecureLoad",
     "SimulatorError",
     "SpecError",
     "UnknownDeviceError",

@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, help="first port; 0 picks free ports")
     parser.add_argument("--inventory", type=Path, help="write the device inventory JSON here")
     parser.add_argument("--faults-out", type=Path, help="write which device has which fault (JSON) here")
+    parser.add_argument("--keys-out", type=Path,
+                        help="write each secure device's auth key (JSON, file mode 0600) here; never in the inventory")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="layout, noise and fault-choice seed")
     parser.add_argument("--feeders", type=int, default=DEFAULT_FEEDERS, help="number of feeders (without --fleet)")
     parser.add_argument(
@@ -81,6 +83,8 @@ async def _serve(fleet: Fleet, args: argparse.Namespace) -> None:
             fleet.write_inventory(args.inventory)
         if args.faults_out is not None:
             fleet.write_faults(args.faults_out)
+        if args.keys_out is not None:
+            fleet.write_keys(args.keys_out)
         ports = ",".join(str(port) for port in fleet.ports)
         print(f"listening ports={ports} devices={len(fleet.devices)} inventory={args.inventory}", flush=True)
         await stop.wait()

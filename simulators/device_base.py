@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from adapters import Profile
 
 from .errors import SpecError
-from .faults import FIRMWARE_FAULTS, Fault, FaultKind, InjectedFault
+from .faults import AUTH_FAULTS, FIRMWARE_FAULTS, MODEL_FAULTS, Fault, FaultKind, InjectedFault
 from .physics import unit_noise
 from .spec import DeviceSpec
 
@@ -21,6 +21,10 @@ LATENCY_SEED_SALT = 0x5DEECE66D  # latency draws do not repeat the power noise
 Value = int | float | str | bytes
 
 WRITE_FUNCTIONS = frozenset({6, 16})  # write single register, write multiple registers
+MODEL_FAULT_NEEDS = {
+    **dict.fromkeys(FIRMWARE_FAULTS, "firmware faults need a device with the firmware roles (profile 'rtu')"),
+    **dict.fromkeys(AUTH_FAULTS, "auth faults need a device with authenticated key slots (profile 'secure_load')"),
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,11 +52,11 @@ class Counters:
 class DeviceBase:
     """Counters, setpoint history and fault admission; subclasses model the physics.
 
-    ``FAULT_KINDS`` are the faults a device can take; firmware faults need a
-    device that models firmware.
+    ``FAULT_KINDS`` are the faults a device can take; firmware and auth faults
+    need a device that models firmware or key slots.
     """
 
-    FAULT_KINDS = frozenset(FaultKind) - FIRMWARE_FAULTS
+    FAULT_KINDS = frozenset(FaultKind) - MODEL_FAULTS
 
     def __init__(self, *, spec: DeviceSpec, profile: Profile, clock: Callable[[], float] = time.monotonic) -> None:
         self.spec = spec
@@ -82,7 +86,7 @@ class DeviceBase:
         """``SpecError`` unless this device can take ``fault``."""
         if fault.kind not in self.FAULT_KINDS:
             raise SpecError(f"device {self.id!r} (profile {self.spec.profile!r}) cannot take a {fault.kind} fault; "
-                            "firmware faults need a device with the firmware roles (profile 'rtu')")
+                            f"{MODEL_FAULT_NEEDS.get(fault.kind, 'this device does not model it')}")
 
     def inject(self, fault: Fault) -> None:
         self.check_fault(fault)
@@ -105,6 +109,17 @@ class DeviceBase:
             return None
         self.counters.faults_injected += 1
         return self._fault.fault
+
+    def apply_write(self, *, address: int, words: Sequence[int], values: Mapping[str, Value]) -> None:
+        """One write request as received: its raw words (for devices that authenticate them) and values by role."""
+        self.write(values)
+
+    def write(self, values: Mapping[str, Value]) -> None:
+        raise NotImplementedError
+
+    def drops_reply(self) -> bool:
+        """Whether to close the connection instead of sending the answer just computed (at most once per cause)."""
+        return False
 
     def _own_fault(self, request: Request | None) -> Fault | None:
         """What the device itself does to a request instead of answering (silent while rebooting, ...)."""

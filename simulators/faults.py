@@ -27,11 +27,15 @@ class FaultKind(enum.StrEnum):
     FAILED_BOOT = "failed_boot"  # the booted image fails: back on the old version, ROLLED_BACK
     ENDLESS_REBOOT = "endless_reboot"  # after an activation, never answer again
     DROP_MID_TRANSFER = "drop_mid_transfer"  # close the connection once, on a chunk write
+    # Auth faults (devices with authenticated key slots, profile "secure_load").
+    DROP_AFTER_AUTH_COMMAND = "drop_after_auth_command"  # apply the next key command, close instead of answering
 
 
 FIRMWARE_FAULTS = frozenset(
     {FaultKind.CORRUPT_CHUNK, FaultKind.FAILED_BOOT, FaultKind.ENDLESS_REBOOT, FaultKind.DROP_MID_TRANSFER}
 )
+AUTH_FAULTS = frozenset({FaultKind.DROP_AFTER_AUTH_COMMAND})
+MODEL_FAULTS = FIRMWARE_FAULTS | AUTH_FAULTS  # the device model applies these, not request admission
 
 
 # Parameters each kind accepts (besides after_requests), for files and CLI flags.
@@ -46,6 +50,7 @@ KIND_PARAMETERS = {
     FaultKind.FAILED_BOOT: (),
     FaultKind.ENDLESS_REBOOT: (),
     FaultKind.DROP_MID_TRANSFER: ("after_chunks",),
+    FaultKind.DROP_AFTER_AUTH_COMMAND: ("code",),  # code: only after this key op (0: any)
 }
 
 
@@ -127,6 +132,12 @@ class Fault:
         return cls(kind=FaultKind.DROP_MID_TRANSFER, after_chunks=after_chunks)
 
     @classmethod
+    def drop_after_auth_command(cls, *, op: int = 0) -> Fault:
+        """Apply the next key command (of key op `op`; 0: any), then close the connection
+        instead of answering it (once)."""
+        return cls(kind=FaultKind.DROP_AFTER_AUTH_COMMAND, code=op)
+
+    @classmethod
     def parse(cls, kind: str, parameters: dict[str, Any]) -> Fault:
         """A fault from plain data (fleet files, CLI flags); unknown kinds or parameters raise."""
         try:
@@ -170,6 +181,8 @@ def _fault_problem(fault: Fault) -> str | None:
         return f"after_requests must be >= 0, got {fault.after_requests}"
     if fault.kind in FIRMWARE_FAULTS and fault.after_requests:
         return "acts on firmware transfers and boots and takes no after_requests"
+    if fault.kind in AUTH_FAULTS and fault.after_requests:
+        return "acts on the next key command and takes no after_requests"
     if fault.kind is FaultKind.EXCEPTION and not 1 <= fault.code <= MAX_EXCEPTION_CODE:
         return f"exception code must be in 1..{MAX_EXCEPTION_CODE}, got {fault.code}"
     if extra := [f.name for f in fields(fault)[2:] if getattr(fault, f.name) != f.default
@@ -216,8 +229,8 @@ class InjectedFault:
     armed_at: float
 
     def hits(self, *, requests: int, now: float) -> bool:
-        if self.fault.kind in FIRMWARE_FAULTS:
-            return False  # the device's firmware model applies these
+        if self.fault.kind in MODEL_FAULTS:
+            return False  # the device's firmware or key-slot model applies these
         if self.fault.kind is FaultKind.OFFLINE:
             return self.fault.offline_at(now - self.armed_at)
         return self.fault.hits(request_number=requests - self.requests_before)

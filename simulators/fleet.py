@@ -18,8 +18,10 @@ from .errors import SimulatorError, UnknownDeviceError
 from .faults import Fault
 from .fleet_document import FleetPlan, load_fleet_file, parse_fleet_document
 from .gateway import GatewayServer
+from .key_file import write_key_file
 from .layout import plan_fleet
 from .physics import LoadPhysics
+from .secure_load import SimulatedSecureLoad
 from .sampler import DEFAULT_SAMPLE_INTERVAL_S, FeederSampler
 from .spec import DeviceSpec, FleetSpec
 
@@ -40,13 +42,14 @@ class Fleet:
         physics: LoadPhysics = DEFAULT_PHYSICS,
         sample_interval_s: float | None = DEFAULT_SAMPLE_INTERVAL_S,
         profile_dirs: Sequence[Path] = (),
+        seed: int = DEFAULT_SEED,
     ) -> None:
         self.spec = spec
         profiles = {name: load_profile(name, search_dirs=profile_dirs) for name in {d.profile for d in spec.devices}}
         self._register_maps = {name: served_map(profile) for name, profile in profiles.items()}
         self._devices = {
             d.id: build_device(d, profile=profiles[d.profile], register_map=self._register_maps[d.profile],
-                               physics=physics)
+                               physics=physics, seed=seed)
             for d in spec.devices
         }
         feeders = {feeder: [d for d in self._devices.values() if d.spec.feeder == feeder] for feeder in spec.feeders}
@@ -70,7 +73,7 @@ class Fleet:
     ) -> Fleet:
         """Controllable loads only, laid out from a seed (see ``plan_fleet``)."""
         spec = plan_fleet(devices=devices, gateways=gateways, host=host, port=port, seed=seed, feeders=feeders)
-        return cls(spec=spec, physics=physics, sample_interval_s=sample_interval_s)
+        return cls(spec=spec, physics=physics, sample_interval_s=sample_interval_s, seed=seed)
 
     @classmethod
     def from_toml(cls, path: str | Path, *, host: str | None = None, port: int | None = None) -> Fleet:
@@ -85,7 +88,7 @@ class Fleet:
     @classmethod
     def from_plan(cls, plan: FleetPlan) -> Fleet:
         fleet = cls(spec=plan.spec, physics=plan.physics, sample_interval_s=plan.sample_interval_s,
-                    profile_dirs=plan.profile_dirs)
+                    profile_dirs=plan.profile_dirs, seed=plan.seed)
         for index, planned in enumerate(plan.faults):
             if planned.device is not None:
                 fleet.inject(planned.device, planned.fault)
@@ -185,6 +188,11 @@ class Fleet:
         """``{device_id: {"kind": ..., parameters}}`` for every faulty device."""
         described = {device_id: fault.describe() for device_id, fault in self.faulty_devices().items()}
         Path(path).write_text(json.dumps(described, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    def write_keys(self, path: str | Path) -> None:
+        """``[{"device_id", "version", "secret_b64"}]``: the active key of every secure device, file mode 0600."""
+        secure = (d for d in self._devices.values() if isinstance(d, SimulatedSecureLoad))
+        write_key_file(path, {device.id: device.auth.active for device in secure})
 
     def _members(self, feeder: str) -> list[DeviceBase]:
         members = [device for device in self._devices.values() if device.spec.feeder == feeder]

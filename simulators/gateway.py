@@ -5,7 +5,8 @@ hook asks the device model, so reads are computed on demand and writes go
 through the model. A request handler subclass applies injected faults before
 pymodbus sees the request: it stays silent, answers with an exception, or
 closes the connection. A device may do the same on its own (an RTU is silent
-while it reboots). A latency fault answers after a delay, in its own task,
+while it reboots), or close the connection after applying a request instead of
+answering it (``DeviceBase.drops_reply``). A latency fault answers after a delay, in its own task,
 so only requests queued behind it on the same connection wait (as they would
 behind a slow real device).
 """
@@ -50,9 +51,10 @@ class DeviceRegisters:
             offset = address - start_address
             registers[offset : offset + count] = self._map.read(self._device, address=address, count=count)
             return None
+        words = [int(word) for word in set_values]
         try:
-            values = self._map.decode_write(self._device, address=address, words=[int(word) for word in set_values])
-            self._device.write(values)
+            values = self._map.decode_write(self._device, address=address, words=words)
+            self._device.apply_write(address=address, words=words, values=values)
         except RejectedWrite as exc:
             return exc.code
         return None
@@ -115,6 +117,14 @@ class FaultingRequestHandler(ServerRequestHandler):
         response.transaction_id, response.dev_id = pdu.transaction_id, pdu.dev_id
         if self.transport:  # the client may have gone while we waited
             self.server_send(response, addr)
+
+    def server_send(self, pdu: ModbusPDU | None, addr: tuple | None) -> None:
+        """Send an answer, unless its device wants the connection closed instead (after applying the request)."""
+        device = None if pdu is None else self.server.sim_units.get(pdu.dev_id)
+        if device is not None and device.drops_reply():
+            self.close()
+            return
+        super().server_send(pdu, addr)
 
     def _refuse(self, pdu: ModbusPDU, code: int) -> None:
         response = ExceptionResponse(

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from gridjobs.api import devices, firmware, operations, service
+from gridjobs.api import audit, devices, firmware, operations, service
 from gridjobs.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from gridjobs.api.openapi import build_openapi
 from gridjobs.api.problems import EXCEPTION_HANDLERS
@@ -31,6 +31,7 @@ ROUTES = [
     Route("/v1/firmware", firmware.upload, methods=["POST"]),
     Route("/v1/firmware", firmware.list_all, methods=["GET"]),
     Route("/v1/firmware/{id}", firmware.get_one, methods=["GET"]),
+    Route("/v1/audit", audit.list_all, methods=["GET"]),
     Route("/healthz", service.healthz, methods=["GET"]),
     Route("/readyz", service.readyz, methods=["GET"]),
     Route("/metrics", service.metrics, methods=["GET"]),

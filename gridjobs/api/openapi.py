@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gridjobs.api import schemas
+from gridjobs.api import audit, schemas
 from gridjobs.kinds import KINDS
 
 _REF = "#/components/schemas/{model}"
@@ -42,7 +42,7 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 def build_openapi() -> dict[str, Any]:
     models = [schemas.OperationIn, schemas.OperationOut, schemas.OperationPage, schemas.DeviceIn,
               schemas.DeviceOut, schemas.DevicePage, schemas.OutcomePage, schemas.FirmwareOut,
-              schemas.FirmwarePage, schemas.Problem,
+              schemas.FirmwarePage, schemas.Problem, audit.AuditOut, audit.AuditPage,
               *[k.params_model for k in KINDS.values()]]
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
     op = _ref(schemas.OperationOut)
@@ -93,6 +93,9 @@ def build_openapi() -> dict[str, Any]:
         },
         "/v1/firmware/{id}": {"get": {"summary": "One firmware artifact",
                                       "responses": {"200": _json(schemas.FirmwareOut, "the artifact"), **_errors(404)}}},
+        "/v1/audit": {"get": {"summary": "The key audit log, newest first (filters: device_id, operation_id)",
+                              "parameters": _query_parameters(audit.AuditQuery),
+                              "responses": {"200": _json(audit.AuditPage, "a page"), **_errors(422)}}},
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"summary": "Readiness: Postgres and Ray", "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},

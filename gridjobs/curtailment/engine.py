@@ -18,7 +18,9 @@ from gridjobs.curtailment.params import CurtailmentParams
 from gridjobs.curtailment.retry import should_retry
 from gridjobs.curtailment.stages import restore_stages
 from gridjobs.curtailment.strategy import Applied, Command, Strategy
+from adapters import AuthKey
 from gridjobs.dispatch.context import Finish, RunContext
+from gridjobs.keys.command_keys import command_keys
 from gridjobs.records import Device
 from gridjobs.scope import resolve_scope
 from gridjobs.store.devices import devices_by_ids
@@ -36,6 +38,7 @@ class CurtailmentRun:
         self.ctx, self.params, self.strategy = ctx, params, strategy
         self.devices: dict[str, Device] = {}
         self.ledger = CurtailmentLedger()
+        self.keys: dict[str, AuthKey] = {}
 
     async def run(self) -> Finish:
         ctx = self.ctx
@@ -59,12 +62,15 @@ class CurtailmentRun:
         # has since moved them out of scope: they must still be restored.
         touched = [d for d in self.ledger.ids(*ALL_STEPS) if d not in self.devices]
         self.devices.update((d.id, d) for d in await devices_by_ids(self.ctx.pool, touched))
+        self.keys = await command_keys(self.ctx, self.devices.values())
 
     @property
     def readings(self) -> dict[str, dict[str, float]]:
         return self.ctx.checkpoint["readings"]
 
     def _task(self, device_id: str, **args: Any) -> DeviceTask:
+        if device_id in self.keys:  # the device authenticates critical commands
+            args["key"] = self.keys[device_id]
         return DeviceTask(device_ref(self.devices[device_id]), args)
 
     async def _survey(self) -> dict[str, dict[str, float]]:

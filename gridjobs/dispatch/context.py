@@ -37,6 +37,7 @@ class RunContext:
     clock: Callable[[], float] = time.time
     checkpoint: dict[str, Any] = field(default_factory=dict)
     resume: asyncio.Event = field(default_factory=asyncio.Event)
+    keys: Any = None  # the master key, for operations that use the key store
 
     @property
     def op_id(self) -> str:

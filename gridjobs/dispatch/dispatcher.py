@@ -14,7 +14,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 import asyncpg
 import structlog
@@ -52,10 +52,11 @@ class Dispatcher:
     def __init__(
         self, *, pool: asyncpg.Pool, dsn: str, shards: ShardPool, profiles: ProfileCatalog,
         config: DispatcherConfig = DispatcherConfig(), kinds: Mapping[str, OperationKind] = KINDS,
-        owner: str | None = None,
+        owner: str | None = None, keys: Any = None,
     ) -> None:
         self.pool, self.shards, self.config, self.kinds = pool, shards, config, kinds
         self.profiles = profiles
+        self.keys = keys
         self.owner = owner or default_owner()
         self._wake = asyncio.Event()
         self._listener = Listener(dsn, on_queued=self._wake.set, on_cancel=self._cancel_requested,
@@ -132,7 +133,7 @@ class Dispatcher:
         lease = leases.Lease(self.pool, op, self.config.lease_s)
         ctx = RunContext(
             operation=op, lease=lease, pool=self.pool, shards=self.shards, cancel=cancel,
-            profiles=self.profiles,
+            profiles=self.profiles, keys=self.keys,
             log=log.bind(operation_id=str(op.id)), checkpoint=dict(op.checkpoint),
         )
         task = asyncio.create_task(run_claimed(ctx, self.kinds), name=f"gridjobs-op-{op.id}")

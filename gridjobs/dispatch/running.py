@@ -8,7 +8,7 @@ from typing import Mapping
 import structlog
 
 from gridjobs.dispatch.context import Finish, RunContext
-from gridjobs.errors import GridjobsError, StaleLeaseError, StoreError
+from gridjobs.errors import ExecutionError, GridjobsError, StaleLeaseError, StoreError
 from gridjobs.metrics import OPERATIONS_FINISHED
 
 log = structlog.get_logger("gridjobs.dispatch")
@@ -53,12 +53,15 @@ async def _run_kind(ctx: RunContext, kinds: Mapping) -> Finish | None:
     except StaleLeaseError:
         log.warning("lease_lost_during_run")
         return None
-    except GridjobsError as exc:
+    except (StoreError, ExecutionError) as exc:
         # Infrastructure trouble: give the lease back so this or another
         # process resumes the operation from its recorded outcomes.
         log.error("operation_interrupted", error=str(exc))
         await _release(ctx)
         return None
+    except GridjobsError as exc:  # a problem retrying will not fix: the operation fails
+        log.error("operation_failed", error=exc.detail)
+        return Finish("failed", None, exc.type_slug.replace("-", "_"), exc.detail)
     except Exception:  # a bug: record it as data, keep the service alive
         log.exception("operation_crashed")
         return Finish("failed", None, "internal_error", "the runner failed unexpectedly; see server logs")

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from gridjobs.demo import free_port
+from gridjobs.keys import ensure_master_key
 
 READY_TIMEOUT_S = 120.0
 
@@ -22,8 +23,11 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        key_file = log_path.parent / "master.key"  # an external database needs a master key
+        ensure_master_key(key_file)
         self.env = {**os.environ, "GRIDJOBS_LEASE_S": "2", "GRIDJOBS_POLL_S": "0.2",
-                    "GRIDJOBS_REQUEST_TIMEOUT_S": "0.5", **env}
+                    "GRIDJOBS_REQUEST_TIMEOUT_S": "0.5", "GRIDJOBS_MASTER_KEY_FILE": str(key_file),
+                    **env}
         self.proc: subprocess.Popen | None = None
 
     async def start(self) -> None:

@@ -9,7 +9,7 @@ import pytest
 from adapters import ProfileError, ProfileInfo, list_profiles, load_profile, load_profile_file
 
 POINT = {"name": "w", "address": 0, "type": "int16", "unit": "W", "writable": False}
-SHIPPED = {"controllable_load", "feeder_controller", "rtu", "sunspec_der"}
+SHIPPED = {"controllable_load", "feeder_controller", "rtu", "secure_load", "sunspec_der"}
 
 HEAT_PUMP_TOML = """
 name = "heat_pump"

@@ -226,3 +226,76 @@ LIMIT $4;
 SELECT idx, data FROM firmware_chunks
 WHERE artifact_id = $1 AND idx BETWEEN $2 AND $3
 ORDER BY idx;
+
+-- name: lock_master_keys
+-- Serialises master key registration, device key writes and master key rotation.
+SELECT pg_advisory_xact_lock(hashtextextended('gridjobs.master_keys', 0));
+
+-- name: current_master_key
+SELECT version, fingerprint FROM master_keys ORDER BY version DESC LIMIT 1;
+
+-- name: insert_master_key
+INSERT INTO master_keys (version, fingerprint) VALUES ($1, $2);
+
+-- name: any_device_key
+SELECT EXISTS (SELECT 1 FROM device_keys);
+
+-- name: insert_device_key
+-- Nothing is returned when (device_id, version) is already stored.
+INSERT INTO device_keys (device_id, version, state, wrapped, nonce, master_version)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (device_id, version) DO NOTHING
+RETURNING version;
+
+-- name: get_device_key
+SELECT k.device_id, k.version, k.state, k.wrapped, k.nonce, k.master_version,
+       m.fingerprint AS master_fingerprint
+FROM device_keys k JOIN master_keys m ON m.version = k.master_version
+WHERE k.device_id = $1 AND k.version = $2;
+
+-- name: device_keys_in_states
+SELECT k.device_id, k.version, k.state, k.wrapped, k.nonce, k.master_version,
+       m.fingerprint AS master_fingerprint
+FROM device_keys k JOIN master_keys m ON m.version = k.master_version
+WHERE k.device_id = ANY($1::text[]) AND k.state = ANY($2::text[])
+ORDER BY k.device_id, k.version DESC;
+
+-- name: set_device_key_state
+UPDATE device_keys SET state = $3, updated_at = now()
+WHERE device_id = $1 AND version = $2
+RETURNING version;
+
+-- name: device_key_slots
+SELECT version, state FROM device_keys WHERE device_id = $1 ORDER BY version;
+
+-- name: lock_device_keys
+SELECT device_id, version, wrapped, nonce, master_version FROM device_keys
+ORDER BY device_id, version
+FOR UPDATE;
+
+-- name: rewrap_device_keys
+UPDATE device_keys AS k
+SET wrapped = u.wrapped, nonce = u.nonce, master_version = $1, updated_at = now()
+FROM unnest($2::text[], $3::integer[], $4::bytea[], $5::bytea[])
+    AS u(device_id, version, wrapped, nonce)
+WHERE k.device_id = u.device_id AND k.version = u.version;
+
+-- name: insert_audit
+INSERT INTO audit_log (operation_id, device_id, step, key_version, outcome, detail)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::integer[], $5::text[], $6::text[]);
+
+-- name: list_audit
+-- Newest first; $3 is the id of the last row of the previous page.
+SELECT * FROM audit_log
+WHERE ($1::text IS NULL OR device_id = $1)
+  AND ($2::uuid IS NULL OR operation_id = $2)
+  AND ($3::bigint IS NULL OR id < $3)
+ORDER BY id DESC
+LIMIT $4;
+
+-- name: set_device_key_states
+-- Several versions of one device at once: $2 versions, $3 their new states.
+UPDATE device_keys AS k SET state = u.state, updated_at = now()
+FROM unnest($2::integer[], $3::text[]) AS u(version, state)
+WHERE k.device_id = $1 AND k.version = u.version
+RETURNING k.version;

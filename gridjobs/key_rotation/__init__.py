@@ -1,0 +1,1 @@
+"""Device key rotation, make before break: stage, verify, activate, confirm, retire."""

@@ -1,0 +1,19 @@
+"""Key rotation parameters."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gridjobs.scope import Scope
+
+
+class KeyRotationParams(BaseModel):
+    """Rotate the command keys of every device in `scope` whose profile authenticates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scope: Scope
+    max_parallel: int = Field(default=20, ge=1, le=1000)
+    failure_threshold_pct: float = Field(default=20.0, ge=0, le=100)
+    min_executed: int = Field(default=1, ge=1)
+    device_timeout_s: float = Field(default=30.0, gt=0, le=3600)

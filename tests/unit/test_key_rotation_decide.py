@@ -1,0 +1,37 @@
+"""The rotation's next move is decided from the device's own slots."""
+
+from __future__ import annotations
+
+from hypothesis import given, strategies as st
+
+from gridjobs.key_rotation.decide import Slots, next_move, undo
+
+
+def test_forward_path_from_every_slot_state():
+    assert next_move(Slots(1, 0, 0, 0), old=1, new=2, confirmed=False).step == "stage"
+    assert next_move(Slots(1, 2, 0, 1), old=1, new=2, confirmed=False).step == "verify"
+    assert next_move(Slots(1, 2, 0, 2), old=1, new=2, confirmed=False).step == "activate"
+    assert next_move(Slots(2, 0, 1, 0), old=1, new=2, confirmed=False).step == "confirm"
+    assert next_move(Slots(2, 0, 1, 0), old=1, new=2, confirmed=True).step == "retire"
+    assert next_move(Slots(2, 0, 0, 0), old=1, new=2, confirmed=True).step == "done"
+    assert next_move(Slots(7, 0, 0, 0), old=1, new=2, confirmed=False).step == "stuck"
+
+
+def test_moves_are_authenticated_with_a_key_the_device_holds():
+    stage = next_move(Slots(1, 0, 0, 0), old=1, new=2, confirmed=False)
+    verify = next_move(Slots(1, 2, 0, 1), old=1, new=2, confirmed=False)
+    retire = next_move(Slots(2, 0, 1, 0), old=1, new=2, confirmed=True)
+    assert (stage.mac_version, verify.mac_version, retire.mac_version) == (1, 2, 2)
+
+
+def test_undo_before_and_after_activation():
+    assert undo(Slots(1, 2, 0, 1), old=1, new=2).step == "abort"
+    assert undo(Slots(2, 0, 1, 0), old=1, new=2).step == "revert"
+    assert undo(Slots(1, 0, 0, 0), old=1, new=2).step == "done"
+
+
+@given(st.integers(0, 4), st.booleans())
+def test_forward_moves_never_authenticate_with_an_unknown_key(step_index, confirmed):
+    states = [Slots(1, 0, 0, 0), Slots(1, 2, 0, 1), Slots(1, 2, 0, 2), Slots(2, 0, 1, 0), Slots(2, 0, 0, 0)]
+    move = next_move(states[step_index], old=1, new=2, confirmed=confirmed)
+    assert move.mac_version in (None, 1, 2)
