@@ -12,7 +12,7 @@ import time
 
 from adapters import DeviceFault
 from actors.priority_lock import LOW, NORMAL
-from actors.steps import DeviceCall, StepSpec
+from actors.steps import DeviceCall, StepSpec, auth_args
 from actors.tasks import DeviceResult
 
 VERSION, STATE, BANK = "firmware_version", "fw_state", "fw_active_bank"
@@ -68,7 +68,7 @@ async def activate(call: DeviceCall) -> DeviceResult:
     if values[VERSION] == call.task.args["version"] and int(values[STATE]) in (PENDING_CONFIRM, CONFIRMED):
         return DeviceResult(call.task.device_id, ok=True, values={"already_active": True})
     try:
-        await call.client.write({ACTIVATE: 1})
+        await call.client.write({ACTIVATE: 1}, **auth_args(call.task))
     except DeviceFault as fault:
         if fault.code not in UNREACHABLE:  # it may have rebooted before answering
             raise

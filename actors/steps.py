@@ -47,7 +47,7 @@ def _has(client: DeviceClient, role: str) -> bool:
     return client.profile.has_role(role)
 
 
-def _auth(task: DeviceTask) -> dict:
+def auth_args(task: DeviceTask) -> dict:
     """The key for a critical write, when the device's profile authenticates them."""
     key = task.args.get("key")
     return {"key": key} if key is not None else {}
@@ -81,7 +81,7 @@ async def curtail(call: DeviceCall) -> DeviceResult:
     if held := _held(task, state, op_id):
         return held
     setpoint, timer = int(task.args["setpoint_pct"]), int(task.args["revert_timeout_s"])
-    await client.write(_command(client, setpoint, timer), **_auth(task))
+    await client.write(_command(client, setpoint, timer), **auth_args(task))
     state.hold(op_id, time.time() + timer)
     result = await _verify(client, task, state, setpoint)
     if result.ok:
@@ -97,13 +97,13 @@ async def refresh(call: DeviceCall) -> DeviceResult:
     if held := _held(task, state, op_id):
         return held
     setpoint, timer = int(task.args["setpoint_pct"]), int(task.args["revert_timeout_s"])
-    await client.write({TIMER: timer}, **_auth(task))
+    await client.write({TIMER: timer}, **auth_args(task))
     state.hold(op_id, time.time() + timer)
     roles = [SETPOINT, ENABLE] if _has(client, ENABLE) else [SETPOINT]
     current = await client.read_many(roles)
     if int(current[SETPOINT]) == setpoint and current.get(ENABLE, 1) == 1:
         return DeviceResult(task.device_id, ok=True, values={"reapplied": False})
-    await client.write(_command(client, setpoint, timer), **_auth(task))
+    await client.write(_command(client, setpoint, timer), **auth_args(task))
     result = await _verify(client, task, state, setpoint)
     return DeviceResult(result.device_id, result.ok, result.code, result.detail,
                         {**result.values, "reapplied": True})
@@ -113,7 +113,7 @@ async def restore(call: DeviceCall) -> DeviceResult:
     client, op_id, task, state = call.client, call.op_id, call.task, call.state
     if held := _held(task, state, op_id):
         return held
-    await client.write(_command(client, NORMAL_PCT, 0), **_auth(task))
+    await client.write(_command(client, NORMAL_PCT, 0), **auth_args(task))
     result = await _verify(client, task, state, NORMAL_PCT)
     if result.ok:
         state.release()
@@ -123,7 +123,7 @@ async def restore(call: DeviceCall) -> DeviceResult:
 async def _release(client: DeviceClient, task: DeviceTask, state: DeviceState) -> None:
     """Best effort: if this fails too, the device's revert timer releases it."""
     try:
-        await client.write(_command(client, NORMAL_PCT, 0), **_auth(task))
+        await client.write(_command(client, NORMAL_PCT, 0), **auth_args(task))
     except DeviceFault:
         return
     state.release()

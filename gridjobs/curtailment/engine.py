@@ -20,7 +20,7 @@ from gridjobs.curtailment.stages import restore_stages
 from gridjobs.curtailment.strategy import Applied, Command, Strategy
 from adapters import AuthKey
 from gridjobs.dispatch.context import Finish, RunContext
-from gridjobs.keys.command_keys import command_keys
+from gridjobs.keys.command_keys import audit_commands, command_keys
 from gridjobs.records import Device
 from gridjobs.scope import resolve_scope
 from gridjobs.store.devices import devices_by_ids
@@ -124,6 +124,7 @@ class CurtailmentRun:
         # run re-plans the same commands from the checkpointed survey (the
         # planner is pure) and re-sends them, and the commands are absolute.
         _, results = await asyncio.gather(ctx.record(intents), ctx.execute("curtail", tasks))
+        await audit_commands(ctx, "curtail", results, self.keys)
         ok = [r for r in results if r.ok]
         writes = [self._curtailed(r) for r in ok]
         failed = [r for r in results if not r.ok]
@@ -191,6 +192,7 @@ class CurtailmentRun:
 
     async def _restore_stage(self, index: int, todo: list[str]) -> None:
         results = await self.ctx.execute("restore", [self._task(d) for d in todo])
+        await audit_commands(self.ctx, "restore", results, self.keys)
         timeout = self.params.revert_timeout_s
         writes = []
         for r in results:

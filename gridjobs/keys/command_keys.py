@@ -7,8 +7,18 @@ from typing import Iterable
 from adapters import AuthKey
 from gridjobs.dispatch.context import RunContext
 from gridjobs.errors import ConfigError
+from actors.tasks import DeviceResult
 from gridjobs.keys import store
+from gridjobs.keys.audit import AuditEntry, record_audit
 from gridjobs.records import Device
+
+
+async def audit_commands(ctx: RunContext, step: str, results: Iterable[DeviceResult],
+                         keys: dict[str, AuthKey]) -> None:
+    """Append an audit line for every authenticated command a step sent."""
+    entries = [AuditEntry(ctx.operation.id, r.device_id, step, keys[r.device_id].version,
+                          "ok" if r.ok else (r.code or "failed")) for r in results if r.device_id in keys]
+    await record_audit(ctx.pool, entries)
 
 
 async def command_keys(ctx: RunContext, devices: Iterable[Device]) -> dict[str, AuthKey]:

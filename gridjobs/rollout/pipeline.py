@@ -45,6 +45,7 @@ class BatchPipeline:
                  params: FirmwareRolloutParams, image: Image) -> None:
         self.ctx, self.ledger, self.devices = ctx, ledger, devices
         self.params, self.image = params, image
+        self.keys: dict = {}
 
     def next_stage(self, device_id: str) -> str | None:
         """The stage a device needs next; None once it has a verdict."""
@@ -98,7 +99,12 @@ class BatchPipeline:
         args = {"artifact_id": image.artifact_id, "version": image.version, "size": image.size,
                 "crc32": image.crc32, "deadline_s": p.device_timeout_s, **extra}
         return await self.ctx.execute(stage, [
-            DeviceTask(device_ref(self.devices[d]), args) for d in device_ids])
+            DeviceTask(device_ref(self.devices[d]), self._with_key(d, args)) for d in device_ids])
+
+    def _with_key(self, device_id: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Devices that authenticate critical commands get their key (activation is one)."""
+        key = self.keys.get(device_id)
+        return {**args, "key": key} if key is not None else args
 
     def _after(self, stage: str, result: DeviceResult):
         d = result.device_id

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from gridjobs.dispatch.context import Finish, RunContext
 from gridjobs.firmware.artifacts import STORAGE_CHUNK_BYTES, get_artifact, read_range
+from gridjobs.keys.command_keys import command_keys
 from gridjobs.ledger import Ledger
 from gridjobs.records import Device
 from gridjobs.rollout.params import FirmwareRolloutParams
@@ -37,6 +38,7 @@ class RolloutRun:
         waves = [tuple(w) for w in ctx.checkpoint["waves"]]
         self.devices = {d.id: d for d in await devices_by_ids(ctx.pool, [x for w in waves for x in w])}
         pipeline = BatchPipeline(ctx, self.ledger, self.devices, self.params, image)
+        pipeline.keys = await command_keys(ctx, self.devices.values())
         if ctx.operation.status == "paused" and not await ctx.pause_until_resumed():
             await self._cancel_queued(waves, aborted=False)  # taken over while paused, then cancelled
             return self._finish(waves, aborted=False)

@@ -57,6 +57,9 @@ async def test_rotation_over_50_devices_then_shed_with_new_keys(tmp_path, db_url
         assert shed_op["status"] == "succeeded", shed_op
         assert sum(d.counters.auth_accepted for d in fleet.devices) > 0
         assert sum(d.counters.auth_rejected for d in fleet.devices) == 0
+        shed_audit = (await client.get("/v1/audit", params={"operation_id": shed_op["id"]})).json()
+        assert {(e["step"], e["key_version"], e["outcome"]) for e in shed_audit["items"]} == {
+            ("curtail", 2, "ok"), ("restore", 2, "ok")}
 
 
 async def test_no_key_material_in_logs_or_api_responses(tmp_path, db_url, ray_local, master_key):
