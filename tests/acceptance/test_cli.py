@@ -16,7 +16,8 @@ GRIDJOBS = [sys.executable, "-m", "gridjobs"]
 VERBS = [[], ["serve"], ["demo"], ["simulate"], ["devices"], ["devices", "import"], ["submit"],
          ["submit", "load-shed"], ["status"], ["profiles"], ["profiles", "list"],
          ["profiles", "show"], ["submit", "rollout"], ["firmware", "upload"], ["firmware", "list"],
-         ["cancel"], ["resume"]]
+         ["cancel"], ["resume"], ["keys"], ["keys", "provision"], ["keys", "rotate-master"],
+         ["keys", "slots"]]
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
