@@ -9,6 +9,7 @@ import structlog
 
 from gridjobs.dispatch.context import Finish, RunContext
 from gridjobs.errors import ExecutionError, GridjobsError, StaleLeaseError, StoreError
+from gridjobs.keys.errors import KeyStoreError
 from gridjobs.metrics import OPERATIONS_FINISHED
 
 log = structlog.get_logger("gridjobs.dispatch")
@@ -53,11 +54,14 @@ async def _run_kind(ctx: RunContext, kinds: Mapping) -> Finish | None:
     except StaleLeaseError:
         log.warning("lease_lost_during_run")
         return None
+    except KeyStoreError as exc:  # keys that cannot be decrypted: retrying will not help
+        log.error("operation_failed", error=exc.detail)
+        return Finish("failed", None, "key_store", exc.detail)
     except (StoreError, ExecutionError) as exc:
-        # Infrastructure trouble: give the lease back so this or another
-        # process resumes the operation from its recorded outcomes.
+        # Infrastructure trouble: stop heartbeating and let the lease run out,
+        # so this or another process resumes from the recorded outcomes after
+        # lease_s (a natural backoff, not a hot retry loop).
         log.error("operation_interrupted", error=str(exc))
-        await _release(ctx)
         return None
     except GridjobsError as exc:  # a problem retrying will not fix: the operation fails
         log.error("operation_failed", error=exc.detail)
