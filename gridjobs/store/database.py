@@ -12,7 +12,7 @@ from typing import Awaitable, Callable, ParamSpec, TypeVar
 import asyncpg
 
 from gridjobs.errors import StoreError
-from gridjobs.store.queries import MIGRATIONS_DIR
+from gridjobs.store.queries import MIGRATIONS_DIR, Q
 
 POOL_MIN_SIZE = 2
 POOL_MAX_SIZE = 10
@@ -94,24 +94,20 @@ async def migrate(pool: asyncpg.Pool) -> list[int]:
     """Apply pending migrations under an advisory lock; return versions applied."""
     applied: list[int] = []
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-        exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        await conn.execute(Q["lock_migrations"], _MIGRATION_LOCK)
+        exists = await conn.fetchval(Q["migrations_table_exists"])
         done = set()
         if exists:
-            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            done = {r["version"] for r in await conn.fetch(Q["applied_migrations"])}
         for migration in list_migrations():
             if migration.version in done:
                 continue
             await conn.execute(migration.path.read_text())
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                migration.version,
-                migration.name,
-            )
+            await conn.execute(Q["record_migration"], migration.version, migration.name)
             applied.append(migration.version)
     return applied
 
 
 @translated
 async def ping(pool: asyncpg.Pool) -> None:
-    await pool.fetchval("SELECT 1")
+    await pool.fetchval(Q["ping"])

@@ -299,3 +299,18 @@ UPDATE device_keys AS k SET state = u.state, updated_at = now()
 FROM unnest($2::integer[], $3::text[]) AS u(version, state)
 WHERE k.device_id = $1 AND k.version = u.version
 RETURNING k.version;
+
+-- name: lock_migrations
+SELECT pg_advisory_xact_lock($1);
+
+-- name: migrations_table_exists
+SELECT to_regclass('schema_migrations') IS NOT NULL;
+
+-- name: applied_migrations
+SELECT version FROM schema_migrations;
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, name) VALUES ($1, $2);
+
+-- name: ping
+SELECT 1;
