@@ -8,6 +8,7 @@ wave plan and the image's CRC, so a restart follows the same plan.
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from uuid import UUID
 
 from gridjobs.dispatch.context import Finish, RunContext
@@ -120,15 +121,15 @@ class RolloutRun:
                                                detail=f"never started: {why}") for d in queued])
 
     def _finish(self, waves: list[tuple[str, ...]], aborted: bool) -> Finish:
-        ledger, tally = self.ledger, self._tally()
-        count = lambda state, code=None: sum(  # noqa: E731
-            1 for d in ledger.all_ids() if ledger.get(d).state == state
-            and (code is None or ledger.get(d).code == code))
+        tally = self._tally()
+        verdicts = Counter((e.state, e.code) for e in map(self.ledger.get, self.ledger.all_ids()))
+        states = Counter(state for state, _ in verdicts.elements())
+        current = verdicts[("succeeded", "already_current")]
         result = {
             "waves": [len(w) for w in waves], "waves_done": self.ctx.checkpoint.get("wave", 0),
-            "devices": sum(len(w) for w in waves), "updated": count("succeeded") - count("succeeded", "already_current"),
-            "already_current": count("succeeded", "already_current"), "failed": count("failed"),
-            "rolled_back": count("failed", "rolled_back"), "cancelled": count("cancelled"),
+            "devices": sum(len(w) for w in waves), "updated": states["succeeded"] - current,
+            "already_current": current, "failed": states["failed"],
+            "rolled_back": verdicts[("failed", "rolled_back")], "cancelled": states["cancelled"],
             "failure_pct": round(tally.failure_pct, 1),
         }
         if aborted:
