@@ -43,7 +43,9 @@ from adapters import load_profile
 from gridjobs import logs
 from gridjobs.config import from_env
 from raw_firmware import PROFILE, FirmwareCeiling, FirmwarePlan, run_ceiling
-from services import bench_database, exit_on_sigterm, free_port, gridjobs_serve, source_revision
+from services import (
+    bench_database, exit_on_sigterm, format_counts, free_port, gridjobs_serve, source_revision,
+)
 from shed import await_listening, import_devices, outcomes, phases_from_log, start_simulator
 
 DEFAULT_DEVICES = 200
@@ -264,17 +266,13 @@ def report(f: dict) -> str:
         f"ceiling {f['ceiling_chunks']} ({f['ceiling_bytes']} B, counted)",
         f"gridjobs result  : {json.dumps(f['result'], sort_keys=True)}"
         + (f"  error {f['error']}" if f["error"] else ""),
-        f"gridjobs outcomes: {_counts(f['gridjobs_outcomes'])}",
-        f"ceiling outcomes : {_counts(f['ceiling_outcomes'])}",
+        f"gridjobs outcomes: {format_counts(f['gridjobs_outcomes'])}",
+        f"ceiling outcomes : {format_counts(f['ceiling_outcomes'])}",
         *([] if f["complete"] else [
             "WARNING: not every device was updated on both sides; "
             "the timings do not measure a full rollout"]),
         GOAL,
     ])
-
-
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"
 
 
 def main(argv: list[str] | None = None) -> int:

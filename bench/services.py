@@ -199,3 +199,8 @@ def gridjobs_serve(dsn: str, *, port: int, log_path: Path, shards: int | None = 
     if intake_only:
         cmd.append("--intake-only")
     return HttpServer(cmd, port=port, log_path=log_path)
+
+
+def format_counts(counts: dict[str, int]) -> str:
+    """Outcome counts for a report line: `a=1, b=2`, or `none`."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"

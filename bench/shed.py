@@ -40,7 +40,7 @@ from gridjobs.config import from_env
 from gridjobs.profiles import ProfileCatalog
 from raw_modbus import SURVEY_ROLES, CeilingResult, run_ceiling
 from services import (
-    HOST, STARTUP_TIMEOUT_S, Child, bench_database, exit_on_sigterm, free_port,
+    HOST, STARTUP_TIMEOUT_S, Child, bench_database, exit_on_sigterm, format_counts, free_port,
     gridjobs_serve, source_revision,
 )
 
@@ -336,8 +336,8 @@ def report(f: dict) -> str:
         f"({'+'.join(f['survey_roles'])}) done at {f['ceiling_survey_s']:.3f} s",
         f"ratio    : {f['ratio']:.2f}  gridjobs / ceiling, medians (median of per-round ratios "
         f"{f['paired_ratio']:.2f}; by newest outcome write {f['recorded_ratio']:.2f})",
-        f"gridjobs outcomes, all rounds: {_counts(f['gridjobs_outcomes'])}",
-        f"ceiling outcomes, all rounds : {_counts(f['ceiling_outcomes'])}",
+        f"gridjobs outcomes, all rounds: {format_counts(f['gridjobs_outcomes'])}",
+        f"ceiling outcomes, all rounds : {format_counts(f['ceiling_outcomes'])}",
         f"restore (untimed): cancel -> {statuses} in {[r['seconds'] for r in restores]} s; "
         f"restored={sum(r['restored'] or 0 for r in restores)} "
         f"restore_failed={sum(r['restore_failed'] or 0 for r in restores)}; the ceiling then found "
@@ -346,10 +346,6 @@ def report(f: dict) -> str:
             "WARNING: some devices were not curtailed; the timings do not measure a full shed"]),
         GOAL,
     ])
-
-
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,29 +106,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _shed_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target-kw", type=float, required=True)
+def _submit_flags(p: argparse.ArgumentParser, *, dry_run_help: str) -> None:
+    """Scope, priority, idempotency, dry run, wait and URL: every submit verb has them."""
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--feeders", help="comma-separated feeder names")
     where.add_argument("--device-ids", help="comma-separated device ids")
+    p.add_argument("--priority", type=int, default=0)
+    p.add_argument("--idempotency-key")
+    p.add_argument("--dry-run", action="store_true", help=dry_run_help)
+    p.add_argument("--wait", action="store_true", help="follow progress until the end")
+    _client_flags(p)
+
+
+def _shed_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target-kw", type=float, required=True)
+    _submit_flags(p, dry_run_help="print the plan; touch nothing")
     hold = p.add_mutually_exclusive_group(required=True)
     hold.add_argument("--hold-s", type=float, help="seconds to hold before restoring")
     hold.add_argument("--hold-until-cancelled", action="store_true")
     p.add_argument("--stages", type=int, default=1, help="restore stages (default 1)")
     p.add_argument("--stage-delay-s", type=float, default=0.0)
     p.add_argument("--revert-timeout-s", type=int, default=60)
-    p.add_argument("--priority", type=int, default=0)
-    p.add_argument("--idempotency-key")
-    p.add_argument("--dry-run", action="store_true", help="print the plan; touch nothing")
-    p.add_argument("--wait", action="store_true", help="follow progress until the end")
-    _client_flags(p)
 
 
 def _rollout_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--firmware-id", required=True, help="from `gridjobs firmware upload`")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--feeders", help="comma-separated feeder names")
-    where.add_argument("--device-ids", help="comma-separated device ids")
+    _submit_flags(p, dry_run_help="print the waves; touch nothing")
     p.add_argument("--waves", default="1%,10%,50%,100%",
                    help="cumulative waves, percentages or counts (default 1%%,10%%,50%%,100%%)")
     p.add_argument("--max-parallel", type=int, default=10)
@@ -138,11 +141,6 @@ def _rollout_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device-timeout-s", type=float, default=300.0)
     p.add_argument("--retries", type=int, default=1)
     p.add_argument("--approval", choices=("auto", "manual"), default="auto")
-    p.add_argument("--priority", type=int, default=0)
-    p.add_argument("--idempotency-key")
-    p.add_argument("--dry-run", action="store_true", help="print the waves; touch nothing")
-    p.add_argument("--wait", action="store_true", help="follow progress until the end")
-    _client_flags(p)
 
 
 def _scope(args: argparse.Namespace) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from adapters import ProfileError, ProfileInfo, list_profiles, load_profile
+from adapters import Profile, ProfileError, ProfileInfo, list_profiles, load_profile
 
 CURTAIL_ROLES = frozenset({"measured_kw", "curtail_setpoint_pct", "revert_timeout_s"})
 # A generator declares its maximum output (SunSpec WMax); a load does not.
@@ -20,20 +20,24 @@ DER_ROLES = CURTAIL_ROLES | {GENERATION_ROLE}
 class ProfileCatalog:
     def __init__(self, search_dirs: Sequence[Path] = ()) -> None:
         self.search_dirs = tuple(str(d) for d in search_dirs)
-        self._roles: dict[str, frozenset[str] | None] = {}
-        self._auth: dict[str, bool] = {}
+        self._loaded: dict[str, Profile | None] = {}
+
+    def _profile(self, name: str) -> Profile | None:
+        """Profile `name`, loaded once; None if there is no such (valid) profile."""
+        if name not in self._loaded:
+            try:
+                self._loaded[name] = load_profile(name, search_dirs=self.search_dirs)
+            except ProfileError:
+                self._loaded[name] = None
+        return self._loaded[name]
 
     def roles(self, name: str) -> frozenset[str] | None:
         """The roles of profile `name`, or None if there is no such profile."""
-        if name not in self._roles:
-            try:
-                self._roles[name] = frozenset(load_profile(name, search_dirs=self.search_dirs).roles)
-            except ProfileError:
-                self._roles[name] = None
-        return self._roles[name]
+        profile = self._profile(name)
+        return None if profile is None else frozenset(profile.roles)
 
     def exists(self, name: str) -> bool:
-        return self.roles(name) is not None
+        return self._profile(name) is not None
 
     def supports(self, name: str, roles: frozenset[str]) -> bool:
         found = self.roles(name)
@@ -50,20 +54,8 @@ class ProfileCatalog:
 
     def requires_auth(self, name: str) -> bool:
         """Critical writes to this device type carry an HMAC (key rotation applies)."""
-        if name not in self._auth:
-            try:
-                self._auth[name] = bool(load_profile(name, search_dirs=self.search_dirs).requires_auth)
-            except ProfileError:
-                self._auth[name] = False
-        return self._auth[name]
-
-    def describe(self, name: str) -> ProfileError | None:
-        """Why `name` cannot be loaded, or None if it can."""
-        try:
-            load_profile(name, search_dirs=self.search_dirs)
-        except ProfileError as exc:
-            return exc
-        return None
+        profile = self._profile(name)
+        return profile is not None and bool(profile.requires_auth)
 
     def list(self) -> list[ProfileInfo]:
         return list_profiles(search_dirs=self.search_dirs)
