@@ -17,11 +17,10 @@ import ray
 from adapters import (
     AdapterError, DeviceClient, DeviceFault, Profile, ProfileError, SessionPool, load_profile,
 )
-from actors.device_state import DeviceStateStore
 from actors.priority_lock import PriorityLock
 from actors.firmware_steps import FIRMWARE_STEPS
-from actors.firmware_store import FirmwareStore
 from actors.key_steps import KEY_STEPS
+from actors.services import ServicesFactory, ShardServices
 from actors.steps import CURTAIL_STEPS, DeviceCall, StepSpec
 from actors.tasks import DeviceResult, DeviceState, DeviceTask
 
@@ -34,7 +33,7 @@ MAX_INFLIGHT_PER_GATEWAY = 16
 
 @dataclass(frozen=True)
 class ShardConfig:
-    dsn: str | None = None
+    services: ServicesFactory | None = None   # called in the shard's process; None: in memory
     request_timeout_s: float = REQUEST_TIMEOUT_S
     device_deadline_s: float = DEVICE_DEADLINE_S
     max_inflight_per_gateway: int = MAX_INFLIGHT_PER_GATEWAY
@@ -42,11 +41,6 @@ class ShardConfig:
 
 
 STEPS: dict[str, StepSpec] = {**CURTAIL_STEPS, **FIRMWARE_STEPS, **KEY_STEPS}
-
-
-@dataclass(frozen=True)
-class ShardServices:
-    firmware: FirmwareStore
 
 
 class DeviceShardImpl:
@@ -58,8 +52,7 @@ class DeviceShardImpl:
         self._sessions = SessionPool(
             timeout_s=config.request_timeout_s, max_inflight=config.max_inflight_per_gateway
         )
-        self._store = DeviceStateStore(config.dsn)
-        self._services = ShardServices(firmware=FirmwareStore(config.dsn))
+        self._services = config.services() if config.services is not None else ShardServices()
         self._state: dict[str, DeviceState] = {}
         self._locks: dict[str, PriorityLock] = {}
         self._profiles: dict[str, Profile] = {}
@@ -80,7 +73,7 @@ class DeviceShardImpl:
         await self._rebuild([t.device_id for t in tasks])
         results = await asyncio.gather(*(self._run_one(spec, operation_id, t) for t in tasks))
         if step != "survey":
-            await self._store.save((t.device_id, self._state[t.device_id]) for t in tasks)
+            await self._services.device_state.save((t.device_id, self._state[t.device_id]) for t in tasks)
         self._seconds[step] += time.perf_counter() - started
         return list(results)
 
@@ -95,14 +88,13 @@ class DeviceShardImpl:
 
     async def close(self) -> None:
         await self._sessions.close()
-        await self._store.close()
-        await self._services.firmware.close()
+        await self._services.close()
 
     async def _rebuild(self, device_ids: list[str]) -> None:
         missing = [d for d in device_ids if d not in self._state]
         if not missing:
             return
-        loaded = await self._store.load(missing)
+        loaded = await self._services.device_state.load(missing)
         for device_id in missing:
             self._state.setdefault(device_id, loaded.get(device_id, DeviceState()))
 

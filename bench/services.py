@@ -28,8 +28,8 @@ import httpx
 import gridjobs
 from gridjobs.config import Settings
 from gridjobs.demo import free_port
-from gridjobs.keys import ensure_master_key
-from gridjobs.serve import database
+from gridjobs.device_keys import ensure_master_key
+from gridjobs.bootstrap import database
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 120.0

@@ -111,7 +111,7 @@ def _submit_flags(p: argparse.ArgumentParser, *, dry_run_help: str) -> None:
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--feeders", help="comma-separated feeder names")
     where.add_argument("--device-ids", help="comma-separated device ids")
-    p.add_argument("--priority", type=int, default=0)
+    p.add_argument("--priority", type=int, help="-100..100, higher first (server default 0)")
     p.add_argument("--idempotency-key")
     p.add_argument("--dry-run", action="store_true", help=dry_run_help)
     p.add_argument("--wait", action="store_true", help="follow progress until the end")
@@ -124,23 +124,23 @@ def _shed_parser(p: argparse.ArgumentParser) -> None:
     hold = p.add_mutually_exclusive_group(required=True)
     hold.add_argument("--hold-s", type=float, help="seconds to hold before restoring")
     hold.add_argument("--hold-until-cancelled", action="store_true")
-    p.add_argument("--stages", type=int, default=1, help="restore stages (default 1)")
-    p.add_argument("--stage-delay-s", type=float, default=0.0)
-    p.add_argument("--revert-timeout-s", type=int, default=60)
+    p.add_argument("--stages", type=int, help="restore stages (server default 1)")
+    p.add_argument("--stage-delay-s", type=float, help="seconds between restore stages")
+    p.add_argument("--revert-timeout-s", type=int, help="dead-man timer on each device")
 
 
 def _rollout_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--firmware-id", required=True, help="from `gridjobs firmware upload`")
     _submit_flags(p, dry_run_help="print the waves; touch nothing")
-    p.add_argument("--waves", default="1%,10%,50%,100%",
-                   help="cumulative waves, percentages or counts (default 1%%,10%%,50%%,100%%)")
-    p.add_argument("--max-parallel", type=int, default=10)
-    p.add_argument("--failure-threshold-pct", type=float, default=20.0)
-    p.add_argument("--min-executed", type=int, default=1)
-    p.add_argument("--soak-s", type=float, default=0.0)
-    p.add_argument("--device-timeout-s", type=float, default=300.0)
-    p.add_argument("--retries", type=int, default=1)
-    p.add_argument("--approval", choices=("auto", "manual"), default="auto")
+    p.add_argument("--waves", help="cumulative waves, percentages or counts "
+                                    "(server default 1%%,10%%,50%%,100%%)")
+    p.add_argument("--max-parallel", type=int)
+    p.add_argument("--failure-threshold-pct", type=float)
+    p.add_argument("--min-executed", type=int)
+    p.add_argument("--soak-s", type=float)
+    p.add_argument("--device-timeout-s", type=float)
+    p.add_argument("--retries", type=int)
+    p.add_argument("--approval", choices=("auto", "manual"))
 
 
 def _scope(args: argparse.Namespace) -> dict:
@@ -148,24 +148,31 @@ def _scope(args: argparse.Namespace) -> dict:
             else {"device_ids": args.device_ids.split(",")})
 
 
+def _given(**values) -> dict:
+    """Only what the user gave: the server's models hold the defaults."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _body(kind: str, args: argparse.Namespace, params: dict) -> dict:
+    return {"kind": kind, "params": params, **_given(priority=args.priority)}
+
+
 def rollout_body(args: argparse.Namespace) -> dict:
-    waves = [int(w) if w.isdigit() else w for w in args.waves.split(",")]
-    return {"kind": "firmware_rollout", "priority": args.priority, "params": {
-        "firmware_id": args.firmware_id, "scope": _scope(args), "waves": waves,
-        "max_parallel": args.max_parallel, "failure_threshold_pct": args.failure_threshold_pct,
-        "min_executed": args.min_executed, "soak_s": args.soak_s,
-        "device_timeout_s": args.device_timeout_s, "retries": args.retries,
-        "approval": args.approval,
-    }}
+    waves = [int(w) if w.isdigit() else w for w in args.waves.split(",")] if args.waves else None
+    return _body("firmware_rollout", args, {
+        "firmware_id": args.firmware_id, "scope": _scope(args), **_given(
+            waves=waves, max_parallel=args.max_parallel,
+            failure_threshold_pct=args.failure_threshold_pct, min_executed=args.min_executed,
+            soak_s=args.soak_s, device_timeout_s=args.device_timeout_s, retries=args.retries,
+            approval=args.approval)})
 
 
 def shed_body(args: argparse.Namespace) -> dict:
-    return {"kind": "load_shed", "priority": args.priority, "params": {
+    restore = _given(stages=args.stages, stage_delay_s=args.stage_delay_s)
+    return _body("load_shed", args, {
         "target_kw": args.target_kw, "scope": _scope(args),
         "hold_s": None if args.hold_until_cancelled else args.hold_s,
-        "restore": {"stages": args.stages, "stage_delay_s": args.stage_delay_s},
-        "revert_timeout_s": args.revert_timeout_s,
-    }}
+        **_given(restore=restore or None, revert_timeout_s=args.revert_timeout_s)})
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -240,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
 
         return demo(settings, devices=args.devices, gateways=args.gateways)
     if args.verb == "keys":
-        from gridjobs.keys.admin import run_keys
+        from gridjobs.key_admin import run_keys
 
         return run_keys(settings, args.action, args)
     if args.verb == "profiles":

@@ -70,28 +70,28 @@ class Client:
     async def firmware(self) -> list[dict]:
         return (await self.request("GET", "/v1/firmware", params={"limit": 500}))["items"]
 
-    async def act(self, op_id: str, action: str) -> dict:
+    async def act(self, operation_id: str, action: str) -> dict:
         """POST /v1/operations/{id}/cancel or .../resume."""
-        return await self.request("POST", f"/v1/operations/{op_id}/{action}", ok=(202,))
+        return await self.request("POST", f"/v1/operations/{operation_id}/{action}", ok=(202,))
 
-    async def operation(self, op_id: str) -> dict:
-        return await self.request("GET", f"/v1/operations/{op_id}")
+    async def operation(self, operation_id: str) -> dict:
+        return await self.request("GET", f"/v1/operations/{operation_id}")
 
-    async def outcomes(self, op_id: str, *, limit: int = 500) -> list[dict]:
+    async def outcomes(self, operation_id: str, *, limit: int = 500) -> list[dict]:
         items, cursor = [], None
         while True:
             params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-            page = await self.request("GET", f"/v1/operations/{op_id}/devices", params=params)
+            page = await self.request("GET", f"/v1/operations/{operation_id}/devices", params=params)
             items.extend(page["items"])
             cursor = page["next_cursor"]
             if cursor is None:
                 return items
 
-    async def follow(self, op_id: str, *, on_update: Callable[[dict], None], timeout_s: float) -> dict:
+    async def follow(self, operation_id: str, *, on_update: Callable[[dict], None], timeout_s: float) -> dict:
         """Poll until the operation is terminal (bounded by `timeout_s`)."""
         async with asyncio.timeout(timeout_s):
             while True:
-                op = await self.operation(op_id)
+                op = await self.operation(operation_id)
                 on_update(op)
                 if op["status"] in TERMINAL:
                     return op

@@ -10,15 +10,24 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+# The shards' own defaults live with them, in the lower layer.
 from actors.shard import DEVICE_DEADLINE_S, MAX_INFLIGHT_PER_GATEWAY, REQUEST_TIMEOUT_S
-from gridjobs.api.body_limit import DEFAULT_MAX_BODY_BYTES
-from gridjobs.dispatch.dispatcher import LEASE_S, MAX_RUNNING, POLL_S
 from gridjobs.errors import ConfigError
-from gridjobs.firmware import DEFAULT_FIRMWARE_MAX_BYTES
-from gridjobs.store.embedded import default_data_dir
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+LEASE_S = 15.0                # operation lease; heartbeat every third of it
+POLL_S = 2.0                  # dispatcher poll interval (LISTEN/NOTIFY wakes it sooner)
+MAX_RUNNING = 8               # operations one process runs at once
+MAX_BODY_BYTES = 1024 * 1024  # JSON request bodies
+FIRMWARE_MAX_BYTES = 16 * 1024 * 1024  # POST /v1/firmware images
+LOG_LEVEL = "info"
+
+
+def default_data_dir() -> Path:
+    """$XDG_DATA_HOME/gridjobs, or ~/.local/share/gridjobs."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "gridjobs"
 
 
 @dataclass(frozen=True)
@@ -35,10 +44,10 @@ class Settings:
     request_timeout_s: float = REQUEST_TIMEOUT_S
     device_deadline_s: float = DEVICE_DEADLINE_S
     max_inflight_per_gateway: int = MAX_INFLIGHT_PER_GATEWAY
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    firmware_max_bytes: int = DEFAULT_FIRMWARE_MAX_BYTES   # POST /v1/firmware bodies
+    max_body_bytes: int = MAX_BODY_BYTES
+    firmware_max_bytes: int = FIRMWARE_MAX_BYTES   # POST /v1/firmware bodies
     log_json: bool | None = None        # None: JSON unless stderr is a TTY
-    log_level: str = "info"
+    log_level: str = LOG_LEVEL
     profiles_dir: Path | None = None    # user device profiles, beside the shipped ones
     master_key_file: Path | None = None  # None: <data_dir>/master.key with the embedded database
 

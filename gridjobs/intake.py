@@ -8,15 +8,27 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict, Field
 
-from gridjobs.api.parsing import validate
-from gridjobs.api.schemas import OperationIn
 from gridjobs.errors import ValidationFailed
 from gridjobs.kinds import KINDS, OperationKind
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.store.operations import NewOperation, Submitted, submit
+from gridjobs.validation import validate
 
 MAX_KEY_LENGTH = 255
+MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = -100, 100, 0
+
+
+class OperationIn(BaseModel):
+    """A submission: the kind, its params (validated by the kind's own model) and a priority."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="operation kind, e.g. load_shed")
+    params: dict[str, Any]
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=MIN_PRIORITY, le=MAX_PRIORITY,
+                          description="higher runs first")
 
 
 @dataclass(frozen=True)

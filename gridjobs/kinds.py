@@ -8,13 +8,9 @@ from typing import Any, Awaitable, Callable
 import asyncpg
 from pydantic import BaseModel
 
-from gridjobs.dispatch.context import Finish, RunContext
-from gridjobs.load_shed.dry_run import dry_run as load_shed_dry_run
-from gridjobs.load_shed.params import LoadShedParams
-from gridjobs.load_shed.strategy import run_load_shed
-from gridjobs.der.dry_run import dry_run as der_dry_run
+from gridjobs.curtailment.dry_run import dry_run as curtailment_dry_run
 from gridjobs.der.params import DerCurtailmentParams
-from gridjobs.der.strategy import run_der_curtailment
+from gridjobs.der.strategy import DerStrategy, run_der_curtailment
 from gridjobs.errors import ValidationFailed
 from gridjobs.firmware.artifacts import firmware_for_rollout
 from gridjobs.key_rotation.dry_run import dry_run as rotation_dry_run
@@ -23,7 +19,10 @@ from gridjobs.key_rotation.runner import run_key_rotation
 from gridjobs.rollout.dry_run import dry_run as rollout_dry_run
 from gridjobs.rollout.params import FirmwareRolloutParams
 from gridjobs.rollout.runner import run_firmware_rollout
+from gridjobs.load_shed.params import LoadShedParams
+from gridjobs.load_shed.strategy import LoadShedStrategy, run_load_shed
 from gridjobs.profiles import ProfileCatalog
+from gridjobs.run.context import Finish, RunContext
 from gridjobs.scope import check_scope
 
 
@@ -56,6 +55,14 @@ async def _check_rollout(conn: asyncpg.Connection, params: Any, profiles: Profil
             f"which firmware {artifact.version} is built for",
             extra={"errors": [{"field": "params.scope", "message": "no matching devices"}]},
         )
+
+
+async def load_shed_dry_run(pool: asyncpg.Pool, params: Any, profiles: ProfileCatalog) -> dict[str, Any]:
+    return await curtailment_dry_run(pool, params, LoadShedStrategy(params, profiles))
+
+
+async def der_dry_run(pool: asyncpg.Pool, params: Any, profiles: ProfileCatalog) -> dict[str, Any]:
+    return await curtailment_dry_run(pool, params, DerStrategy(params, profiles))
 
 
 KINDS: dict[str, OperationKind] = {

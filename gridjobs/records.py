@@ -7,9 +7,7 @@ from datetime import datetime
 from typing import Any, Mapping
 from uuid import UUID
 
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-ACTIVE_STATUSES = frozenset({"queued", "running", "cancelling", "paused"})
-STATUSES = TERMINAL_STATUSES | ACTIVE_STATUSES
+from gridjobs.states import TERMINAL, OutcomeState, Status
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class Progress:
 class Operation:
     id: UUID
     kind: str
-    status: str
+    status: Status
     priority: int
     params: dict[str, Any]
     result: dict[str, Any] | None
@@ -63,12 +61,13 @@ class Operation:
 
     @property
     def terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return self.status in TERMINAL
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Operation":
         skip = {"progress"}
         values = {k: row[k] for k in cls.__dataclass_fields__ if k not in skip}
+        values["status"] = Status(values["status"])
         if "total" in row.keys():
             values["progress"] = Progress(row["total"], row["succeeded"], row["failed"])
         return cls(**values)
@@ -76,19 +75,24 @@ class Operation:
 
 @dataclass(frozen=True)
 class Outcome:
+    """One device's outcome in one operation: what a runner's ledger holds, what it
+    records (fenced) and what the API reads back. `seq` orders devices by when they
+    entered the operation; `data` is the runner's own notes (readings, commands)."""
+
     device_id: str
-    state: str
+    state: OutcomeState
     step: str
-    code: str | None
-    detail: str | None
-    attempts: int
-    data: dict[str, Any]
     seq: int
+    code: str | None = None
+    detail: str | None = None
+    attempts: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
     updated_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Outcome":
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+        values = {name: row[name] for name in cls.__dataclass_fields__}
+        return cls(**{**values, "state": OutcomeState(values["state"]), "data": values["data"] or {}})
 
 
 @dataclass(frozen=True)

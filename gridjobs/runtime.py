@@ -21,10 +21,14 @@ from actors.shard import ShardConfig
 from gridjobs.config import Settings
 from gridjobs.dispatch.dispatcher import Dispatcher, DispatcherConfig
 from gridjobs.errors import ConfigError, StoreError
-from gridjobs.keys.keyring import Keyring, open_keyring
-from gridjobs.keys.master import MasterKey, load_master_key
+from gridjobs.device_keys.keyring import Keyring, open_keyring
+from gridjobs.device_keys.master import MasterKey, load_master_key
+from gridjobs.kinds import KINDS
 from gridjobs.profiles import ProfileCatalog
+from gridjobs.run.context import RunPorts
+from gridjobs.run.postgres import PgDevices, PgFirmware
 from gridjobs.store.database import create_pool, migrate, ping
+from gridjobs.store.shard_services import pg_shard_services
 
 READY_TIMEOUT_S = 3.0
 log = structlog.get_logger("gridjobs.runtime")
@@ -37,7 +41,7 @@ class Runtime:
     shards: ShardPool | None           # None: an intake-only process
     dispatcher: Dispatcher | None
     profiles: ProfileCatalog
-    keys: Keyring | None = None        # None: no master key file (no key operations)
+    keyring: Keyring | None = None     # None: no master key file (no key operations)
 
     async def readiness(self) -> dict[str, str]:
         checks = {}
@@ -80,16 +84,18 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
     try:
         applied = await migrate(pool)
         log.info("schema_ready", migrations_applied=applied)
-        keys = await open_keyring(pool, master) if master else None
+        keyring = await open_keyring(pool, master) if master else None
         if execute:
             started_ray = await asyncio.to_thread(ensure_ray, settings.ray_address)
             shards = ShardPool.create(settings.shards, _shard_config(settings))
-            dispatcher = Dispatcher(pool=pool, dsn=settings.database_url, shards=shards,
-                                    profiles=profiles, keys=master,
+            ports = RunPorts(devices=PgDevices(pool), shards=shards, firmware=PgFirmware(pool),
+                             key_store=keyring, profiles=profiles)
+            dispatcher = Dispatcher(pool=pool, dsn=settings.database_url, ports=ports,
+                                    runners={name: kind.run for name, kind in KINDS.items()},
                                     config=DispatcherConfig(settings.lease_s, settings.poll_s,
                                                             settings.max_running))
             await dispatcher.start()
-        yield Runtime(settings, pool, shards, dispatcher, profiles, keys)
+        yield Runtime(settings, pool, shards, dispatcher, profiles, keyring)
     finally:
         if dispatcher is not None:
             await dispatcher.stop()
@@ -111,7 +117,7 @@ def _master_key(settings: Settings) -> MasterKey | None:
 
 def _shard_config(settings: Settings) -> ShardConfig:
     return ShardConfig(
-        dsn=settings.database_url,
+        services=pg_shard_services(settings.database_url),
         request_timeout_s=settings.request_timeout_s,
         device_deadline_s=settings.device_deadline_s,
         max_inflight_per_gateway=settings.max_inflight_per_gateway,

@@ -10,11 +10,11 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from gridjobs.api import audit, devices, firmware, operations, service
-from gridjobs.api.body_limit import DEFAULT_MAX_BODY_BYTES, BodyLimit
+from gridjobs.api.body_limit import BodyLimit
 from gridjobs.api.openapi import build_openapi
 from gridjobs.api.problems import EXCEPTION_HANDLERS
 from gridjobs.api.request_metrics import RequestMetrics
-from gridjobs.firmware import DEFAULT_FIRMWARE_MAX_BYTES
+from gridjobs.config import FIRMWARE_MAX_BYTES, MAX_BODY_BYTES
 from gridjobs.runtime import Runtime
 
 ROUTES = [
@@ -41,8 +41,8 @@ ROUTES = [
 
 def create_app(
     open_runtime: Callable[[], AsyncContextManager[Runtime]],
-    *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    firmware_max_bytes: int = DEFAULT_FIRMWARE_MAX_BYTES,
+    *, max_body_bytes: int = MAX_BODY_BYTES,
+    firmware_max_bytes: int = FIRMWARE_MAX_BYTES,
 ) -> Starlette:
     """Build the app; `open_runtime` provides the pool, shards and dispatcher.
 

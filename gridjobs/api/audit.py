@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gridjobs.api.parsing import decode_cursor, encode_cursor, query_limit, validate
+from gridjobs.api.parsing import decode_cursor, encode_cursor, query_limit
 from gridjobs.api.schemas import DeviceId
+from gridjobs.validation import validate
 from gridjobs.errors import ValidationFailed
-from gridjobs.keys.audit import AuditRecord, list_audit
+from gridjobs.device_keys.audit import AuditRecord, list_audit
 
 
 class AuditQuery(BaseModel):

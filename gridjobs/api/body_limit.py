@@ -16,11 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gridjobs.api.problems import problem
 from gridjobs.errors import PayloadTooLarge
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    def __init__(self, app: ASGIApp, *, max_bytes: int,
                  prefix_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes

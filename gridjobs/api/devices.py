@@ -9,8 +9,9 @@ from pydantic import Field, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gridjobs.api.parsing import decode_cursor, encode_cursor, query_limit, read_json, validate
+from gridjobs.api.parsing import decode_cursor, encode_cursor, query_limit, read_json
 from gridjobs.api.schemas import MAX_DEVICES_PER_BATCH, DeviceFields, DeviceIn, DeviceOut
+from gridjobs.validation import validate
 from gridjobs.errors import ValidationFailed
 from gridjobs.store import devices as store
 

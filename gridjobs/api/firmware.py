@@ -8,8 +8,9 @@ from uuid import UUID
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gridjobs.api.parsing import decode_cursor, encode_cursor, query_limit, validate
+from gridjobs.api.parsing import decode_cursor, encode_cursor, query_limit
 from gridjobs.api.schemas import FirmwareOut, FirmwareQuery
+from gridjobs.validation import validate
 from gridjobs.errors import GridjobsError, NotFound, ValidationFailed
 from gridjobs.firmware import FIRMWARE_ROLES
 from gridjobs.firmware import artifacts as store

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from gridjobs import intake
 from gridjobs.api import audit, schemas
 from gridjobs.kinds import KINDS
 
@@ -40,7 +41,7 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 
 def build_openapi() -> dict[str, Any]:
-    models = [schemas.OperationIn, schemas.OperationOut, schemas.OperationPage, schemas.DeviceIn,
+    models = [intake.OperationIn, schemas.OperationOut, schemas.OperationPage, schemas.DeviceIn,
               schemas.DeviceOut, schemas.DevicePage, schemas.OutcomePage, schemas.FirmwareOut,
               schemas.FirmwarePage, schemas.Problem, audit.AuditOut, audit.AuditPage,
               *[k.params_model for k in KINDS.values()]]
@@ -50,7 +51,7 @@ def build_openapi() -> dict[str, Any]:
         "/v1/operations": {
             "post": {
                 "summary": "Submit an operation (202), or plan it with ?dry_run=true (200)",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(schemas.OperationIn)}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(intake.OperationIn)}}},
                 "responses": {"202": _json(schemas.OperationOut, "accepted"), "200": {"description": "dry-run plan"},
                               **_errors(400, 409, 413, 422)},
             },
@@ -99,6 +100,7 @@ def build_openapi() -> dict[str, Any]:
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
         "/readyz": {"get": {"summary": "Readiness: Postgres and Ray", "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},
+        "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
     }
     return {"openapi": "3.1.0", "info": {"title": "gridjobs", "version": "0.1.0"},
             "paths": paths, "components": {"schemas": defs["$defs"]}}

@@ -15,7 +15,8 @@ from gridjobs.api.parsing import (
 from gridjobs.api.schemas import OperationOut, OutcomeOut
 from gridjobs.errors import ValidationFailed
 from gridjobs.kinds import KINDS
-from gridjobs.records import STATUSES, Operation
+from gridjobs.records import Operation
+from gridjobs.states import Status
 from gridjobs.store import operations as store
 
 RETRY_AFTER_S = "1"
@@ -63,7 +64,7 @@ async def list_all(request: Request) -> Response:
     before = _before(cursor) if cursor else None
     ops = await store.list_operations(
         _pool(request), kind=query_choice(request, "kind", frozenset(KINDS)),
-        status=query_choice(request, "status", STATUSES), before=before, limit=limit,
+        status=query_choice(request, "status", frozenset(Status)), before=before, limit=limit,
     )
     last = ops[-1] if len(ops) == limit else None
     next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)]) if last else None
@@ -79,14 +80,14 @@ def _before(cursor: list) -> tuple:
 
 
 async def list_devices(request: Request) -> Response:
-    op_id = path_uuid(request)
+    operation_id = path_uuid(request)
     limit = query_limit(request)
     cursor = decode_cursor(request)
     after = cursor[0] if cursor and isinstance(cursor[0], int) else None
     if cursor and after is None:
         raise ValidationFailed("query parameter 'cursor' is not a cursor returned by this API",
                                extra={"errors": [{"field": "cursor", "message": "invalid"}]})
-    outcomes = await store.list_outcomes(_pool(request), op_id, after_seq=after, limit=limit)
+    outcomes = await store.list_outcomes(_pool(request), operation_id, after_seq=after, limit=limit)
     next_cursor = encode_cursor([outcomes[-1].seq]) if len(outcomes) == limit else None
     return JSONResponse({"items": [OutcomeOut.of(o) for o in outcomes], "next_cursor": next_cursor})
 

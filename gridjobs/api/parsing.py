@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 
-from gridjobs.api.problems import field_errors
 from gridjobs.errors import BadRequest, NotFound, ValidationFailed
 
-M = TypeVar("M", bound=BaseModel)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
@@ -26,17 +23,6 @@ async def read_json(request: Request) -> Any:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from exc
-
-
-def validate(model: type[M] | TypeAdapter, data: Any, *, prefix: str = "") -> M:
-    try:
-        if isinstance(model, TypeAdapter):
-            return model.validate_python(data)
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = field_errors(exc, prefix=prefix)
-        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        raise ValidationFailed(f"invalid request: {summary}", extra={"errors": errors}) from exc
 
 
 def path_uuid(request: Request, name: str = "id") -> UUID:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -29,15 +28,6 @@ def problem(status: int, title: str, detail: str, *, slug: str, instance: str | 
         body["instance"] = instance
     body.update(extra)
     return ProblemResponse(body, status_code=status, headers=headers)
-
-
-def field_errors(exc: ValidationError, *, prefix: str = "") -> list[dict[str, str]]:
-    errors = []
-    for err in exc.errors(include_url=False, include_input=False):
-        path = ".".join(str(p) for p in err["loc"])
-        errors.append({"field": f"{prefix}{path}" if path else prefix.rstrip(".") or "body",
-                       "message": err["msg"]})
-    return errors
 
 
 async def on_gridjobs_error(request: Request, exc: GridjobsError) -> ProblemResponse:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 from gridjobs.records import Device, FirmwareArtifact, Operation, Outcome
+from gridjobs.states import OutcomeState, Status
 
 DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
-Status = Literal["queued", "running", "paused", "cancelling", "succeeded", "failed", "cancelled"]
-MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = -100, 100, 0
 MAX_DEVICES_PER_BATCH = 5_000  # ~1 MiB of JSON: the body limit
 
 
@@ -41,15 +40,6 @@ class DeviceOut(DeviceIn):
     @classmethod
     def of(cls, device: Device) -> dict[str, Any]:
         return device.as_dict()
-
-
-class OperationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: str = Field(description="operation kind, e.g. load_shed")
-    params: dict[str, Any]
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=MIN_PRIORITY, le=MAX_PRIORITY,
-                          description="higher runs first")
 
 
 class ProgressOut(BaseModel):
@@ -94,7 +84,7 @@ class OperationOut(BaseModel):
 
 class OutcomeOut(BaseModel):
     device_id: str
-    state: Literal["pending", "running", "succeeded", "failed", "cancelled"]
+    state: OutcomeState
     step: str
     code: str | None
     detail: str | None

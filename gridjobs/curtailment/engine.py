@@ -12,25 +12,21 @@ from typing import Any
 
 import structlog
 
-from actors.tasks import DeviceRef, DeviceResult, DeviceTask
+from actors.tasks import DeviceResult, DeviceTask
 from gridjobs.curtailment.ledger import ALL_STEPS, CurtailmentLedger
 from gridjobs.curtailment.params import CurtailmentParams
-from gridjobs.curtailment.retry import should_retry
 from gridjobs.curtailment.stages import restore_stages
 from gridjobs.curtailment.strategy import Applied, Command, Strategy
-from adapters import AuthKey
-from gridjobs.dispatch.context import Finish, RunContext
-from gridjobs.keys.command_keys import audit_commands, command_keys
-from gridjobs.records import Device
-from gridjobs.scope import resolve_scope
-from gridjobs.store.devices import devices_by_ids
+from gridjobs.records import Device, Outcome
+from gridjobs.run.command_keys import audit_commands, command_keys
+from gridjobs.run.context import Finish, RunContext, device_task
+from gridjobs.run.ports import CommandKeys
+from gridjobs.run.retry import RetryRule
+from gridjobs.states import OutcomeState, Status
 
 KW_EPSILON = 1e-6
 MAX_ROUNDS = 50  # curtail rounds per operation: replacements and deeper limits
-
-
-def device_ref(device: Device) -> DeviceRef:
-    return DeviceRef(device.id, device.host, device.port, device.unit_id, device.profile)
+RETRY = RetryRule()
 
 
 class CurtailmentRun:
@@ -38,7 +34,7 @@ class CurtailmentRun:
         self.ctx, self.params, self.strategy = ctx, params, strategy
         self.devices: dict[str, Device] = {}
         self.ledger = CurtailmentLedger()
-        self.keys: dict[str, AuthKey] = {}
+        self.command_keys: CommandKeys = {}
 
     async def run(self) -> Finish:
         ctx = self.ctx
@@ -56,28 +52,29 @@ class CurtailmentRun:
 
     async def _load(self) -> None:
         self.ledger = CurtailmentLedger(await self.ctx.lease.outcomes())
-        in_scope = await resolve_scope(self.ctx.pool, self.params.scope)
+        in_scope = await self.ctx.devices.in_scope(self.params.scope)
         self.devices = {d.id: d for d in in_scope}
         # Devices this operation touched stay addressable even if the registry
         # has since moved them out of scope: they must still be restored.
         touched = [d for d in self.ledger.ids(*ALL_STEPS) if d not in self.devices]
-        self.devices.update((d.id, d) for d in await devices_by_ids(self.ctx.pool, touched))
-        self.keys = await command_keys(self.ctx, self.devices.values())
+        if touched:
+            self.devices.update((d.id, d) for d in await self.ctx.devices.by_ids(touched))
+        self.command_keys = await command_keys(self.ctx, self.devices.values())
 
     @property
     def readings(self) -> dict[str, dict[str, float]]:
         return self.ctx.checkpoint["readings"]
 
     def _task(self, device_id: str, **args: Any) -> DeviceTask:
-        if device_id in self.keys:  # the device authenticates critical commands
-            args["key"] = self.keys[device_id]
-        return DeviceTask(device_ref(self.devices[device_id]), args)
+        if device_id in self.command_keys:  # the device authenticates critical commands
+            args["key"] = self.command_keys[device_id]
+        return device_task(self.devices[device_id], args)
 
     async def _survey(self) -> dict[str, dict[str, float]]:
         surveyed = self.strategy.surveyed(self.devices.values())
         roles = list(self.strategy.survey_roles)
         results = await self.ctx.execute("survey", [self._task(d.id, roles=roles) for d in surveyed])
-        retry = [r.device_id for r in results if not r.ok and should_retry(r.code, 1)]
+        retry = [r.device_id for r in results if not r.ok and RETRY.should_retry(r.code, 1)]
         if retry:  # transient faults get one more read
             again = {r.device_id: r for r in await self.ctx.execute(
                 "survey", [self._task(d, roles=roles) for d in retry])}
@@ -93,11 +90,11 @@ class CurtailmentRun:
             if self.ctx.cancelled:
                 return
             # Commands sent by an earlier owner (or to retry) whose result is not recorded.
-            pending = [Command.from_args(d, self.ledger.get(d).data or {})
-                       for d in self.ledger.ids("curtail", state="running")]
+            pending = [Command.from_args(d, self.ledger.get(d).data)
+                       for d in self.ledger.ids("curtail", state=OutcomeState.RUNNING)]
             commands = pending or (self.strategy.plan(
                 self.devices, self.readings, target_kw=target, applied=self._applied(),
-                unavailable=frozenset(self.ledger.ids(*ALL_STEPS, state="failed")),
+                unavailable=frozenset(self.ledger.ids(*ALL_STEPS, state=OutcomeState.FAILED)),
             ) if target - self.ledger.reduction_kw() > KW_EPSILON else [])
             if not commands:
                 return
@@ -107,13 +104,13 @@ class CurtailmentRun:
     def _applied(self) -> dict[str, Applied]:
         return {
             d: Applied(Command.from_args(d, data), float(data.get("reduction_kw", 0.0)))
-            for d in self.ledger.ids("curtailed") if (data := self.ledger.get(d).data or {})
+            for d in self.ledger.ids("curtailed") if (data := self.ledger.get(d).data)
         }
 
     async def _curtail(self, commands: list[Command]) -> None:
         ctx = self.ctx
         intents = [
-            self.ledger.set(c.device_id, state="running", step="curtail",
+            self.ledger.set(c.device_id, state=OutcomeState.RUNNING, step="curtail",
                             data={**self.ledger.data(c.device_id), **c.args()},
                             attempts=self.ledger.attempts(c.device_id) + 1)
             for c in commands
@@ -124,32 +121,32 @@ class CurtailmentRun:
         # run re-plans the same commands from the checkpointed survey (the
         # planner is pure) and re-sends them, and the commands are absolute.
         _, results = await asyncio.gather(ctx.record(intents), ctx.execute("curtail", tasks))
-        await audit_commands(ctx, "curtail", results, self.keys)
+        await audit_commands(ctx, "curtail", results, self.command_keys)
         ok = [r for r in results if r.ok]
         writes = [self._curtailed(r) for r in ok]
         failed = [r for r in results if not r.ok]
-        retry = [r for r in failed if should_retry(r.code, self.ledger.attempts(r.device_id))]
+        retry = [r for r in failed if RETRY.should_retry(r.code, self.ledger.attempts(r.device_id))]
         writes += [self.ledger.set(r.device_id, code=r.code, detail=f"retrying: {r.detail}")
                    for r in retry]  # still running/curtail: the next round re-sends it
         await self._fail([r for r in failed if r not in retry], step="curtail", writes=writes)
         ctx.log.info("curtail_batch", sent=len(commands), ok=len(ok),
                      achieved_kw=round(self.ledger.reduction_kw(), 3))
 
-    def _curtailed(self, result: DeviceResult):
+    def _curtailed(self, result: DeviceResult) -> Outcome:
         before = self.readings[result.device_id]["measured_kw"]
         reduction = max(0.0, before - float(result.values["measured_kw"]))
         data = {**self.ledger.data(result.device_id), **result.values,
                 "survey_kw": before, "reduction_kw": reduction, "commanded": True}
-        return self.ledger.set(result.device_id, state="succeeded", step="curtailed",
+        return self.ledger.set(result.device_id, state=OutcomeState.SUCCEEDED, step="curtailed",
                                code=None, detail=None, data=data)
 
     async def _fail(self, failed: list[DeviceResult], *, step: str, attempts: int | None = None,
-                    writes: list | None = None) -> None:
+                    writes: list[Outcome] | None = None) -> None:
         writes = list(writes or [])
         for r in failed:
             _log_device_failure(self.ctx, r, step=step)
             extra = {"attempts": attempts} if attempts is not None else {}
-            writes.append(self.ledger.set(r.device_id, state="failed", step=step, code=r.code,
+            writes.append(self.ledger.set(r.device_id, state=OutcomeState.FAILED, step=step, code=r.code,
                                           detail=r.detail, **extra))
         await self.ctx.record(writes)
 
@@ -170,7 +167,7 @@ class CurtailmentRun:
     async def _refresh(self) -> None:
         shed = self.ledger.ids("curtailed")
         results = await self.ctx.execute("refresh", [
-            self._task(d, setpoint_pct=int((self.ledger.get(d).data or {})["setpoint_pct"]),
+            self._task(d, setpoint_pct=int(self.ledger.get(d).data["setpoint_pct"]),
                        revert_timeout_s=self.params.revert_timeout_s) for d in shed
         ])
         failed = [r.device_id for r in results if not r.ok]
@@ -192,17 +189,17 @@ class CurtailmentRun:
 
     async def _restore_stage(self, index: int, todo: list[str]) -> None:
         results = await self.ctx.execute("restore", [self._task(d) for d in todo])
-        await audit_commands(self.ctx, "restore", results, self.keys)
+        await audit_commands(self.ctx, "restore", results, self.command_keys)
         timeout = self.params.revert_timeout_s
         writes = []
         for r in results:
-            data = {**(self.ledger.get(r.device_id).data or {}), "restore_stage": index + 1}
+            data = {**self.ledger.get(r.device_id).data, "restore_stage": index + 1}
             if r.ok:
                 writes.append(self.ledger.set(r.device_id, step="restored", data=data))
                 continue
             _log_device_failure(self.ctx, r, step="restore")
             writes.append(self.ledger.set(
-                r.device_id, state="failed", step="restore", code=r.code, data=data,
+                r.device_id, state=OutcomeState.FAILED, step="restore", code=r.code, data=data,
                 detail=f"restore failed ({r.detail}); its revert timer restores it within {timeout} s",
             ))
         await self.ctx.record(writes)
@@ -219,15 +216,16 @@ class CurtailmentRun:
             "achieved_kw": round(achieved, 3),
             "shortfall_kw": round(max(0.0, target - achieved), 3),
             "devices_shed": len(ledger.commanded()),
-            "devices_failed": ledger.count(state="failed", steps=("survey", "curtail")),
+            "devices_failed": ledger.count(state=OutcomeState.FAILED, steps=("survey", "curtail")),
             "restored": len(ledger.ids("restored")),
             "restore_failed": len(ledger.ids("restore")),
         }
         if self.ctx.cancelled:
-            return Finish("cancelled", result, "cancelled", "cancelled on request; curtailed devices restored")
+            return Finish(Status.CANCELLED, result, "cancelled",
+                          "cancelled on request; curtailed devices restored")
         if achieved + KW_EPSILON >= target:
-            return Finish("succeeded", result)
-        return Finish("failed", result, "target_not_met",
+            return Finish(Status.SUCCEEDED, result)
+        return Finish(Status.FAILED, result, "target_not_met",
                       f"achieved {achieved:.1f} of {target:.1f} kW; no further candidates in scope")
 
 

@@ -8,6 +8,7 @@ Steps a device goes through: `survey` (only if the survey failed),
 from __future__ import annotations
 
 from gridjobs.ledger import Ledger
+from gridjobs.states import OutcomeState
 
 SHED_STEPS = ("curtailed", "restore", "restored")
 ALL_STEPS = ("survey", "curtail", *SHED_STEPS)
@@ -21,5 +22,5 @@ class CurtailmentLedger(Ledger):
     def reduction_kw(self) -> float:
         """Reduction measured on devices that currently hold a command."""
         return sum(self.data(d).get("reduction_kw", 0.0) for d in self.ids(*SHED_STEPS)
-                   if self.get(d).state == "succeeded")
+                   if self.get(d).state == OutcomeState.SUCCEEDED)
 

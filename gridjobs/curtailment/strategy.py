@@ -7,7 +7,7 @@ is needed, and which command each chosen device gets. The engine does the I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from gridjobs.records import Device
 
@@ -58,4 +58,8 @@ class Strategy(Protocol):
              applied: Mapping[str, Applied], unavailable: frozenset[str]) -> list[Command]:
         """New commands (or deeper ones for devices in `applied`) toward `target_kw`."""
 
-    def result(self, readings: Readings) -> dict[str, Any]: ...
+    def result(self, readings: Readings) -> dict[str, Any]:
+        """What the operation's result adds to the engine's own figures."""
+
+    def summary(self, commands: Sequence[Command]) -> dict[str, Any]:
+        """What a dry run adds about the commands a plan chose."""

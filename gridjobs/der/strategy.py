@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from gridjobs.curtailment.engine import CurtailmentRun
 from gridjobs.curtailment.strategy import Applied, Command, Readings, verify_ceiling
 from gridjobs.der.params import DerCurtailmentParams
 from gridjobs.der.planner import Inverter, plan_limit
-from gridjobs.dispatch.context import Finish, RunContext
+from gridjobs.run.context import Finish, RunContext
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.records import Device
-
-
-def is_der(device: Device, profiles: ProfileCatalog) -> bool:
-    return profiles.is_der(device.profile)
 
 
 class DerStrategy:
@@ -26,7 +22,7 @@ class DerStrategy:
 
     def surveyed(self, devices: Iterable[Device]) -> list[Device]:
         # protected inverters are read too: they count toward the total output
-        return [d for d in devices if is_der(d, self.profiles)]
+        return [d for d in devices if self.profiles.is_der(d.profile)]
 
     def initial_output_kw(self, readings: Readings) -> float:
         return sum(r["measured_kw"] for r in readings.values())
@@ -59,6 +55,10 @@ class DerStrategy:
         if self.params.limit_kw is not None:
             extra["limit_kw"] = self.params.limit_kw
         return extra
+
+    def summary(self, commands: Sequence[Command]) -> dict[str, Any]:
+        """The one limit every commanded inverter gets (None: none needs limiting)."""
+        return {"limit_pct": commands[0].setpoint_pct if commands else None}
 
 
 async def run_der_curtailment(ctx: RunContext) -> Finish:

@@ -14,24 +14,20 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Mapping
 
 import asyncpg
 import structlog
 
-from actors.pool import ShardPool
-from gridjobs.dispatch.context import RunContext
-from gridjobs.store.listener import Listener
-from gridjobs.dispatch.running import run_claimed
+from gridjobs.config import LEASE_S, MAX_RUNNING, POLL_S
+from gridjobs.dispatch.running import Runner, run_claimed
 from gridjobs.errors import GridjobsError
-from gridjobs.kinds import KINDS, OperationKind
-from gridjobs.profiles import ProfileCatalog
+from gridjobs.records import Operation
+from gridjobs.run.context import RunContext, RunPorts
 from gridjobs.store import leases
+from gridjobs.store.listener import Listener
 from gridjobs.store.operations import purge_expired_keys
 
-LEASE_S = 15.0
-POLL_S = 2.0
-MAX_RUNNING = 8
 PURGE_EVERY_S = 3600.0
 
 log = structlog.get_logger("gridjobs.dispatch")
@@ -50,13 +46,11 @@ class DispatcherConfig:
 
 class Dispatcher:
     def __init__(
-        self, *, pool: asyncpg.Pool, dsn: str, shards: ShardPool, profiles: ProfileCatalog,
-        config: DispatcherConfig = DispatcherConfig(), kinds: Mapping[str, OperationKind] = KINDS,
-        owner: str | None = None, keys: Any = None,
+        self, *, pool: asyncpg.Pool, dsn: str, ports: RunPorts, runners: Mapping[str, Runner],
+        config: DispatcherConfig = DispatcherConfig(), owner: str | None = None,
     ) -> None:
-        self.pool, self.shards, self.config, self.kinds = pool, shards, config, kinds
-        self.profiles = profiles
-        self.keys = keys
+        """`runners` maps each operation kind to its runner; the runtime passes them in."""
+        self.pool, self.ports, self.runners, self.config = pool, ports, runners, config
         self.owner = owner or default_owner()
         self._wake = asyncio.Event()
         self._listener = Listener(dsn, on_queued=self._wake.set, on_cancel=self._cancel_requested,
@@ -88,12 +82,12 @@ class Dispatcher:
     def running(self) -> int:
         return len(self._running)
 
-    def _cancel_requested(self, op_id: str) -> None:
-        if (entry := self._running.get(op_id)) is not None:
+    def _cancel_requested(self, operation_id: str) -> None:
+        if (entry := self._running.get(operation_id)) is not None:
             entry[1].cancel.set()
 
-    def _resume_requested(self, op_id: str) -> None:
-        if (entry := self._running.get(op_id)) is not None:
+    def _resume_requested(self, operation_id: str) -> None:
+        if (entry := self._running.get(operation_id)) is not None:
             entry[1].resume.set()
 
     async def _loop(self) -> None:
@@ -126,22 +120,19 @@ class Dispatcher:
             claimed += 1
         return claimed
 
-    def _start(self, op) -> None:
+    def _start(self, op: Operation) -> None:
         cancel = asyncio.Event()
         if op.cancel_requested:
             cancel.set()
         lease = leases.Lease(self.pool, op, self.config.lease_s)
-        ctx = RunContext(
-            operation=op, lease=lease, pool=self.pool, shards=self.shards, cancel=cancel,
-            profiles=self.profiles, keys=self.keys,
-            log=log.bind(operation_id=str(op.id)), checkpoint=dict(op.checkpoint),
-        )
-        task = asyncio.create_task(run_claimed(ctx, self.kinds), name=f"gridjobs-op-{op.id}")
+        ctx = RunContext(operation=op, lease=lease, ports=self.ports, cancel=cancel,
+                         log=log.bind(operation_id=str(op.id)), checkpoint=dict(op.checkpoint))
+        task = asyncio.create_task(run_claimed(ctx, self.runners), name=f"gridjobs-op-{op.id}")
         self._running[str(op.id)] = (task, ctx)
         task.add_done_callback(lambda _t, key=str(op.id): self._finished(key))
 
-    def _finished(self, op_id: str) -> None:
-        self._running.pop(op_id, None)
+    def _finished(self, operation_id: str) -> None:
+        self._running.pop(operation_id, None)
         self._wake.set()
 
     async def _purge(self) -> None:

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Mapping
+from typing import Awaitable, Callable, Mapping
 
 import structlog
 
-from gridjobs.dispatch.context import Finish, RunContext
+from gridjobs.device_keys.errors import KeyStoreError
 from gridjobs.errors import ExecutionError, GridjobsError, StaleLeaseError, StoreError
-from gridjobs.keys.errors import KeyStoreError
 from gridjobs.metrics import OPERATIONS_FINISHED
+from gridjobs.run.context import Finish, RunContext
+from gridjobs.states import Status
 
 log = structlog.get_logger("gridjobs.dispatch")
 
+Runner = Callable[[RunContext], Awaitable[Finish]]
 
-async def run_claimed(ctx: RunContext, kinds: Mapping) -> None:
-    structlog.contextvars.bind_contextvars(operation_id=ctx.op_id)
-    heartbeat = asyncio.create_task(_heartbeat(ctx), name=f"gridjobs-heartbeat-{ctx.op_id}")
-    runner = asyncio.create_task(_run_kind(ctx, kinds), name=f"gridjobs-runner-{ctx.op_id}")
+
+async def run_claimed(ctx: RunContext, runners: Mapping[str, Runner]) -> None:
+    structlog.contextvars.bind_contextvars(operation_id=str(ctx.operation_id))
+    heartbeat = asyncio.create_task(_heartbeat(ctx), name=f"gridjobs-heartbeat-{ctx.operation_id}")
+    runner = asyncio.create_task(_run_kind(ctx, runners), name=f"gridjobs-runner-{ctx.operation_id}")
     try:
         done, _ = await asyncio.wait({heartbeat, runner}, return_when=asyncio.FIRST_COMPLETED)
         if heartbeat in done:  # lease lost: stop acting at once
@@ -44,19 +47,19 @@ async def run_claimed(ctx: RunContext, kinds: Mapping) -> None:
         await asyncio.gather(heartbeat, return_exceptions=True)
 
 
-async def _run_kind(ctx: RunContext, kinds: Mapping) -> Finish | None:
-    kind = kinds.get(ctx.operation.kind)
-    if kind is None:
-        return Finish("failed", None, "unknown_kind", f"no runner for kind {ctx.operation.kind!r}")
-    log.info("operation_started", kind=kind.name, fence=ctx.lease.fence)
+async def _run_kind(ctx: RunContext, runners: Mapping[str, Runner]) -> Finish | None:
+    run = runners.get(ctx.operation.kind)
+    if run is None:
+        return Finish(Status.FAILED, None, "unknown_kind", f"no runner for kind {ctx.operation.kind!r}")
+    log.info("operation_started", kind=ctx.operation.kind, fence=ctx.lease.fence)
     try:
-        return await kind.run(ctx)
+        return await run(ctx)
     except StaleLeaseError:
         log.warning("lease_lost_during_run")
         return None
     except KeyStoreError as exc:  # keys that cannot be decrypted: retrying will not help
         log.error("operation_failed", error=exc.detail)
-        return Finish("failed", None, "key_store", exc.detail)
+        return Finish(Status.FAILED, None, "key_store", exc.detail)
     except (StoreError, ExecutionError) as exc:
         # Infrastructure trouble: stop heartbeating and let the lease run out,
         # so this or another process resumes from the recorded outcomes after
@@ -65,10 +68,11 @@ async def _run_kind(ctx: RunContext, kinds: Mapping) -> Finish | None:
         return None
     except GridjobsError as exc:  # a problem retrying will not fix: the operation fails
         log.error("operation_failed", error=exc.detail)
-        return Finish("failed", None, exc.type_slug.replace("-", "_"), exc.detail)
+        return Finish(Status.FAILED, None, exc.type_slug.replace("-", "_"), exc.detail)
     except Exception:  # a bug: record it as data, keep the service alive
         log.exception("operation_crashed")
-        return Finish("failed", None, "internal_error", "the runner failed unexpectedly; see server logs")
+        return Finish(Status.FAILED, None, "internal_error",
+                      "the runner failed unexpectedly; see server logs")
 
 
 async def _heartbeat(ctx: RunContext) -> None:

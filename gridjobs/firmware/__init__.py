@@ -4,4 +4,3 @@ from __future__ import annotations
 
 # A profile supports firmware updates when it maps all of these roles.
 FIRMWARE_ROLES = frozenset({"firmware_version", "fw_chunk_data", "fw_activate"})
-DEFAULT_FIRMWARE_MAX_BYTES = 16 * 1024 * 1024

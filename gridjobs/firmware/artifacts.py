@@ -27,9 +27,8 @@ from gridjobs.errors import (
 )
 from gridjobs.records import FirmwareArtifact
 from gridjobs.store.database import translated
+from gridjobs.store.firmware_rows import STORAGE_CHUNK_BYTES, row_span
 from gridjobs.store.queries import Q
-
-STORAGE_CHUNK_BYTES = 64 * 1024
 
 
 class RangeNotSatisfiable(GridjobsError):
@@ -149,12 +148,11 @@ async def read_range(pool: asyncpg.Pool, artifact_id: UUID, offset: int, length:
                                   f"artifact {artifact_id} of {artifact.size} bytes")
     if length == 0:
         return b""
-    first, last = offset // STORAGE_CHUNK_BYTES, (offset + length - 1) // STORAGE_CHUNK_BYTES
-    rows = await pool.fetch(Q["artifact_chunks_between"], artifact_id, first, last)
-    if len(rows) != last - first + 1:
-        raise StoreError(f"firmware artifact {artifact_id} is missing rows {first}..{last}")
-    start = offset - first * STORAGE_CHUNK_BYTES
-    return b"".join(r["data"] for r in rows)[start:start + length]
+    span = row_span(offset, length)
+    rows = await pool.fetch(Q["artifact_chunks_between"], artifact_id, span.first, span.last)
+    if len(rows) != span.last - span.first + 1:
+        raise StoreError(f"firmware artifact {artifact_id} is missing rows {span.first}..{span.last}")
+    return span.cut(b"".join(r["data"] for r in rows), length)
 
 
 @translated

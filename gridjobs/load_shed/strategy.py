@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from gridjobs.curtailment.engine import CurtailmentRun
 from gridjobs.curtailment.strategy import Applied, Command, Readings, verify_ceiling
-from gridjobs.dispatch.context import Finish, RunContext
+from gridjobs.run.context import Finish, RunContext
 from gridjobs.load_shed.params import LoadShedParams
 from gridjobs.load_shed.planner import Candidate, plan_shed
 from gridjobs.profiles import ProfileCatalog
@@ -43,6 +43,9 @@ class LoadShedStrategy:
                         verify_ceiling(0.0, c.measured_kw)) for c in plan.chosen]
 
     def result(self, readings: Readings) -> dict[str, Any]:
+        return {}
+
+    def summary(self, commands: Sequence[Command]) -> dict[str, Any]:
         return {}
 
 

@@ -10,15 +10,16 @@ import asyncpg
 from gridjobs.firmware.artifacts import get_artifact
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.rollout.params import FirmwareRolloutParams
-from gridjobs.rollout.planner import batches, plan_waves
+from gridjobs.rollout.planner import plan_waves
+from gridjobs.rollout.runner import rollout_targets
+from gridjobs.run.gating import batches
 from gridjobs.scope import resolve_scope
 
 
 async def dry_run(pool: asyncpg.Pool, params: FirmwareRolloutParams,
                   profiles: ProfileCatalog) -> dict[str, Any]:
     artifact = await get_artifact(pool, UUID(str(params.firmware_id)))
-    targets = sorted(d.id for d in await resolve_scope(pool, params.scope)
-                     if d.profile == artifact.profile)
+    targets = rollout_targets(await resolve_scope(pool, params.scope), artifact)
     waves = plan_waves(targets, params.waves)
     return {
         "firmware": {"id": str(artifact.id), "version": artifact.version,

@@ -10,15 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from actors.tasks import DeviceResult, DeviceTask
-from gridjobs.curtailment.engine import device_ref
-from gridjobs.dispatch.context import RunContext
+from actors.tasks import DeviceResult
 from gridjobs.ledger import Ledger
-from gridjobs.records import Device
+from gridjobs.records import Device, Outcome
 from gridjobs.rollout.params import FirmwareRolloutParams
+from gridjobs.run.context import RunContext, device_task
+from gridjobs.run.ports import CommandKeys
+from gridjobs.run.retry import RetryRule
+from gridjobs.states import VERDICTS, OutcomeState
 
 STAGES = ("fw_precheck", "fw_transfer", "fw_verify", "fw_activate", "fw_confirm")
-TRANSIENT = frozenset({"device_timeout", "connection_failed", "shard_unavailable"})
 IDLE_STATES = {0, 3}  # IDLE, CONFIRMED: nothing of ours in progress on the device
 PENDING_CONFIRM = 2
 # Before activation a device can stop anywhere; once activated it is confirmed.
@@ -42,17 +43,18 @@ class Image:
 
 class BatchPipeline:
     def __init__(self, ctx: RunContext, ledger: Ledger, devices: dict[str, Device],
-                 params: FirmwareRolloutParams, image: Image) -> None:
+                 params: FirmwareRolloutParams, image: Image, command_keys: CommandKeys) -> None:
         self.ctx, self.ledger, self.devices = ctx, ledger, devices
         self.params, self.image = params, image
-        self.keys: dict = {}
+        self.command_keys = command_keys
+        self.retry = RetryRule(max_attempts=params.retries + 1)
 
     def next_stage(self, device_id: str) -> str | None:
         """The stage a device needs next; None once it has a verdict."""
         if device_id not in self.ledger:
             return STAGES[0]
         entry = self.ledger.get(device_id)
-        if entry.state in ("succeeded", "failed", "cancelled"):
+        if entry.state in VERDICTS:
             return None
         done = self.ledger.data(device_id).get("completed")
         return STAGES[0] if done is None else STAGES[STAGES.index(done) + 1]
@@ -68,7 +70,7 @@ class BatchPipeline:
             await self._stage(stage, todo)
 
     async def _stage(self, stage: str, todo: list[str]) -> None:
-        await self.ctx.record([self.ledger.set(d, state="running", step=stage,
+        await self.ctx.record([self.ledger.set(d, state=OutcomeState.RUNNING, step=stage,
                                                attempts=self.ledger.attempts(d) + 1) for d in todo])
         results = await self._with_retries(stage, todo)
         if stage == "fw_verify":
@@ -77,9 +79,11 @@ class BatchPipeline:
 
     async def _with_retries(self, stage: str, todo: list[str]) -> list[DeviceResult]:
         results = {r.device_id: r for r in await self._call(stage, todo)}
-        for _ in range(self.params.retries):
-            again = [d for d, r in results.items() if not r.ok and r.code in TRANSIENT]
-            if not again or stage == "fw_confirm":  # confirm already waits out the reboot
+        if stage == "fw_confirm":  # confirm already waits out the reboot
+            return list(results.values())
+        for attempt in range(1, self.retry.max_attempts):
+            again = [d for d, r in results.items() if not r.ok and self.retry.should_retry(r.code, attempt)]
+            if not again:
                 break
             results.update((r.device_id, r) for r in await self._call(stage, again))
         return list(results.values())
@@ -99,21 +103,21 @@ class BatchPipeline:
         args = {"artifact_id": image.artifact_id, "version": image.version, "size": image.size,
                 "crc32": image.crc32, "deadline_s": p.device_timeout_s, **extra}
         return await self.ctx.execute(stage, [
-            DeviceTask(device_ref(self.devices[d]), self._with_key(d, args)) for d in device_ids])
+            device_task(self.devices[d], self._with_key(d, args)) for d in device_ids])
 
     def _with_key(self, device_id: str, args: dict[str, Any]) -> dict[str, Any]:
         """Devices that authenticate critical commands get their key (activation is one)."""
-        key = self.keys.get(device_id)
+        key = self.command_keys.get(device_id)
         return {**args, "key": key} if key is not None else args
 
-    def _after(self, stage: str, result: DeviceResult):
+    def _after(self, stage: str, result: DeviceResult) -> Outcome:
         d = result.device_id
         data = {**self.ledger.data(d), **result.values}
         if not result.ok:
-            return self.ledger.set(d, state="failed", step=stage, code=result.code,
+            return self.ledger.set(d, state=OutcomeState.FAILED, step=stage, code=result.code,
                                    detail=result.detail, data=data)
         if stage == "fw_precheck" and self._already_current(result.values):
-            return self.ledger.set(d, state="succeeded", step=stage, code="already_current",
+            return self.ledger.set(d, state=OutcomeState.SUCCEEDED, step=stage, code="already_current",
                                    detail=f"already running {self.image.version}; not touched",
                                    data=data)
         if stage == "fw_precheck":
@@ -121,7 +125,7 @@ class BatchPipeline:
             if self._awaiting_confirm(result.values):  # activated before a restart
                 return self.ledger.set(d, step=stage, data={**data, "completed": "fw_activate"})
         if stage == "fw_confirm":
-            return self.ledger.set(d, state="succeeded", step=stage, code=None,
+            return self.ledger.set(d, state=OutcomeState.SUCCEEDED, step=stage, code=None,
                                    detail=f"running {self.image.version}", data=data)
         return self.ledger.set(d, step=stage, code=None, detail=None, data={**data, "completed": stage})
 
@@ -136,5 +140,5 @@ class BatchPipeline:
     async def _stop(self, todo: list[str], *, before: str) -> None:
         where = STOPPED_BEFORE[before]
         await self.ctx.record([self.ledger.set(
-            d, state="cancelled", code="cancelled",
+            d, state=OutcomeState.CANCELLED, code="cancelled",
             detail=f"cancelled {where}; the device still runs its old version") for d in todo])

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
+from typing import Iterable
 from uuid import UUID
 
-from gridjobs.dispatch.context import Finish, RunContext
-from gridjobs.firmware.artifacts import STORAGE_CHUNK_BYTES, get_artifact, read_range
-from gridjobs.keys.command_keys import command_keys
 from gridjobs.ledger import Ledger
-from gridjobs.records import Device
+from gridjobs.records import Device, FirmwareArtifact
 from gridjobs.rollout.params import FirmwareRolloutParams
 from gridjobs.rollout.pipeline import BatchPipeline, Image
-from gridjobs.rollout.planner import Tally, batches, plan_waves, should_abort
-from gridjobs.scope import resolve_scope
-from gridjobs.store.devices import devices_by_ids
+from gridjobs.rollout.planner import plan_waves
+from gridjobs.run.command_keys import command_keys
+from gridjobs.run.context import Finish, RunContext
+from gridjobs.run.gating import Tally, batches, should_abort
+from gridjobs.states import OutcomeState, Status
+from gridjobs.store.firmware_rows import STORAGE_CHUNK_BYTES
 
 
 class RolloutRun:
@@ -37,10 +38,10 @@ class RolloutRun:
             targets = await self._targets(image)
             await ctx.save_checkpoint(waves=plan_waves(targets, self.params.waves), wave=0)
         waves = [tuple(w) for w in ctx.checkpoint["waves"]]
-        self.devices = {d.id: d for d in await devices_by_ids(ctx.pool, [x for w in waves for x in w])}
-        pipeline = BatchPipeline(ctx, self.ledger, self.devices, self.params, image)
-        pipeline.keys = await command_keys(ctx, self.devices.values())
-        if ctx.operation.status == "paused" and not await ctx.pause_until_resumed():
+        self.devices = {d.id: d for d in await ctx.devices.by_ids([x for w in waves for x in w])}
+        keys = await command_keys(ctx, self.devices.values())
+        pipeline = BatchPipeline(ctx, self.ledger, self.devices, self.params, image, keys)
+        if ctx.operation.status == Status.PAUSED and not await ctx.pause_until_resumed():
             await self._cancel_queued(waves, aborted=False)  # taken over while paused, then cancelled
             return self._finish(waves, aborted=False)
         aborted = await self._waves(waves, pipeline)
@@ -48,7 +49,7 @@ class RolloutRun:
         return self._finish(waves, aborted)
 
     async def _image(self) -> Image:
-        artifact = await get_artifact(self.ctx.pool, UUID(str(self.params.firmware_id)))
+        artifact = await self.ctx.firmware.artifact(self.params.firmware_id)
         if "crc32" not in self.ctx.checkpoint:
             await self.ctx.save_checkpoint(crc32=await self._crc32(artifact.id, artifact.size))
         return Image(str(artifact.id), artifact.version, artifact.size, self.ctx.checkpoint["crc32"])
@@ -56,15 +57,14 @@ class RolloutRun:
     async def _crc32(self, artifact_id: UUID, size: int) -> int:
         crc = 0
         for offset in range(0, size, STORAGE_CHUNK_BYTES):
-            piece = await read_range(self.ctx.pool, artifact_id, offset,
-                                     min(STORAGE_CHUNK_BYTES, size - offset))
+            piece = await self.ctx.firmware.read(artifact_id, offset,
+                                                 min(STORAGE_CHUNK_BYTES, size - offset))
             crc = zlib.crc32(piece, crc)
         return crc
 
     async def _targets(self, image: Image) -> list[str]:
-        artifact = await get_artifact(self.ctx.pool, UUID(image.artifact_id))
-        devices = await resolve_scope(self.ctx.pool, self.params.scope)
-        return sorted(d.id for d in devices if d.profile == artifact.profile)
+        artifact = await self.ctx.firmware.artifact(UUID(image.artifact_id))
+        return rollout_targets(await self.ctx.devices.in_scope(self.params.scope), artifact)
 
     async def _waves(self, waves: list[tuple[str, ...]], pipeline: BatchPipeline) -> bool:
         """Run waves from the checkpointed one on; return True if the rollout aborted."""
@@ -96,15 +96,16 @@ class RolloutRun:
 
     def _tally(self) -> Tally:
         done = [d for d in self.ledger.all_ids()
-                if self.ledger.get(d).state in ("succeeded", "failed")
+                if self.ledger.get(d).state in (OutcomeState.SUCCEEDED, OutcomeState.FAILED)
                 and self.ledger.get(d).code != "already_current"]
-        failed = sum(1 for d in done if self.ledger.get(d).state == "failed")
+        failed = sum(1 for d in done if self.ledger.get(d).state == OutcomeState.FAILED)
         return Tally(executed=len(done), failed=failed)
 
     def _wave_failed(self, wave: tuple[str, ...]) -> bool:
         verdicts = [self.ledger.get(d) for d in wave if d in self.ledger]
-        ran = [e for e in verdicts if e.state in ("succeeded", "failed") and e.code != "already_current"]
-        failed = sum(1 for e in ran if e.state == "failed")
+        ran = [e for e in verdicts
+               if e.state in (OutcomeState.SUCCEEDED, OutcomeState.FAILED) and e.code != "already_current"]
+        failed = sum(1 for e in ran if e.state == OutcomeState.FAILED)
         return should_abort(Tally(len(ran), failed), threshold_pct=self.params.failure_threshold_pct,
                             min_executed=1)
 
@@ -117,30 +118,37 @@ class RolloutRun:
         if not queued or not (aborted or self.ctx.cancelled):
             return
         why = "the rollout aborted at its failure threshold" if aborted else "the rollout was cancelled"
-        await self.ctx.record([self.ledger.set(d, state="cancelled", step="queued", code="cancelled",
+        await self.ctx.record([self.ledger.set(d, state=OutcomeState.CANCELLED, step="queued", code="cancelled",
                                                detail=f"never started: {why}") for d in queued])
 
     def _finish(self, waves: list[tuple[str, ...]], aborted: bool) -> Finish:
         tally = self._tally()
         verdicts = Counter((e.state, e.code) for e in map(self.ledger.get, self.ledger.all_ids()))
         states = Counter(state for state, _ in verdicts.elements())
-        current = verdicts[("succeeded", "already_current")]
+        current = verdicts[(OutcomeState.SUCCEEDED, "already_current")]
         result = {
             "waves": [len(w) for w in waves], "waves_done": self.ctx.checkpoint.get("wave", 0),
-            "devices": sum(len(w) for w in waves), "updated": states["succeeded"] - current,
-            "already_current": current, "failed": states["failed"],
-            "rolled_back": verdicts[("failed", "rolled_back")], "cancelled": states["cancelled"],
+            "devices": sum(len(w) for w in waves), "updated": states[OutcomeState.SUCCEEDED] - current,
+            "already_current": current, "failed": states[OutcomeState.FAILED],
+            "rolled_back": verdicts[(OutcomeState.FAILED, "rolled_back")],
+            "cancelled": states[OutcomeState.CANCELLED],
             "failure_pct": round(tally.failure_pct, 1),
         }
         if aborted:
-            return Finish("failed", result, "abort_threshold",
+            return Finish(Status.FAILED, result, "abort_threshold",
                           f"{tally.failed} of {tally.executed} devices failed "
                           f"({tally.failure_pct:.0f} % > {self.params.failure_threshold_pct:g} %)")
         if self.ctx.cancelled:
-            return Finish("cancelled", result, "cancelled", "cancelled on request; see each device's note")
+            return Finish(Status.CANCELLED, result, "cancelled",
+                          "cancelled on request; see each device's note")
         if result["failed"]:
-            return Finish("failed", result, "devices_failed", f"{result['failed']} device(s) failed")
-        return Finish("succeeded", result)
+            return Finish(Status.FAILED, result, "devices_failed", f"{result['failed']} device(s) failed")
+        return Finish(Status.SUCCEEDED, result)
+
+
+def rollout_targets(devices: Iterable[Device], artifact: FirmwareArtifact) -> list[str]:
+    """The devices of the scope the image is built for, in the order the waves take them."""
+    return sorted(d.id for d in devices if d.profile == artifact.profile)
 
 
 async def run_firmware_rollout(ctx: RunContext) -> Finish:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,11 +9,6 @@ from typing import Any
 from gridjobs.errors import StoreError
 
 DATABASE_NAME = "gridjobs"
-
-
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "gridjobs"
 
 
 @dataclass

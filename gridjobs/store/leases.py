@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Sequence
+from uuid import UUID
 
 import asyncpg
 
@@ -17,18 +18,6 @@ from gridjobs.errors import StaleLeaseError
 from gridjobs.records import Operation, Outcome
 from gridjobs.store.database import translated
 from gridjobs.store.queries import Q
-
-
-@dataclass(frozen=True)
-class OutcomeWrite:
-    device_id: str
-    state: str
-    step: str
-    seq: int
-    code: str | None = None
-    detail: str | None = None
-    attempts: int = 0
-    data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,33 +45,33 @@ class Lease:
         return self.operation.fence
 
     @property
-    def op_id(self):
+    def operation_id(self) -> UUID:
         return self.operation.id
 
     @translated
     async def heartbeat(self) -> Beat:
         """Extend the lease; report whether cancel or resume was requested."""
-        row = await self.pool.fetchrow(Q["heartbeat"], self.op_id, self.fence, self.lease_s)
+        row = await self.pool.fetchrow(Q["heartbeat"], self.operation_id, self.fence, self.lease_s)
         if row is None:
-            raise StaleLeaseError(f"lease on operation {self.op_id} was lost")
+            raise StaleLeaseError(f"lease on operation {self.operation_id} was lost")
         return Beat(cancel=bool(row["cancel_requested"]), resume=bool(row["resume_requested"]))
 
     @translated
     async def pause(self) -> None:
         """Status `paused`: the run waits for POST .../resume, holding its lease."""
-        await self._fenced(Q["pause_operation"], self.op_id, self.fence)
+        await self._fenced(Q["pause_operation"], self.operation_id, self.fence)
 
     @translated
     async def unpause(self) -> None:
-        await self.pool.execute(Q["unpause_operation"], self.op_id, self.fence)
+        await self.pool.execute(Q["unpause_operation"], self.operation_id, self.fence)
 
     @translated
     async def release(self) -> None:
-        await self.pool.execute(Q["release_lease"], self.op_id, self.fence)
+        await self.pool.execute(Q["release_lease"], self.operation_id, self.fence)
 
     @translated
     async def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        await self._fenced(Q["save_checkpoint"], self.op_id, self.fence, checkpoint)
+        await self._fenced(Q["save_checkpoint"], self.operation_id, self.fence, checkpoint)
 
     @translated
     async def finish(
@@ -90,28 +79,28 @@ class Lease:
         error_code: str | None = None, error_detail: str | None = None,
     ) -> None:
         await self._fenced(
-            Q["finish_operation"], self.op_id, self.fence, status, result, error_code, error_detail
+            Q["finish_operation"], self.operation_id, self.fence, status, result, error_code, error_detail
         )
 
     @translated
-    async def record(self, writes: Sequence[OutcomeWrite]) -> None:
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
         """Write outcomes in one statement; all are refused if the fence moved."""
-        if not writes:
+        if not outcomes:
             return
         columns = (
-            [w.device_id for w in writes], [w.state for w in writes],
-            [w.step for w in writes], [w.code for w in writes],
-            [w.detail for w in writes], [w.attempts for w in writes],
-            [json.dumps(w.data or {}) for w in writes], [w.seq for w in writes],
+            [o.device_id for o in outcomes], [o.state for o in outcomes],
+            [o.step for o in outcomes], [o.code for o in outcomes],
+            [o.detail for o in outcomes], [o.attempts for o in outcomes],
+            [json.dumps(o.data) for o in outcomes], [o.seq for o in outcomes],
         )
-        await self._fenced(Q["upsert_outcomes"], self.op_id, self.fence, *columns)
+        await self._fenced(Q["upsert_outcomes"], self.operation_id, self.fence, *columns)
 
     @translated
     async def outcomes(self) -> list[Outcome]:
-        rows = await self.pool.fetch(Q["load_outcomes"], self.op_id)
+        rows = await self.pool.fetch(Q["load_outcomes"], self.operation_id)
         return [Outcome.from_row(r) for r in rows]
 
     async def _fenced(self, query: str, *args: Any) -> None:
         status = await self.pool.execute(query, *args)
         if status.endswith(" 0"):
-            raise StaleLeaseError(f"lease on operation {self.op_id} was lost")
+            raise StaleLeaseError(f"lease on operation {self.operation_id} was lost")

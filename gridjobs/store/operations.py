@@ -86,16 +86,16 @@ async def _check_key(conn: asyncpg.Connection, key: str, request_hash: str) -> U
     return row["operation_id"]
 
 
-async def _get(conn: asyncpg.Connection | asyncpg.Pool, op_id: UUID) -> Operation:
-    row = await conn.fetchrow(Q["get_operation"], op_id)
+async def _get(conn: asyncpg.Connection | asyncpg.Pool, operation_id: UUID) -> Operation:
+    row = await conn.fetchrow(Q["get_operation"], operation_id)
     if row is None:
-        raise NotFound(f"operation {op_id} does not exist")
+        raise NotFound(f"operation {operation_id} does not exist")
     return Operation.from_row(row)
 
 
 @translated
-async def get_operation(pool: asyncpg.Pool, op_id: UUID) -> Operation:
-    return await _get(pool, op_id)
+async def get_operation(pool: asyncpg.Pool, operation_id: UUID) -> Operation:
+    return await _get(pool, operation_id)
 
 
 @translated
@@ -107,39 +107,39 @@ async def list_operations(
     before: tuple[datetime, UUID] | None,
     limit: int,
 ) -> list[Operation]:
-    created, op_id = before if before else (None, None)
-    rows = await pool.fetch(Q["list_operations"], kind, status, created, op_id, limit)
+    created, operation_id = before if before else (None, None)
+    rows = await pool.fetch(Q["list_operations"], kind, status, created, operation_id, limit)
     return [Operation.from_row(r) for r in rows]
 
 
 @translated
-async def cancel(pool: asyncpg.Pool, op_id: UUID) -> Operation:
+async def cancel(pool: asyncpg.Pool, operation_id: UUID) -> Operation:
     async with pool.acquire() as conn, conn.transaction():
-        status = await conn.fetchval(Q["cancel_operation"], op_id)
+        status = await conn.fetchval(Q["cancel_operation"], operation_id)
         if status is None:
-            current = await _get(conn, op_id)  # raises NotFound
-            raise Conflict(f"operation {op_id} is already {current.status}; it cannot be cancelled")
-        await conn.execute(Q["notify_cancel"], str(op_id))
-        return await _get(conn, op_id)
+            current = await _get(conn, operation_id)  # raises NotFound
+            raise Conflict(f"operation {operation_id} is already {current.status}; it cannot be cancelled")
+        await conn.execute(Q["notify_cancel"], str(operation_id))
+        return await _get(conn, operation_id)
 
 
 @translated
-async def resume(pool: asyncpg.Pool, op_id: UUID) -> Operation:
+async def resume(pool: asyncpg.Pool, operation_id: UUID) -> Operation:
     """Let a paused (manual-approval) operation go on."""
     async with pool.acquire() as conn, conn.transaction():
-        if await conn.fetchval(Q["resume_operation"], op_id) is None:
-            current = await _get(conn, op_id)  # raises NotFound
-            raise Conflict(f"operation {op_id} is {current.status}; only a paused operation resumes")
-        await conn.execute(Q["notify_resume"], str(op_id))
-        return await _get(conn, op_id)
+        if await conn.fetchval(Q["resume_operation"], operation_id) is None:
+            current = await _get(conn, operation_id)  # raises NotFound
+            raise Conflict(f"operation {operation_id} is {current.status}; only a paused operation resumes")
+        await conn.execute(Q["notify_resume"], str(operation_id))
+        return await _get(conn, operation_id)
 
 
 @translated
 async def list_outcomes(
-    pool: asyncpg.Pool, op_id: UUID, *, after_seq: int | None, limit: int
+    pool: asyncpg.Pool, operation_id: UUID, *, after_seq: int | None, limit: int
 ) -> list[Outcome]:
-    await get_operation(pool, op_id)
-    rows = await pool.fetch(Q["list_outcomes"], op_id, after_seq, limit)
+    await get_operation(pool, operation_id)
+    rows = await pool.fetch(Q["list_outcomes"], operation_id, after_seq, limit)
     return [Outcome.from_row(r) for r in rows]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.named_sql import load_named_queries
+from gridjobs.store.named_sql import load_named_queries
 
 SQL_DIR = Path(__file__).parent / "sql"
 SCHEMA_FILE = SQL_DIR / "schema.sql"

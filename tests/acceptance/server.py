@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from gridjobs.demo import free_port
-from gridjobs.keys import ensure_master_key
+from gridjobs.device_keys import ensure_master_key
 
 READY_TIMEOUT_S = 120.0
 

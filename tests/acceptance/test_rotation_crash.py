@@ -9,8 +9,8 @@ import sys
 import httpx
 import pytest
 
-from gridjobs.keys import load_master_key
-from gridjobs.keys.store import keys_for
+from gridjobs.device_keys import load_master_key
+from gridjobs.device_keys.store import keys_for
 from gridjobs.store.database import create_pool
 from simulators import Fleet
 from tests.acceptance.server import ServerProcess

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from gridjobs.errors import StoreError
-from gridjobs.keys.audit import AuditEntry, list_audit, record_audit
+from gridjobs.device_keys.audit import AuditEntry, list_audit, record_audit
 from tests.support import running_service
 
 OP = uuid.uuid4()

@@ -17,8 +17,9 @@ import pytest
 from gridjobs.api.app import create_app
 from gridjobs.api.body_limit import BodyLimit
 from gridjobs.errors import ValidationFailed
+from gridjobs.store.firmware_rows import STORAGE_CHUNK_BYTES
 from gridjobs.firmware.artifacts import (
-    STORAGE_CHUNK_BYTES, RangeNotSatisfiable, firmware_for_rollout, read_range,
+    RangeNotSatisfiable, firmware_for_rollout, read_range,
 )
 from tests.support import running_service
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gridjobs.keys import ensure_master_key
-from gridjobs.keys.provisioning import provision, read_keys_file
+from gridjobs.device_keys import ensure_master_key, store
+from gridjobs.device_keys.provisioning import provision, read_keys_file
 from simulators import Fleet
 from tests.support import outcomes, running_service, serving, wait_for_status
 
@@ -24,11 +24,15 @@ def master_key(tmp_path):
     return path
 
 
+async def secret(runtime, device_id: str, version: int) -> bytes:
+    return await store.get_secret(runtime.pool, runtime.keyring.master, device_id, version)
+
+
 async def provisioned(runtime, client, fleet, tmp_path) -> dict:
     assert (await client.post("/v1/devices", json=fleet.inventory())).status_code == 200
     fleet.write_keys(tmp_path / "keys.json")
     initial = read_keys_file(tmp_path / "keys.json")
-    await provision(runtime.pool, runtime.keys.master, initial)
+    await provision(runtime.pool, runtime.keyring.master, initial)
     return {k.device_id: k for k in initial} if isinstance(initial, list) else initial
 
 
@@ -36,16 +40,16 @@ async def test_rotation_over_50_devices_then_shed_with_new_keys(tmp_path, db_url
     async with serving(secure_fleet(50)) as fleet, \
             running_service(db_url, master_key_file=master_key) as (runtime, client):
         await provisioned(runtime, client, fleet, tmp_path)
-        old = {d.spec.id: await runtime.keys.secret(d.spec.id, 1) for d in fleet.devices}
+        old = {d.spec.id: await secret(runtime, d.spec.id, 1) for d in fleet.devices}
         body = {"kind": "key_rotation", "params": {"scope": {"feeders": ["F1"]}, "max_parallel": 10}}
         op_id = (await client.post("/v1/operations", json=body)).json()["id"]
         op = await wait_for_status(client, op_id, timeout_s=120)
         assert op["status"] == "succeeded", (op, list((await outcomes(client, op_id)).values())[:3])
         assert op["result"]["rotated"] == 50
         for device in fleet.devices:
-            new = await runtime.keys.secret(device.spec.id, 2)
+            new = await secret(runtime, device.spec.id, 2)
             assert device.accepts(new) and not device.accepts(old[device.spec.id])
-        slots = {s.state for s in await runtime.keys.slots(fleet.devices[0].spec.id)}
+        slots = {s.state for s in await store.slots(runtime.pool, fleet.devices[0].spec.id)}
         assert slots == {"active", "retired"}
         audit = (await client.get("/v1/audit", params={"operation_id": op_id, "limit": 500})).json()
         steps = {e["step"] for e in audit["items"]}
@@ -87,7 +91,7 @@ async def test_no_key_material_in_logs_or_api_responses(tmp_path, db_url, ray_lo
                          f"/v1/audit?operation_id={op_id}&limit=500", "/v1/devices?limit=500",
                          "/v1/operations?limit=50", "/metrics"):
                 texts.append((await client.get(path)).text)
-            secrets = [await runtime.keys.secret(d.spec.id, v) for d in fleet.devices for v in (1, 2)]
+            secrets = [await secret(runtime, d.spec.id, v) for d in fleet.devices for v in (1, 2)]
     finally:
         structlog.reset_defaults()
     assert op["status"] == "succeeded"

@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from gridjobs.keys import ensure_master_key
-from gridjobs.keys.provisioning import provision, read_keys_file
-from gridjobs.keys.store import keys_for
+from gridjobs.device_keys import ensure_master_key
+from gridjobs.device_keys.provisioning import provision, read_keys_file
+from gridjobs.device_keys.store import keys_for
 from simulators import Fault, Fleet
 from tests.conftest import TEMPLATE, _with_db
 from tests.support import running_service, serving, wait_for_status
@@ -41,7 +41,7 @@ async def _drop_db(admin_url: str, url: str) -> None:
 
 async def _violations(runtime, fleet) -> list[str]:
     """Devices that accept no key the store holds (and can decrypt) right now."""
-    held = await keys_for(runtime.pool, runtime.keys.master, [d.spec.id for d in fleet.devices],
+    held = await keys_for(runtime.pool, runtime.keyring.master, [d.spec.id for d in fleet.devices],
                           states=USABLE)
     return [d.spec.id for d in fleet.devices
             if not any(d.accepts(k.secret) for k in held[d.spec.id])]
@@ -60,7 +60,7 @@ async def rotate_with_faults(db_url: str, workdir, drops: list[int | None]) -> N
     async with serving(fleet), running_service(db_url, master_key_file=key_file) as (runtime, client):
         await client.post("/v1/devices", json=fleet.inventory())
         fleet.write_keys(workdir / "keys.json")
-        await provision(runtime.pool, runtime.keys.master, read_keys_file(workdir / "keys.json"))
+        await provision(runtime.pool, runtime.keyring.master, read_keys_file(workdir / "keys.json"))
         body = {"kind": "key_rotation", "params": {"scope": {"feeders": ["F1"]}}}
         op_id = (await client.post("/v1/operations", json=body)).json()["id"]
         seen: list[list[str]] = []
@@ -72,7 +72,7 @@ async def rotate_with_faults(db_url: str, workdir, drops: list[int | None]) -> N
         seen.append(await _violations(runtime, fleet))
         assert not any(seen), [v for v in seen if v][:3]
         assert op["status"] == "succeeded", op
-        held = await keys_for(runtime.pool, runtime.keys.master,
+        held = await keys_for(runtime.pool, runtime.keyring.master,
                               [d.spec.id for d in fleet.devices], states=("active",))
         for device in fleet.devices:
             [active] = held[device.spec.id]

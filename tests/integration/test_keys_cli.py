@@ -12,9 +12,9 @@ import sys
 import asyncpg
 import pytest
 
-from gridjobs.keys import store
-from gridjobs.keys.errors import KeyStoreError
-from gridjobs.keys.master import MasterKey
+from gridjobs.device_keys import store
+from gridjobs.device_keys.errors import KeyStoreError
+from gridjobs.device_keys.master import MasterKey
 from tests.secrets_scan import assert_no_secret
 
 FAIL_FAST_S = 60  # imports only: no Postgres, no Ray

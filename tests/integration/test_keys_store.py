@@ -12,9 +12,9 @@ import structlog
 
 from gridjobs import logs
 from gridjobs.errors import ConfigError, GridjobsError, NotFound
-from gridjobs.keys import store
-from gridjobs.keys.errors import KeyConflict, KeyStoreError
-from gridjobs.keys.master import MasterKey
+from gridjobs.device_keys import store
+from gridjobs.device_keys.errors import KeyConflict, KeyStoreError
+from gridjobs.device_keys.master import MasterKey
 from gridjobs.runtime import open_runtime
 from tests.secrets_scan import assert_no_secret
 from tests.support import test_settings as settings_for
@@ -122,7 +122,7 @@ async def test_a_foreign_master_key_is_refused_at_startup_once_keys_exist(db_url
     foreign.write_bytes(os.urandom(32))
     foreign.chmod(0o600)
     async with open_runtime(settings_for(db_url, master_key_file=foreign), execute=False) as rt:
-        assert rt.keys.master_version == 1  # nothing stored yet: the first key is adopted
+        assert rt.keyring.master_version == 1  # nothing stored yet: the first key is adopted
     pool = await asyncpg.create_pool(db_url, min_size=1, max_size=1)
     try:
         await store.put_key(pool, master, "dev-1", 1, os.urandom(16))  # no keys yet: adopts v2
@@ -133,18 +133,18 @@ async def test_a_foreign_master_key_is_refused_at_startup_once_keys_exist(db_url
             pass
 
 
-async def test_runtime_keys_binds_the_pool_and_master(db_url, tmp_path):
+async def test_runtime_keyring_binds_the_pool_and_master(db_url, tmp_path):
     path = tmp_path / "master.key"
     path.write_bytes(os.urandom(32))
     path.chmod(0o600)
     secret = os.urandom(16)
     async with open_runtime(settings_for(db_url, master_key_file=path), execute=False) as rt:
-        assert rt.keys.master.material == path.read_bytes()
-        assert await rt.keys.put("dev-1", 4, secret) is True
-        assert await rt.keys.secret("dev-1", 4) == secret
-        assert [k.secret for k in (await rt.keys.for_devices(["dev-1"]))["dev-1"]] == [secret]
+        assert rt.keyring.master.material == path.read_bytes()
+        assert await rt.keyring.put("dev-1", 4, secret) is True
+        assert await store.get_secret(rt.pool, rt.keyring.master, "dev-1", 4) == secret
+        assert [k.secret for k in (await rt.keyring.held(["dev-1"]))["dev-1"]] == [secret]
     async with open_runtime(settings_for(db_url), execute=False) as rt:
-        assert rt.keys is None
+        assert rt.keyring is None
 
 
 async def test_no_secret_reaches_logs_or_errors(db_url, tmp_path):
@@ -159,16 +159,16 @@ async def test_no_secret_reaches_logs_or_errors(db_url, tmp_path):
     try:
         async with open_runtime(settings_for(db_url, master_key_file=path), execute=False) as rt:
             for i, secret in enumerate(secrets):
-                await rt.keys.put(f"dev-{i}", 1, secret)
-            texts.append(repr(await rt.keys.for_devices([f"dev-{i}" for i in range(4)])))
-            texts.append(repr(rt.keys))
-            for attempt in (rt.keys.put("dev-0", 1, secrets[1]), rt.keys.secret("dev-9", 1),
+                await rt.keyring.put(f"dev-{i}", 1, secret)
+            texts.append(repr(await rt.keyring.held([f"dev-{i}" for i in range(4)])))
+            texts.append(repr(rt.keyring))
+            for attempt in (rt.keyring.put("dev-0", 1, secrets[1]), store.get_secret(rt.pool, rt.keyring.master, "dev-9", 1),
                             store.get_secret(rt.pool, MasterKey(os.urandom(32)), "dev-0", 1)):
                 with pytest.raises(GridjobsError) as caught:
                     await attempt
                 texts += [caught.value.detail, repr(caught.value), json.dumps(caught.value.extra)]
             new = MasterKey(new_path.read_bytes())
-            texts.append(repr(await store.rewrap_all(rt.pool, rt.keys.master, new)))
+            texts.append(repr(await store.rewrap_all(rt.pool, rt.keyring.master, new)))
     finally:
         structlog.reset_defaults()
     texts.append(stream.getvalue())

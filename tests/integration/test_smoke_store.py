@@ -6,7 +6,7 @@ import pytest
 
 from gridjobs.errors import StaleLeaseError
 from gridjobs.store import leases
-from gridjobs.store.leases import OutcomeWrite
+from gridjobs.records import Outcome
 from gridjobs.store.operations import NewOperation, submit
 
 
@@ -19,16 +19,16 @@ async def test_claim_then_stale_holder_is_fenced_out(pool):
     first = await leases.claim_next(pool, owner="a", lease_s=0.01)
     assert first.id == sub.operation.id and first.fence == 1
     old = leases.Lease(pool, first, 0.01)
-    await old.record([OutcomeWrite("d1", "running", "curtail", 0)])
+    await old.record([Outcome("d1", "running", "curtail", 0)])
     await pool.execute("SELECT pg_sleep(0.05)")
     second = await leases.claim_next(pool, owner="b", lease_s=30)
     assert second.id == first.id and second.fence == 2
     with pytest.raises(StaleLeaseError):
-        await old.record([OutcomeWrite("d1", "failed", "curtail", 0, code="x")])
+        await old.record([Outcome("d1", "failed", "curtail", 0, code="x")])
     with pytest.raises(StaleLeaseError):
         await old.finish("succeeded", result={})
     new = leases.Lease(pool, second, 30)
-    await new.record([OutcomeWrite("d1", "succeeded", "curtailed", 0)])
+    await new.record([Outcome("d1", "succeeded", "curtailed", 0)])
     rows = await new.outcomes()
     assert [(r.device_id, r.state) for r in rows] == [("d1", "succeeded")]
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from gridjobs.key_rotation.decide import Slots, next_move, undo
+from adapters import KeySlots, PendingState
+from gridjobs.key_rotation.decide import next_move, undo
+
+
+def Slots(active, pending, previous, pending_state):  # noqa: N802 - reads like the device's four registers
+    return KeySlots(active=active, pending=pending or None, previous=previous or None,
+                    pending_state=PendingState(pending_state))
 
 
 def test_forward_path_from_every_slot_state():

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from gridjobs.errors import ConfigError
-from gridjobs.keys.master import MasterKey, ensure_master_key, load_master_key
+from gridjobs.device_keys.master import MasterKey, ensure_master_key, load_master_key
 from tests.secrets_scan import assert_no_secret
 
 

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from gridjobs.errors import ConfigError, ValidationFailed
-from gridjobs.keys.provisioning import read_keys_file
+from gridjobs.device_keys.provisioning import read_keys_file
 from tests.secrets_scan import assert_no_secret
 
 SECRET = os.urandom(16)

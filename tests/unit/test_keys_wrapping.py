@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from gridjobs.keys.errors import KeyStoreError
-from gridjobs.keys.master import MasterKey
-from gridjobs.keys.store import KeyRecord
-from gridjobs.keys.wrapping import Sealed, seal, unseal
+from gridjobs.device_keys.errors import KeyStoreError
+from gridjobs.device_keys.master import MasterKey
+from gridjobs.device_keys.store import KeyRecord
+from gridjobs.device_keys.wrapping import Sealed, seal, unseal
 from tests.secrets_scan import assert_no_secret
 
 MASTER = MasterKey(os.urandom(32))

@@ -7,7 +7,7 @@ from gridjobs.records import Outcome
 
 
 def outcome(device_id, state, step, seq, **data):
-    return Outcome(device_id, state, step, None, None, 1, data, seq)
+    return Outcome(device_id, state, step, seq, attempts=1, data=data)
 
 
 def test_resume_finds_unacknowledged_commands_only():
@@ -32,9 +32,12 @@ def test_set_appends_with_next_seq_and_returns_the_write():
 
 
 def test_retry_decision_is_pure_and_bounded():
-    from gridjobs.curtailment.retry import should_retry
+    from gridjobs.run.retry import RetryRule
 
-    assert should_retry("connection_failed", 1) and should_retry("device_timeout", 1)
-    assert not should_retry("device_timeout", 2)
-    assert not should_retry("modbus_exception", 1) and not should_retry("verify_mismatch", 1)
-    assert not should_retry(None, 1)
+    rule = RetryRule()
+    assert rule.should_retry("connection_failed", 1) and rule.should_retry("device_timeout", 1)
+    assert rule.should_retry("shard_unavailable", 1)
+    assert not rule.should_retry("device_timeout", 2)
+    assert not rule.should_retry("modbus_exception", 1) and not rule.should_retry("verify_mismatch", 1)
+    assert not rule.should_retry(None, 1)
+    assert RetryRule(max_attempts=4).should_retry("device_timeout", 3)

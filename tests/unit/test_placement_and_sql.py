@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.named_sql import load_named_queries
+from gridjobs.store.named_sql import load_named_queries
 from actors.placement import group_by_shard, shard_for
 from gridjobs.store.queries import Q
 

@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from gridjobs.rollout.params import FirmwareRolloutParams
-from gridjobs.rollout.planner import Tally, batches, plan_waves, should_abort
+from gridjobs.rollout.planner import plan_waves
+from gridjobs.run.gating import Tally, batches, should_abort
 
 IDS = [f"rtu-{i:03d}" for i in range(50)]
 

@@ -314,3 +314,37 @@ INSERT INTO schema_migrations (version, name) VALUES ($1, $2);
 
 -- name: ping
 SELECT 1;
+
+-- Shard services (gridjobs.store.shard_services): device state a restarted
+-- DeviceShard rebuilds, and firmware transfer offsets.
+
+-- name: load_device_state
+SELECT device_id, holder_operation_id::text AS holder,
+       extract(epoch FROM holder_until)::float8 AS holder_until, setpoint_pct, last_kw
+FROM device_state WHERE device_id = ANY($1::text[]);
+
+-- name: save_device_state
+INSERT INTO device_state (device_id, holder_operation_id, holder_until, setpoint_pct, last_kw)
+SELECT u.device_id, u.holder::uuid, to_timestamp(u.holder_until), u.setpoint_pct, u.last_kw
+FROM unnest($1::text[], $2::text[], $3::float8[], $4::integer[], $5::float8[])
+    AS u(device_id, holder, holder_until, setpoint_pct, last_kw)
+ON CONFLICT (device_id) DO UPDATE SET
+    holder_operation_id = EXCLUDED.holder_operation_id,
+    holder_until = EXCLUDED.holder_until,
+    setpoint_pct = EXCLUDED.setpoint_pct,
+    last_kw = EXCLUDED.last_kw,
+    updated_at = now();
+
+-- name: transfer_offset
+SELECT "offset" FROM firmware_transfers
+WHERE operation_id = $1::uuid AND device_id = $2 AND artifact_id = $3::uuid;
+
+-- name: save_transfer_offset
+-- Offsets only move forward within one artifact; another artifact starts over.
+INSERT INTO firmware_transfers AS t (operation_id, device_id, artifact_id, "offset")
+VALUES ($1::uuid, $2, $3::uuid, $4)
+ON CONFLICT (operation_id, device_id) DO UPDATE SET
+    "offset" = CASE WHEN t.artifact_id = EXCLUDED.artifact_id
+                    THEN greatest(t."offset", EXCLUDED."offset") ELSE EXCLUDED."offset" END,
+    artifact_id = EXCLUDED.artifact_id,
+    updated_at = now();

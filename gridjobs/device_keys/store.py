@@ -15,10 +15,10 @@ from typing import Any, NamedTuple
 import asyncpg
 
 from gridjobs.errors import ConfigError, NotFound
-from gridjobs.keys.audit import AuditEntry, record_audit  # noqa: F401  (the store's way in)
-from gridjobs.keys.errors import KeyConflict, KeyStoreError
-from gridjobs.keys.master import MasterKey
-from gridjobs.keys.wrapping import Sealed, seal, unseal
+from gridjobs.device_keys.audit import AuditEntry, record_audit  # noqa: F401  (the store's way in)
+from gridjobs.device_keys.errors import KeyConflict, KeyStoreError
+from gridjobs.device_keys.master import MasterKey
+from gridjobs.device_keys.wrapping import Sealed, seal, unseal
 from gridjobs.store.database import translated
 from gridjobs.store.queries import Q
 

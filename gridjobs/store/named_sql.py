@@ -1,8 +1,4 @@
-"""Load `-- name: X` blocks from a .sql file into a mapping of query text.
-
-Lives in `actors` (the lowest layer that talks to Postgres) so that both the
-shards and `gridjobs.store` read SQL the same way.
-"""
+"""Load `-- name: X` blocks from a .sql file into a mapping of query text."""
 
 from __future__ import annotations
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from gridjobs.errors import ValidationFailed
-from gridjobs.keys.master import MasterKey, check_private
-from gridjobs.keys.store import Conn, acquired, put_key
-from gridjobs.keys.wrapping import MAX_SECRET_BYTES
+from gridjobs.device_keys.master import MasterKey, check_private
+from gridjobs.device_keys.store import Conn, acquired, put_key
+from gridjobs.device_keys.wrapping import MAX_SECRET_BYTES
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ import asyncio
 from pathlib import Path
 
 from gridjobs.config import Settings
-from gridjobs.keys.master import MasterKey, ensure_master_key, load_master_key
-from gridjobs.keys.provisioning import ProvisionCounts, provision, read_keys_file
-from gridjobs.keys.store import KeySlot, Rewrapped, rewrap_all, slots
-from gridjobs.serve import database
+from gridjobs.device_keys.master import MasterKey, ensure_master_key, load_master_key
+from gridjobs.device_keys.provisioning import ProvisionCounts, provision, read_keys_file
+from gridjobs.device_keys.store import KeySlot, Rewrapped, rewrap_all, slots
+from gridjobs.bootstrap import database
 from gridjobs.store.database import create_pool, migrate
 
 

@@ -6,42 +6,72 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
+from uuid import UUID
 
-import asyncpg
+from structlog.typing import FilteringBoundLogger
 
-from actors.pool import ShardPool
-from actors.tasks import DeviceResult, DeviceTask
+from actors.tasks import DeviceRef, DeviceResult, DeviceTask
 from gridjobs.metrics import DEVICE_OUTCOMES
 from gridjobs.profiles import ProfileCatalog
-from gridjobs.records import Operation
-from gridjobs.store.leases import Lease, OutcomeWrite
+from gridjobs.records import Device, Operation, Outcome
+from gridjobs.run.ports import DevicePort, FirmwarePort, KeyStorePort, LeasePort, ShardPort
+from gridjobs.states import Status
 
 
 @dataclass(frozen=True)
 class Finish:
-    status: str
+    status: Status
     result: dict[str, Any] | None
     error_code: str | None = None
     error_detail: str | None = None
 
 
+@dataclass(frozen=True)
+class RunPorts:
+    """The process-wide ports; a RunContext adds the lease of one claim."""
+
+    devices: DevicePort
+    shards: ShardPort
+    firmware: FirmwarePort
+    key_store: KeyStorePort | None   # None: no master key, so no authenticated commands
+    profiles: ProfileCatalog
+
+
+def device_task(device: Device, args: dict[str, Any]) -> DeviceTask:
+    ref = DeviceRef(device.id, device.host, device.port, device.unit_id, device.profile)
+    return DeviceTask(ref, args)
+
+
 @dataclass
 class RunContext:
     operation: Operation
-    lease: Lease
-    pool: asyncpg.Pool
-    shards: ShardPool
+    lease: LeasePort
+    ports: RunPorts
     cancel: asyncio.Event
-    profiles: ProfileCatalog
-    log: Any
+    log: FilteringBoundLogger
     clock: Callable[[], float] = time.time
     checkpoint: dict[str, Any] = field(default_factory=dict)
     resume: asyncio.Event = field(default_factory=asyncio.Event)
-    keys: Any = None  # the master key, for operations that use the key store
 
     @property
-    def op_id(self) -> str:
-        return str(self.operation.id)
+    def operation_id(self) -> UUID:
+        return self.operation.id
+
+    @property
+    def devices(self) -> DevicePort:
+        return self.ports.devices
+
+    @property
+    def firmware(self) -> FirmwarePort:
+        return self.ports.firmware
+
+    @property
+    def key_store(self) -> KeyStorePort | None:
+        return self.ports.key_store
+
+    @property
+    def profiles(self) -> ProfileCatalog:
+        return self.ports.profiles
 
     @property
     def cancelled(self) -> bool:
@@ -50,12 +80,12 @@ class RunContext:
     async def execute(self, step: str, tasks: Sequence[DeviceTask]) -> list[DeviceResult]:
         if not tasks:
             return []
-        return await self.shards.execute(self.op_id, step, tasks)
+        return await self.ports.shards.execute(str(self.operation_id), step, tasks)
 
-    async def record(self, writes: Sequence[OutcomeWrite]) -> None:
-        await self.lease.record(writes)
-        for w in writes:
-            DEVICE_OUTCOMES.labels(w.state, w.code or "").inc()
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        await self.lease.record(outcomes)
+        for o in outcomes:
+            DEVICE_OUTCOMES.labels(o.state, o.code or "").inc()
 
     async def save_checkpoint(self, **changes: Any) -> None:
         self.checkpoint.update(changes)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gridjobs.keys.errors import KeyStoreError
-from gridjobs.keys.master import MasterKey
+from gridjobs.device_keys.errors import KeyStoreError
+from gridjobs.device_keys.master import MasterKey
 
 NONCE_BYTES = 12
 MAX_SECRET_BYTES = 1024
