@@ -14,14 +14,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from adapters import DeviceClient, DeviceFault
+from adapters import DeviceClient, DeviceFault, FaultCode, Role
 from actors.priority_lock import HIGH, NORMAL, PriorityLock
+from actors.step_names import Step
 from actors.tasks import DeviceResult, DeviceState, DeviceTask
 
-SETPOINT = "curtail_setpoint_pct"
-TIMER = "revert_timeout_s"
-ENABLE = "curtail_enable"      # optional: SunSpec's WMaxLim_Ena
-MEASURED = "measured_kw"
+SETPOINT = Role.CURTAIL_SETPOINT_PCT
+TIMER = Role.REVERT_TIMEOUT_S  # also the name of the step argument that sets it
+ENABLE = Role.CURTAIL_ENABLE      # optional: SunSpec's WMaxLim_Ena
+MEASURED = Role.MEASURED_KW
 NORMAL_PCT = 100
 SETTLE_POLL_S = 0.25
 
@@ -62,7 +63,7 @@ def _command(client: DeviceClient, setpoint: int, timer: int) -> dict[str, int]:
 
 def _held(task: DeviceTask, state: DeviceState, op_id: str) -> DeviceResult | None:
     if state.held_by_other(op_id, time.time()):
-        return DeviceResult.fault(task.device_id, "device_held",
+        return DeviceResult.fault(task.device_id, FaultCode.DEVICE_HELD,
                                   f"device is held by operation {state.holder}")
     return None
 
@@ -80,7 +81,7 @@ async def curtail(call: DeviceCall) -> DeviceResult:
     client, op_id, task, state = call.client, call.op_id, call.task, call.state
     if held := _held(task, state, op_id):
         return held
-    setpoint, timer = int(task.args["setpoint_pct"]), int(task.args["revert_timeout_s"])
+    setpoint, timer = int(task.args["setpoint_pct"]), int(task.args[TIMER])
     await client.write(_command(client, setpoint, timer), **auth_args(task))
     state.hold(op_id, time.time() + timer)
     result = await _verify(client, task, state, setpoint)
@@ -96,7 +97,7 @@ async def refresh(call: DeviceCall) -> DeviceResult:
     """Re-arm the dead-man timer; re-apply the setpoint if the device reverted."""
     if held := _held(task, state, op_id):
         return held
-    setpoint, timer = int(task.args["setpoint_pct"]), int(task.args["revert_timeout_s"])
+    setpoint, timer = int(task.args["setpoint_pct"]), int(task.args[TIMER])
     await client.write({TIMER: timer}, **auth_args(task))
     state.hold(op_id, time.time() + timer)
     roles = [SETPOINT, ENABLE] if _has(client, ENABLE) else [SETPOINT]
@@ -135,14 +136,14 @@ async def _verify(client: DeviceClient, task: DeviceTask, state: DeviceState, se
     enable = _has(client, ENABLE)
     values = await client.read_many([SETPOINT, MEASURED, ENABLE] if enable else [SETPOINT, MEASURED])
     state.setpoint_pct, state.last_kw = int(values[SETPOINT]), float(values[MEASURED])
-    plain = {"setpoint_pct": state.setpoint_pct, "measured_kw": state.last_kw}
+    plain = {"setpoint_pct": state.setpoint_pct, MEASURED: state.last_kw}
     problem = None
     if state.setpoint_pct != setpoint:
         problem = f"setpoint reads back {state.setpoint_pct}, commanded {setpoint}"
     elif enable and int(values[ENABLE]) != int(setpoint < NORMAL_PCT):
         problem = f"limit enable reads back {values[ENABLE]}, commanded {int(setpoint < NORMAL_PCT)}"
     if problem:
-        return DeviceResult(task.device_id, ok=False, code="verify_mismatch", detail=problem, values=plain)
+        return DeviceResult(task.device_id, ok=False, code=FaultCode.VERIFY_MISMATCH, detail=problem, values=plain)
     return DeviceResult(task.device_id, ok=True, values=plain)
 
 
@@ -158,16 +159,16 @@ async def _settle(client: DeviceClient, task: DeviceTask, state: DeviceState,
         await asyncio.sleep(SETTLE_POLL_S)
         measured = float(await client.read(MEASURED))
     state.last_kw = measured
-    values = {**result.values, "measured_kw": measured}
+    values = {**result.values, MEASURED: measured}
     if measured > ceiling:
-        return DeviceResult(task.device_id, ok=False, code="verify_mismatch", values=values,
+        return DeviceResult(task.device_id, ok=False, code=FaultCode.VERIFY_MISMATCH, values=values,
                             detail=f"measured {measured:.2f} kW did not fall to {ceiling:.2f} kW; released")
     return DeviceResult(task.device_id, ok=True, values=values)
 
 
-CURTAIL_STEPS: dict[str, StepSpec] = {
-    "survey": StepSpec(survey, NORMAL),
-    "curtail": StepSpec(curtail, HIGH),
-    "refresh": StepSpec(refresh, HIGH),
-    "restore": StepSpec(restore, HIGH),
+CURTAIL_STEPS: dict[Step, StepSpec] = {
+    Step.SURVEY: StepSpec(survey, NORMAL),
+    Step.CURTAIL: StepSpec(curtail, HIGH),
+    Step.REFRESH: StepSpec(refresh, HIGH),
+    Step.RESTORE: StepSpec(restore, HIGH),
 }
