@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from adapters import Profile
+from adapters import CURTAIL_ROLES, Profile, Role
 
 from .device_base import Counters, DeviceBase, Value
 from .errors import SpecError
@@ -23,16 +23,14 @@ __all__ = ["Counters", "SimulatedDevice", "Value"]
 NORMAL_SETPOINT_PCT = 100
 NOMINAL_VOLTAGE_V = 400.0
 VOLTAGE_DROOP = 0.02  # fraction of nominal lost at full load
-SETPOINT = "curtail_setpoint_pct"
-REVERT_TIMEOUT = "revert_timeout_s"
-REVERT_REMAINING = "revert_remaining_s"
-RATED = "rated_kw"
-MEASURED = "measured_kw"
-BREAKER = "breaker_closed"
+SETPOINT = Role.CURTAIL_SETPOINT_PCT
+REVERT_TIMEOUT = Role.REVERT_TIMEOUT_S
+BREAKER = Role.BREAKER_CLOSED
 # The load model needs these roles; it also animates the optional ones, and any
 # other point of a user's profile is a plain register that keeps what is written.
-MODEL_ROLES = frozenset({SETPOINT, REVERT_TIMEOUT, MEASURED})
-OPTIONAL_ROLES = frozenset({REVERT_REMAINING, RATED, BREAKER, "voltage_v", "energy_kwh", "device_model"})
+MODEL_ROLES = CURTAIL_ROLES
+OPTIONAL_ROLES = frozenset({Role.REVERT_REMAINING_S, Role.RATED_KW, BREAKER, Role.VOLTAGE_V, Role.ENERGY_KWH,
+                            Role.DEVICE_MODEL})
 WRITABLE_ROLES = frozenset({SETPOINT, REVERT_TIMEOUT})
 
 
@@ -82,23 +80,23 @@ class SimulatedDevice(DeviceBase):
     def value(self, role: str) -> Value:
         """The current value of a profile role, in engineering units."""
         match role:
-            case "curtail_setpoint_pct":
+            case Role.CURTAIL_SETPOINT_PCT:
                 return self.setpoint_pct
-            case "revert_timeout_s":
+            case Role.REVERT_TIMEOUT_S:
                 return self.revert_timeout_s
-            case "revert_remaining_s":
+            case Role.REVERT_REMAINING_S:
                 return self.revert_remaining_s
-            case "rated_kw":
+            case Role.RATED_KW:
                 return self.rated_kw
-            case "measured_kw":
+            case Role.MEASURED_KW:
                 return self.measured_kw()
-            case "breaker_closed":
+            case Role.BREAKER_CLOSED:
                 return self._breaker
-            case "voltage_v":
+            case Role.VOLTAGE_V:
                 return round(NOMINAL_VOLTAGE_V * (1 - VOLTAGE_DROOP * self.power_kw() / self.rated_kw), 1)
-            case "energy_kwh":
+            case Role.ENERGY_KWH:
                 return round(self._energy())
-            case "device_model":
+            case Role.DEVICE_MODEL:
                 return f"GJSIM {self.spec.profile[:10]}"
         if role not in self._plain_roles():
             raise KeyError(f"device {self.id!r} has no role {role!r}")

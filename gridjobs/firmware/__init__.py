@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-# A profile supports firmware updates when it maps all of these roles.
-FIRMWARE_ROLES = frozenset({"firmware_version", "fw_chunk_data", "fw_activate"})
+from adapters import FIRMWARE_ROLES  # noqa: F401  (a profile supports firmware updates when it has them all)
+
 DEFAULT_FIRMWARE_MAX_BYTES = 16 * 1024 * 1024
