@@ -9,7 +9,7 @@ from adapters import FirmwareState  # re-exported: the simulated RTU reports it
 from .device import SimulatedDevice
 from .device_base import Counters, DeviceBase, Request
 from .errors import RejectedWrite, SimulatorError, SpecError, UnknownDeviceError
-from .faults import AUTH_FAULTS, FIRMWARE_FAULTS, Fault, FaultKind
+from .faults import APPLY_FAULTS, AUTH_FAULTS, FIRMWARE_FAULTS, Fault, FaultKind
 from .firmware import Bank, FirmwareSpec
 from .fleet import Fleet
 from .fleet_document import FaultPlan, FleetPlan, load_fleet_file, parse_fleet_document
@@ -21,8 +21,10 @@ from .key_ring import KeyCommand, KeyRing
 from .sampler import FeederSampler
 from .secure_load import AuthCounters, SimulatedSecureLoad
 from .spec import DeviceSpec, FleetSpec, GatewaySpec
+from .write_log import WriteRecord
 
 __all__ = [
+    "APPLY_FAULTS",
     "AUTH_FAULTS",
     "AuthCounters",
     "FIRMWARE_FAULTS",
@@ -54,6 +56,7 @@ __all__ = [
     "SimulatorError",
     "SpecError",
     "UnknownDeviceError",
+    "WriteRecord",
     "load_fleet_file",
     "parse_fleet_document",
     "plan_fleet",
