@@ -18,7 +18,7 @@ _REQUIRED_POINT_FIELDS = ("name", "address", "type", "writable")
 _NUMBER = (int, float)
 _POINT_FIELDS: dict[str, tuple[type, ...]] = {
     "name": (str,), "role": (str,), "address": (int,), "type": (str,), "unit": (str,),
-    "writable": (bool,), "word_order": (str,), "scale": _NUMBER, "scale_factor": (str,),
+    "writable": (bool,), "word_order": (str,), "byte_order": (str,), "scale": _NUMBER, "scale_factor": (str,),
     "size": (int,), "minimum": _NUMBER, "maximum": _NUMBER, "not_implemented": (int,), "symbols": (dict,),
 }
 _ROLE_FIELDS: dict[str, tuple[type, ...]] = {
