@@ -4,6 +4,7 @@ Imports only pymodbus, the standard library, pysunspec2's SunSpec model
 definitions (``sunspec_models``) and cryptography's AES key wrap (``auth_key``).
 """
 
+from .arming import Arming
 from .auth import AuthPolicy, KeyOp, KeySlots, PendingState
 from .auth_key import AuthKey, wrap_key
 from .client import DeviceClient
@@ -40,6 +41,7 @@ __all__ = [
     "TRANSIENT",
     "UNREACHABLE",
     "AdapterError",
+    "Arming",
     "AuthKey",
     "AuthPolicy",
     "CodecError",

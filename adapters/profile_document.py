@@ -12,7 +12,8 @@ from .errors import ProfileError
 from .point import Point
 from .profile import Profile, RoleBinding, SunSpecMap
 
-_TOP_LEVEL_FIELDS = frozenset({"name", "description", "points", "roles", "sunspec", "read_gap", "auth"})
+_TOP_LEVEL_FIELDS = frozenset({"name", "description", "points", "roles", "sunspec", "read_gap", "auth",
+                               "allow_unarmed"})
 # `writable` is required on purpose: write access is never implied.
 _REQUIRED_POINT_FIELDS = ("name", "address", "type", "writable")
 _NUMBER = (int, float)
@@ -41,6 +42,7 @@ def profile_from_document(document: Any, *, source: str) -> Profile:
             sunspec=_parse_sunspec(document.get("sunspec"), source=source),
             description=document.get("description", ""), read_gap=document.get("read_gap", 0),
             auth=_parse_auth(document.get("auth"), source=source),
+            allow_unarmed=document.get("allow_unarmed", False),
         )
     except ProfileError as exc:
         message = str(exc)
