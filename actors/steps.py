@@ -15,15 +15,12 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from adapters import DeviceClient, DeviceFault, FaultCode, Role
+from actors.curtail_writes import ENABLE, NORMAL_PCT, SETPOINT, TIMER, arm_sequence, clear_sequence
 from actors.priority_lock import HIGH, NORMAL, PriorityLock
 from actors.step_names import Step
 from actors.tasks import DeviceResult, DeviceState, DeviceTask
 
-SETPOINT = Role.CURTAIL_SETPOINT_PCT
-TIMER = Role.REVERT_TIMEOUT_S  # also the name of the step argument that sets it
-ENABLE = Role.CURTAIL_ENABLE      # optional: SunSpec's WMaxLim_Ena
 MEASURED = Role.MEASURED_KW
-NORMAL_PCT = 100
 SETTLE_POLL_S = 0.25
 
 @dataclass
@@ -54,11 +51,13 @@ def auth_args(task: DeviceTask) -> dict:
     return {"key": key} if key is not None else {}
 
 
-def _command(client: DeviceClient, setpoint: int, timer: int) -> dict[str, int]:
-    values = {SETPOINT: setpoint, TIMER: timer}
-    if _has(client, ENABLE):
-        values[ENABLE] = 0 if setpoint >= NORMAL_PCT and timer == 0 else 1
-    return values
+async def _arm(client: DeviceClient, task: DeviceTask, setpoint: int, timer: int) -> None:
+    """The timer armed before (or with) the setpoint, the gate last: see ``curtail_writes``."""
+    await client.write_sequence(arm_sequence(client.profile, setpoint=setpoint, timer=timer), **auth_args(task))
+
+
+async def _clear(client: DeviceClient, task: DeviceTask) -> None:
+    await client.write_sequence(clear_sequence(client.profile), **auth_args(task))
 
 
 def _held(task: DeviceTask, state: DeviceState, op_id: str) -> DeviceResult | None:
@@ -82,7 +81,7 @@ async def curtail(call: DeviceCall) -> DeviceResult:
     if held := _held(task, state, op_id):
         return held
     setpoint, timer = int(task.args["setpoint_pct"]), int(task.args[TIMER])
-    await client.write(_command(client, setpoint, timer), **auth_args(task))
+    await _arm(client, task, setpoint, timer)
     state.hold(op_id, time.time() + timer)
     result = await _verify(client, task, state, setpoint)
     if result.ok:
@@ -98,13 +97,14 @@ async def refresh(call: DeviceCall) -> DeviceResult:
     if held := _held(task, state, op_id):
         return held
     setpoint, timer = int(task.args["setpoint_pct"]), int(task.args[TIMER])
-    await client.write({TIMER: timer}, **auth_args(task))
+    if _has(client, TIMER):  # an unarmed profile (allow_unarmed) has nothing to re-arm
+        await client.write({TIMER: timer}, **auth_args(task))
     state.hold(op_id, time.time() + timer)
     roles = [SETPOINT, ENABLE] if _has(client, ENABLE) else [SETPOINT]
     current = await client.read_many(roles)
     if int(current[SETPOINT]) == setpoint and current.get(ENABLE, 1) == 1:
         return DeviceResult(task.device_id, ok=True, values={"reapplied": False})
-    await client.write(_command(client, setpoint, timer), **auth_args(task))
+    await _arm(client, task, setpoint, timer)
     result = await _verify(client, task, state, setpoint)
     return DeviceResult(result.device_id, result.ok, result.code, result.detail,
                         {**result.values, "reapplied": True})
@@ -114,7 +114,7 @@ async def restore(call: DeviceCall) -> DeviceResult:
     client, op_id, task, state = call.client, call.op_id, call.task, call.state
     if held := _held(task, state, op_id):
         return held
-    await client.write(_command(client, NORMAL_PCT, 0), **auth_args(task))
+    await _clear(client, task)
     result = await _verify(client, task, state, NORMAL_PCT)
     if result.ok:
         state.release()
@@ -124,7 +124,7 @@ async def restore(call: DeviceCall) -> DeviceResult:
 async def _release(client: DeviceClient, task: DeviceTask, state: DeviceState) -> None:
     """Best effort: if this fails too, the device's revert timer releases it."""
     try:
-        await client.write(_command(client, NORMAL_PCT, 0), **auth_args(task))
+        await _clear(client, task)
     except DeviceFault:
         return
     state.release()
