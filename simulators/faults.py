@@ -155,14 +155,14 @@ class Fault:
     def late_answer(cls, *, delay_s: float = DEFAULT_LATE_ANSWER_S, roles: tuple[str, ...] = (),
                     times: int | None = None, after_requests: int = 0) -> Fault:
         """Apply a write at once and answer it ``delay_s`` later: past its timeout, the client cannot tell."""
-        return cls(kind=FaultKind.LATE_ANSWER, delay_s=delay_s, roles=tuple(roles), times=times,
+        return cls(kind=FaultKind.LATE_ANSWER, delay_s=delay_s, roles=roles, times=times,
                    after_requests=after_requests)
 
     @classmethod
     def drop_after_apply(cls, *, roles: tuple[str, ...] = (), times: int | None = None,
                          after_requests: int = 0) -> Fault:
         """Apply a write, then close the connection instead of answering it."""
-        return cls(kind=FaultKind.DROP_AFTER_APPLY, roles=tuple(roles), times=times, after_requests=after_requests)
+        return cls(kind=FaultKind.DROP_AFTER_APPLY, roles=roles, times=times, after_requests=after_requests)
 
     @classmethod
     def parse(cls, kind: str, parameters: dict[str, Any]) -> Fault:

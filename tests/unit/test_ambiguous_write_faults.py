@@ -47,6 +47,7 @@ def test_flags_and_files_give_the_same_faults(flag, expected):
         lambda: Fault.late_answer(delay_s=MAX_LATE_ANSWER_S + 1),
         lambda: Fault.late_answer(times=0),
         lambda: Fault.drop_after_apply(roles=(SETPOINT, SETPOINT)),
+        lambda: Fault.drop_after_apply(roles=SETPOINT),  # a string, not a list of roles
         lambda: Fault.parse("drop_after_apply", {"roles": SETPOINT}),
         lambda: Fault.parse("drop_after_apply", {"delay_s": 2.0}),
         lambda: Fault(kind=FaultKind.TIMEOUT, roles=(SETPOINT,)),
