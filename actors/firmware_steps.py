@@ -10,19 +10,20 @@ from __future__ import annotations
 import asyncio
 import time
 
-from adapters import DeviceFault
+from adapters import UNREACHABLE, DeviceFault, FaultCode, FirmwareState, Role
 from actors.priority_lock import LOW, NORMAL
+from actors.step_names import Step
 from actors.steps import DeviceCall, StepSpec, auth_args
 from actors.tasks import DeviceResult
 
-VERSION, STATE, BANK = "firmware_version", "fw_state", "fw_active_bank"
-SIZE, IMAGE_VERSION, STAGED, CRC = "fw_image_size", "fw_image_version", "fw_staged_bytes", "fw_staged_crc"
-OFFSET, LENGTH, DATA = "fw_chunk_offset", "fw_chunk_len", "fw_chunk_data"
-ACTIVATE, CONFIRM = "fw_activate", "fw_confirm"
-PENDING_CONFIRM, CONFIRMED, ROLLED_BACK = 2, 3, 4
+VERSION, STATE, BANK = Role.FIRMWARE_VERSION, Role.FW_STATE, Role.FW_ACTIVE_BANK
+SIZE, IMAGE_VERSION = Role.FW_IMAGE_SIZE, Role.FW_IMAGE_VERSION
+STAGED, CRC = Role.FW_STAGED_BYTES, Role.FW_STAGED_CRC
+OFFSET, LENGTH, DATA = Role.FW_CHUNK_OFFSET, Role.FW_CHUNK_LEN, Role.FW_CHUNK_DATA
+ACTIVATE, CONFIRM = Role.FW_ACTIVATE, Role.FW_CONFIRM
+BOOTED = frozenset({FirmwareState.PENDING_CONFIRM, FirmwareState.CONFIRMED})
 CHUNK_BYTES = 240
 REBOOT_POLL_S = 0.25
-UNREACHABLE = frozenset({"device_timeout", "connection_failed"})
 
 
 async def precheck(call: DeviceCall) -> DeviceResult:
@@ -56,7 +57,7 @@ async def verify(call: DeviceCall) -> DeviceResult:
     size, crc = int(call.task.args["size"]), int(call.task.args["crc32"])
     plain = {"staged_bytes": int(values[STAGED]), "staged_crc": int(values[CRC])}
     if plain["staged_bytes"] != size or plain["staged_crc"] != crc:
-        return DeviceResult(call.task.device_id, ok=False, code="crc_mismatch", values=plain,
+        return DeviceResult(call.task.device_id, ok=False, code=FaultCode.CRC_MISMATCH, values=plain,
                             detail=f"device staged {plain['staged_bytes']} bytes with CRC32 "
                                    f"{plain['staged_crc']:08x}; the image is {size} bytes, {crc:08x}")
     return DeviceResult(call.task.device_id, ok=True, values=plain)
@@ -65,7 +66,7 @@ async def verify(call: DeviceCall) -> DeviceResult:
 async def activate(call: DeviceCall) -> DeviceResult:
     """Activate once: a device already running the new image is not activated again."""
     values = await call.client.read_many([VERSION, STATE])
-    if values[VERSION] == call.task.args["version"] and int(values[STATE]) in (PENDING_CONFIRM, CONFIRMED):
+    if values[VERSION] == call.task.args["version"] and int(values[STATE]) in BOOTED:
         return DeviceResult(call.task.device_id, ok=True, values={"already_active": True})
     try:
         await call.client.write({ACTIVATE: 1}, **auth_args(call.task))
@@ -90,27 +91,27 @@ async def confirm(call: DeviceCall) -> DeviceResult:
         if (result := await _settle_boot(call, values, target)) is not None:
             return result
         await asyncio.sleep(REBOOT_POLL_S)
-    return DeviceResult.fault(device_id, "device_timeout",
+    return DeviceResult.fault(device_id, FaultCode.DEVICE_TIMEOUT,
                               f"no confirmed boot of {target} within {call.task.args['deadline_s']} s")
 
 
 async def _settle_boot(call: DeviceCall, values: dict, target: str) -> DeviceResult | None:
     device_id, state, version = call.task.device_id, int(values[STATE]), values[VERSION]
-    if version == target and state == PENDING_CONFIRM:
+    if version == target and state == FirmwareState.PENDING_CONFIRM:
         await call.client.write({CONFIRM: 1})
         state = int(await call.client.read(STATE))
-    if version == target and state == CONFIRMED:
+    if version == target and state == FirmwareState.CONFIRMED:
         return DeviceResult(device_id, ok=True, values={"version": version})
-    if state == ROLLED_BACK:
-        return DeviceResult(device_id, ok=False, code="rolled_back", values={"version": version},
+    if state == FirmwareState.ROLLED_BACK:
+        return DeviceResult(device_id, ok=False, code=FaultCode.ROLLED_BACK, values={"version": version},
                             detail=f"the new image did not boot; the device runs {version}")
     return None  # still booting
 
 
-FIRMWARE_STEPS: dict[str, StepSpec] = {
-    "fw_precheck": StepSpec(precheck, NORMAL),
-    "fw_transfer": StepSpec(transfer, None),   # locks per chunk
-    "fw_verify": StepSpec(verify, NORMAL),
-    "fw_activate": StepSpec(activate, NORMAL),
-    "fw_confirm": StepSpec(confirm, None),     # polls through the reboot
+FIRMWARE_STEPS: dict[Step, StepSpec] = {
+    Step.FW_PRECHECK: StepSpec(precheck, NORMAL),
+    Step.FW_TRANSFER: StepSpec(transfer, None),   # locks per chunk
+    Step.FW_VERIFY: StepSpec(verify, NORMAL),
+    Step.FW_ACTIVATE: StepSpec(activate, NORMAL),
+    Step.FW_CONFIRM: StepSpec(confirm, None),     # polls through the reboot
 }

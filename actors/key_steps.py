@@ -7,15 +7,14 @@ secret; nothing here logs or returns key material.
 from __future__ import annotations
 
 from actors.priority_lock import HIGH, NORMAL
+from actors.step_names import Step
 from actors.steps import DeviceCall, StepSpec
 from actors.tasks import DeviceResult
 
 
 async def key_slots(call: DeviceCall) -> DeviceResult:
     slots = await call.client.key_slots()
-    return DeviceResult(call.task.device_id, ok=True, values={
-        "active": int(slots.active), "pending": int(slots.pending or 0),
-        "previous": int(slots.previous or 0), "pending_state": int(slots.pending_state)})
+    return DeviceResult(call.task.device_id, ok=True, values=slots.as_values())
 
 
 async def key_command(call: DeviceCall) -> DeviceResult:
@@ -25,7 +24,7 @@ async def key_command(call: DeviceCall) -> DeviceResult:
     return await key_slots(call)
 
 
-KEY_STEPS: dict[str, StepSpec] = {
-    "key_slots": StepSpec(key_slots, NORMAL),
-    "key_command": StepSpec(key_command, HIGH),
+KEY_STEPS: dict[Step, StepSpec] = {
+    Step.KEY_SLOTS: StepSpec(key_slots, NORMAL),
+    Step.KEY_COMMAND: StepSpec(key_command, HIGH),
 }

@@ -8,6 +8,7 @@ from typing import Sequence
 import ray
 from ray.exceptions import RayError
 
+from adapters import FaultCode
 from actors.placement import group_by_shard
 from actors.shard import DeviceShard, ShardConfig
 from actors.tasks import DeviceResult, DeviceTask
@@ -65,7 +66,7 @@ class ShardPool:
         except (RayError, TimeoutError) as exc:
             ray.cancel(ref)
             detail = f"shard {index} unavailable: {type(exc).__name__}"
-            return [DeviceResult.fault(t.device_id, "shard_unavailable", detail) for t in batch]
+            return [DeviceResult.fault(t.device_id, FaultCode.SHARD_UNAVAILABLE, detail) for t in batch]
 
     async def close(self) -> None:
         for handle in self._handles:

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 import ray
 
 from adapters import (
-    AdapterError, DeviceClient, DeviceFault, Profile, ProfileError, SessionPool, load_profile,
+    AdapterError, DeviceClient, DeviceFault, FaultCode, Profile, ProfileError, SessionPool, load_profile,
 )
 from actors.priority_lock import PriorityLock
 from actors.firmware_steps import FIRMWARE_STEPS
 from actors.key_steps import KEY_STEPS
 from actors.services import ServicesFactory, ShardServices
+from actors.step_names import Step
 from actors.steps import CURTAIL_STEPS, DeviceCall, StepSpec
 from actors.tasks import DeviceResult, DeviceState, DeviceTask
 
@@ -40,7 +41,7 @@ class ShardConfig:
     profile_dirs: tuple[str, ...] = ()
 
 
-STEPS: dict[str, StepSpec] = {**CURTAIL_STEPS, **FIRMWARE_STEPS, **KEY_STEPS}
+STEPS: dict[Step, StepSpec] = {**CURTAIL_STEPS, **FIRMWARE_STEPS, **KEY_STEPS}
 
 
 class DeviceShardImpl:
@@ -64,15 +65,13 @@ class DeviceShardImpl:
         return self.index
 
     async def execute(self, operation_id: str, step: str, tasks: list[DeviceTask]) -> list[DeviceResult]:
-        spec = STEPS.get(step)
-        if spec is None:
-            raise ValueError(f"unknown step {step!r}; known: {sorted(STEPS)}")
+        spec = STEPS[_step(step)]
         started = time.perf_counter()
         self._calls[step] += 1
         self._tasks[step] += len(tasks)
         await self._rebuild([t.device_id for t in tasks])
         results = await asyncio.gather(*(self._run_one(spec, operation_id, t) for t in tasks))
-        if step != "survey":
+        if step != Step.SURVEY:
             await self._services.device_state.save((t.device_id, self._state[t.device_id]) for t in tasks)
         self._seconds[step] += time.perf_counter() - started
         return list(results)
@@ -108,7 +107,7 @@ class DeviceShardImpl:
         try:
             profile = self._profile(task.ref.profile)
         except ProfileError as exc:
-            return DeviceResult.fault(task.device_id, "unknown_profile", str(exc))
+            return DeviceResult.fault(task.device_id, FaultCode.UNKNOWN_PROFILE, str(exc))
         client = DeviceClient(
             session=self._sessions.session(host=task.ref.host, port=task.ref.port),
             unit_id=task.ref.unit_id, profile=profile,
@@ -126,12 +125,19 @@ class DeviceShardImpl:
         except DeviceFault as fault:
             return DeviceResult.fault(task.device_id, fault.code, fault.detail)
         except AdapterError as exc:  # e.g. the profile lacks a role this step needs
-            return DeviceResult.fault(task.device_id, "unsupported_device", str(exc))
+            return DeviceResult.fault(task.device_id, FaultCode.UNSUPPORTED_DEVICE, str(exc))
         except TimeoutError:
             return DeviceResult.fault(
-                task.device_id, "device_timeout",
+                task.device_id, FaultCode.DEVICE_TIMEOUT,
                 f"step did not finish within {deadline:g} s",
             )
+
+
+def _step(name: str) -> Step:
+    try:
+        return Step(name)
+    except ValueError:
+        raise ValueError(f"unknown step {name!r}; known: {sorted(map(str, Step))}") from None
 
 
 DeviceShard = ray.remote(DeviceShardImpl)

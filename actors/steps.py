@@ -14,15 +14,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from adapters import DeviceClient, DeviceFault
+from adapters import DeviceClient, DeviceFault, FaultCode, Role
+from actors.curtail_writes import ENABLE, NORMAL_PCT, SETPOINT, TIMER, arm_sequence, clear_sequence
 from actors.priority_lock import HIGH, NORMAL, PriorityLock
+from actors.step_names import Step
 from actors.tasks import DeviceResult, DeviceState, DeviceTask
 
-SETPOINT = "curtail_setpoint_pct"
-TIMER = "revert_timeout_s"
-ENABLE = "curtail_enable"      # optional: SunSpec's WMaxLim_Ena
-MEASURED = "measured_kw"
-NORMAL_PCT = 100
+MEASURED = Role.MEASURED_KW
 SETTLE_POLL_S = 0.25
 
 @dataclass
@@ -53,16 +51,18 @@ def auth_args(task: DeviceTask) -> dict:
     return {"key": key} if key is not None else {}
 
 
-def _command(client: DeviceClient, setpoint: int, timer: int) -> dict[str, int]:
-    values = {SETPOINT: setpoint, TIMER: timer}
-    if _has(client, ENABLE):
-        values[ENABLE] = 0 if setpoint >= NORMAL_PCT and timer == 0 else 1
-    return values
+async def _arm(client: DeviceClient, task: DeviceTask, setpoint: int, timer: int) -> None:
+    """The timer armed before (or with) the setpoint, the gate last: see ``curtail_writes``."""
+    await client.write_sequence(arm_sequence(client.profile, setpoint=setpoint, timer=timer), **auth_args(task))
+
+
+async def _clear(client: DeviceClient, task: DeviceTask) -> None:
+    await client.write_sequence(clear_sequence(client.profile), **auth_args(task))
 
 
 def _held(task: DeviceTask, state: DeviceState, op_id: str) -> DeviceResult | None:
     if state.held_by_other(op_id, time.time()):
-        return DeviceResult.fault(task.device_id, "device_held",
+        return DeviceResult.fault(task.device_id, FaultCode.DEVICE_HELD,
                                   f"device is held by operation {state.holder}")
     return None
 
@@ -80,8 +80,8 @@ async def curtail(call: DeviceCall) -> DeviceResult:
     client, op_id, task, state = call.client, call.op_id, call.task, call.state
     if held := _held(task, state, op_id):
         return held
-    setpoint, timer = int(task.args["setpoint_pct"]), int(task.args["revert_timeout_s"])
-    await client.write(_command(client, setpoint, timer), **auth_args(task))
+    setpoint, timer = int(task.args["setpoint_pct"]), int(task.args[TIMER])
+    await _arm(client, task, setpoint, timer)
     state.hold(op_id, time.time() + timer)
     result = await _verify(client, task, state, setpoint)
     if result.ok:
@@ -96,14 +96,15 @@ async def refresh(call: DeviceCall) -> DeviceResult:
     """Re-arm the dead-man timer; re-apply the setpoint if the device reverted."""
     if held := _held(task, state, op_id):
         return held
-    setpoint, timer = int(task.args["setpoint_pct"]), int(task.args["revert_timeout_s"])
-    await client.write({TIMER: timer}, **auth_args(task))
+    setpoint, timer = int(task.args["setpoint_pct"]), int(task.args[TIMER])
+    if _has(client, TIMER):  # an unarmed profile (allow_unarmed) has nothing to re-arm
+        await client.write({TIMER: timer}, **auth_args(task))
     state.hold(op_id, time.time() + timer)
     roles = [SETPOINT, ENABLE] if _has(client, ENABLE) else [SETPOINT]
     current = await client.read_many(roles)
     if int(current[SETPOINT]) == setpoint and current.get(ENABLE, 1) == 1:
         return DeviceResult(task.device_id, ok=True, values={"reapplied": False})
-    await client.write(_command(client, setpoint, timer), **auth_args(task))
+    await _arm(client, task, setpoint, timer)
     result = await _verify(client, task, state, setpoint)
     return DeviceResult(result.device_id, result.ok, result.code, result.detail,
                         {**result.values, "reapplied": True})
@@ -113,7 +114,7 @@ async def restore(call: DeviceCall) -> DeviceResult:
     client, op_id, task, state = call.client, call.op_id, call.task, call.state
     if held := _held(task, state, op_id):
         return held
-    await client.write(_command(client, NORMAL_PCT, 0), **auth_args(task))
+    await _clear(client, task)
     result = await _verify(client, task, state, NORMAL_PCT)
     if result.ok:
         state.release()
@@ -123,7 +124,7 @@ async def restore(call: DeviceCall) -> DeviceResult:
 async def _release(client: DeviceClient, task: DeviceTask, state: DeviceState) -> None:
     """Best effort: if this fails too, the device's revert timer releases it."""
     try:
-        await client.write(_command(client, NORMAL_PCT, 0), **auth_args(task))
+        await _clear(client, task)
     except DeviceFault:
         return
     state.release()
@@ -135,14 +136,14 @@ async def _verify(client: DeviceClient, task: DeviceTask, state: DeviceState, se
     enable = _has(client, ENABLE)
     values = await client.read_many([SETPOINT, MEASURED, ENABLE] if enable else [SETPOINT, MEASURED])
     state.setpoint_pct, state.last_kw = int(values[SETPOINT]), float(values[MEASURED])
-    plain = {"setpoint_pct": state.setpoint_pct, "measured_kw": state.last_kw}
+    plain = {"setpoint_pct": state.setpoint_pct, MEASURED: state.last_kw}
     problem = None
     if state.setpoint_pct != setpoint:
         problem = f"setpoint reads back {state.setpoint_pct}, commanded {setpoint}"
     elif enable and int(values[ENABLE]) != int(setpoint < NORMAL_PCT):
         problem = f"limit enable reads back {values[ENABLE]}, commanded {int(setpoint < NORMAL_PCT)}"
     if problem:
-        return DeviceResult(task.device_id, ok=False, code="verify_mismatch", detail=problem, values=plain)
+        return DeviceResult(task.device_id, ok=False, code=FaultCode.VERIFY_MISMATCH, detail=problem, values=plain)
     return DeviceResult(task.device_id, ok=True, values=plain)
 
 
@@ -158,16 +159,16 @@ async def _settle(client: DeviceClient, task: DeviceTask, state: DeviceState,
         await asyncio.sleep(SETTLE_POLL_S)
         measured = float(await client.read(MEASURED))
     state.last_kw = measured
-    values = {**result.values, "measured_kw": measured}
+    values = {**result.values, MEASURED: measured}
     if measured > ceiling:
-        return DeviceResult(task.device_id, ok=False, code="verify_mismatch", values=values,
+        return DeviceResult(task.device_id, ok=False, code=FaultCode.VERIFY_MISMATCH, values=values,
                             detail=f"measured {measured:.2f} kW did not fall to {ceiling:.2f} kW; released")
     return DeviceResult(task.device_id, ok=True, values=values)
 
 
-CURTAIL_STEPS: dict[str, StepSpec] = {
-    "survey": StepSpec(survey, NORMAL),
-    "curtail": StepSpec(curtail, HIGH),
-    "refresh": StepSpec(refresh, HIGH),
-    "restore": StepSpec(restore, HIGH),
+CURTAIL_STEPS: dict[Step, StepSpec] = {
+    Step.SURVEY: StepSpec(survey, NORMAL),
+    Step.CURTAIL: StepSpec(curtail, HIGH),
+    Step.REFRESH: StepSpec(refresh, HIGH),
+    Step.RESTORE: StepSpec(restore, HIGH),
 }

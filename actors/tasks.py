@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters import FaultCode
+
 
 @dataclass(frozen=True)
 class DeviceRef:
@@ -27,15 +29,21 @@ class DeviceTask:
 
 @dataclass(frozen=True)
 class DeviceResult:
+    """One device's outcome of one step: ``code`` (a ``FaultCode``) says why it is not ok."""
+
     device_id: str
     ok: bool
-    code: str | None = None
+    code: FaultCode | None = None
     detail: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.code is not None:  # ValueError for a code outside the vocabulary
+            object.__setattr__(self, "code", FaultCode(self.code))
+
     @classmethod
-    def fault(cls, device_id: str, code: str, detail: str) -> "DeviceResult":
-        return cls(device_id, ok=False, code=code, detail=detail)
+    def fault(cls, device_id: str, code: FaultCode, detail: str) -> "DeviceResult":
+        return cls(device_id, ok=False, code=FaultCode(code), detail=detail)
 
 
 @dataclass

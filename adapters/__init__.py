@@ -4,6 +4,7 @@ Imports only pymodbus, the standard library, pysunspec2's SunSpec model
 definitions (``sunspec_models``) and cryptography's AES key wrap (``auth_key``).
 """
 
+from .arming import Arming
 from .auth import AuthPolicy, KeyOp, KeySlots, PendingState
 from .auth_key import AuthKey, wrap_key
 from .client import DeviceClient
@@ -17,24 +18,37 @@ from .errors import (
     NotWritableError,
     ProfileError,
     SessionClosedError,
+    TRANSIENT,
+    UNREACHABLE,
     UnknownRoleError,
 )
+from .firmware_state import IDLE_STATES, FirmwareState
 from .pool import SessionPool
 from .layouts import LayoutCache
 from .point import Point
 from .profile import Profile, RoleBinding, SunSpecMap
 from .profile_file import ProfileInfo, list_profiles, load_profile, load_profile_file, parse_profile
+from .roles import CURTAIL_ROLES, DER_ROLES, FIRMWARE_ROLES, GENERATION_ROLE, Role
 from .session import GatewaySession
 from .settings import SessionSettings
 
 __all__ = [
+    "CURTAIL_ROLES",
+    "DER_ROLES",
+    "FIRMWARE_ROLES",
+    "GENERATION_ROLE",
+    "IDLE_STATES",
+    "TRANSIENT",
+    "UNREACHABLE",
     "AdapterError",
+    "Arming",
     "AuthKey",
     "AuthPolicy",
     "CodecError",
     "DeviceClient",
     "DeviceFault",
     "FaultCode",
+    "FirmwareState",
     "GatewaySession",
     "KeyOp",
     "KeySlots",
@@ -46,6 +60,7 @@ __all__ = [
     "Profile",
     "ProfileError",
     "ProfileInfo",
+    "Role",
     "RoleBinding",
     "SessionClosedError",
     "SessionPool",

@@ -11,17 +11,18 @@ used by ``DeviceClient.key_slots`` and ``DeviceClient.auth_command``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .auth_key import MAC_BYTES
 from .errors import ProfileError
 from .point import Point
+from .roles import Role
 
-CHALLENGE, KEY_VERSION, MAC = "auth_challenge", "auth_key_version", "auth_mac"
-ACTIVE_VERSION, PENDING_VERSION = "auth_active_version", "auth_pending_version"
-PREVIOUS_VERSION, PENDING_STATE = "auth_previous_version", "auth_pending_state"
-COMMAND, COMMAND_VERSION, COMMAND_ARG = "auth_cmd", "auth_cmd_version", "auth_cmd_arg"
+CHALLENGE, KEY_VERSION, MAC = Role.AUTH_CHALLENGE, Role.AUTH_KEY_VERSION, Role.AUTH_MAC
+ACTIVE_VERSION, PENDING_VERSION = Role.AUTH_ACTIVE_VERSION, Role.AUTH_PENDING_VERSION
+PREVIOUS_VERSION, PENDING_STATE = Role.AUTH_PREVIOUS_VERSION, Role.AUTH_PENDING_STATE
+COMMAND, COMMAND_VERSION, COMMAND_ARG = Role.AUTH_CMD, Role.AUTH_CMD_VERSION, Role.AUTH_CMD_ARG
 
 DEPOSIT_ROLES = (KEY_VERSION, MAC)
 COMMAND_ROLES = (COMMAND, COMMAND_VERSION, COMMAND_ARG)
@@ -55,6 +56,17 @@ class KeySlots:
     pending: int | None
     previous: int | None
     pending_state: PendingState
+
+    def as_values(self) -> dict[str, int]:
+        """Plain ints (0 for an empty slot), for crossing Ray or JSON; ``from_values`` reads them back."""
+        return {"active": self.active, "pending": self.pending or 0, "previous": self.previous or 0,
+                "pending_state": int(self.pending_state)}
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, int]) -> KeySlots:
+        """The slots ``as_values`` gave; ``KeyError`` or ``ValueError`` if ``values`` is not that shape."""
+        return cls(active=int(values["active"]), pending=int(values["pending"]) or None,
+                   previous=int(values["previous"]) or None, pending_state=PendingState(int(values["pending_state"])))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

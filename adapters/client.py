@@ -55,25 +55,39 @@ class DeviceClient:
         """Check and encode every value first, then write each contiguous run in one FC16 request.
 
         Points next to each other (a setpoint and its revert timer) therefore
-        change together, atomically, on the device. Runs go out in address order.
+        change together, atomically, on the device. Runs go out in address order;
+        ``write_sequence`` puts writes in an order of the caller's choosing.
         A run with a critical role is authenticated with ``key`` (required then).
         """
-        roles = self._checked_roles(values)
-        self._check_key(roles, key)
+        await self.write_sequence([values], key=key)
+
+    async def write_sequence(self, groups: Sequence[Mapping[str, Value]], *, key: AuthKey | None = None) -> None:
+        """Write ``groups`` one after the other, in the order given; each group as ``write`` writes it.
+
+        Every value of every group is checked and encoded before the first
+        request, so a value the codec refuses writes nothing. A group of
+        contiguous points is one FC16, so ``[{timer: 60}, {setpoint: 0}]``
+        arms a timer before the setpoint changes, and ``[{timer: 60, setpoint: 0}]``
+        (contiguous) changes both at once.
+        """
+        if isinstance(groups, Mapping) or not groups:
+            raise ValueError(f"expected a non-empty sequence of groups of role values, got {groups!r}")
+        roles = [self._checked_roles(group) for group in groups]
+        self._check_key([role for group in roles for role in group], key)
         layout = await self.layout()
-        points = [self._writable(layout, role) for role in roles]
-        _reject_shared_registers(points)
-        for point in points:
-            check_value(point, values[point.role])
-        scaled = _scale_factor_points(layout, points)
+        points = [[self._writable(layout, role) for role in group] for group in roles]
+        for group, values in zip(points, groups):
+            _reject_shared_registers(group)
+            for point in group:
+                check_value(point, values[point.role])
+        scaled = _scale_factor_points(layout, [point for group in points for point in group])
         factors = self._scale_factors(await self._read_words(layout, scaled)) if scaled else {}
-        words = {p: encode(p, values[p.role], scale_factor=factors.get(p.scale_factor)) for p in points}
-        for span in contiguous_spans(points, max_registers=MAX_WRITE_REGISTERS):
-            payload = tuple(word for point in span.points for word in words[point])
-            if self.profile.critical_roles.isdisjoint(point.role for point in span.points):
-                await self.session.write_registers(unit_id=self.unit_id, address=span.address, values=payload)
+        frames = [frame for group, values in zip(points, groups) for frame in _frames(group, values, factors)]
+        for address, payload, roles_written in frames:
+            if self.profile.critical_roles.isdisjoint(roles_written):
+                await self.session.write_registers(unit_id=self.unit_id, address=address, values=payload)
             else:
-                await self._write_authenticated(layout, address=span.address, words=payload, key=key)
+                await self._write_authenticated(layout, address=address, words=payload, key=key)
 
     async def auth_command(self, op: int, *, key: AuthKey, version: int, arg: bytes = b"") -> None:
         """Send one key command (``KeyOp``), MAC'd with ``key``: the key that command needs."""
@@ -162,6 +176,15 @@ class DeviceClient:
 def _scale_factor_points(layout: Profile, points: Iterable[Point]) -> list[Point]:
     found = (layout.scale_factor_point(point) for point in points)
     return list(dict.fromkeys(point for point in found if point is not None))
+
+
+def _frames(points: list[Point], values: Mapping[str, Value],
+            factors: Mapping[str, int]) -> list[tuple[int, tuple[int, ...], tuple[str, ...]]]:
+    """One group's FC16 requests, in address order: (address, words, roles written)."""
+    words = {p: encode(p, values[p.role], scale_factor=factors.get(p.scale_factor)) for p in points}
+    return [(span.address, tuple(word for point in span.points for word in words[point]),
+             tuple(point.role for point in span.points))
+            for span in contiguous_spans(points, max_registers=MAX_WRITE_REGISTERS)]
 
 
 def _reject_shared_registers(points: list[Point]) -> None:

@@ -5,8 +5,9 @@ the reverse. ``raw * scale * 10 ** scale_factor`` is the engineering value,
 where ``scale_factor`` is the value of the point's sunssf point (SunSpec) and
 must be passed for exactly the points that name one. Strings are ASCII, two
 characters per register, NUL padded; bytes are two per register, zero padded,
-and decode to exactly ``2 * size`` bytes. Neither function keeps state or
-changes its arguments.
+and decode to exactly ``2 * size`` bytes. A point's ``word_order`` orders the
+registers of a 32-bit value; its ``byte_order`` (any type) the two bytes inside
+each register. Neither function keeps state or changes its arguments.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ _INVERSE_TOLERANCE = 1e-12
 
 def encode(point: Point, value: Value, *, scale_factor: int | None = None) -> tuple[int, ...]:
     """Encode ``value`` (engineering units) into the point's register words."""
+    return _in_byte_order(point, _encode_words(point, value, scale_factor))
+
+
+def _encode_words(point: Point, value: Value, scale_factor: int | None) -> tuple[int, ...]:
     if point.data_type.is_text:
         return encode_text(point, value)
     if point.data_type.is_bytes:
@@ -43,6 +48,7 @@ def decode(point: Point, registers: Sequence[int], *, scale_factor: int | None =
     """Decode the point's register words into an engineering value."""
     words = tuple(registers)
     _check_words(point, words)
+    words = _in_byte_order(point, words)
     if point.data_type.is_text:
         return decode_text(point, words)
     if point.data_type.is_bytes:
@@ -57,7 +63,7 @@ def not_implemented_words(point: Point) -> tuple[int, ...]:
     """The words a device sends for a value it does not implement (zeros without a marker)."""
     if point.not_implemented is None:
         return (0,) * point.register_count
-    return _pack(point, point.not_implemented)
+    return _in_byte_order(point, _pack(point, point.not_implemented))
 
 
 def check_value(point: Point, value: Value) -> None:
@@ -150,6 +156,13 @@ def _check_words(point: Point, words: tuple[int, ...]) -> None:
 
 def _in_word_order(point: Point, words: list[int]) -> list[int]:
     return words if point.word_order == "big" else words[::-1]
+
+
+def _in_byte_order(point: Point, words: tuple[int, ...]) -> tuple[int, ...]:
+    """Swap the bytes of each word for a little byte order; swapping twice undoes it, so decode uses it too."""
+    if point.byte_order == "big":
+        return words
+    return tuple(((word & 0xFF) << 8) | (word >> 8) for word in words)
 
 
 def _scale(scale: float, raw: Value) -> float:

@@ -11,7 +11,7 @@ SCALE_FACTOR_LIMIT = 10  # a sunssf exponent is in -10..10 (SunSpec)
 
 @dataclass(frozen=True, slots=True)
 class DataType:
-    """How one value is laid out in 16-bit registers (big-endian within a word).
+    """How one value is laid out in 16-bit registers (before a point's word and byte order apply).
 
     ``register_count`` is None for ``string`` and ``bytes``: the point's ``size``
     says how many registers it takes. ``minimum`` and ``maximum`` bound the raw value.
@@ -56,4 +56,5 @@ DATA_TYPES = MappingProxyType(
     }
 )
 
-WORD_ORDERS = frozenset({"big", "little"})
+WORD_ORDERS = frozenset({"big", "little"})  # of the registers of a 32-bit value: "big" puts the high word first
+BYTE_ORDERS = frozenset({"big", "little"})  # of the two bytes inside each register: "big" puts the high byte first

@@ -44,7 +44,11 @@ class SessionClosedError(AdapterError, RuntimeError):
 
 
 class FaultCode(enum.StrEnum):
-    """Why a device request failed. Values are stable outcome codes."""
+    """Per-device outcome codes. Values are stable: they are stored and shown to callers.
+
+    The first group is what a ``DeviceFault`` says went wrong on the wire; the
+    rest are outcomes the layers above decide from what the device reported.
+    """
 
     DEVICE_TIMEOUT = "device_timeout"
     CONNECTION_FAILED = "connection_failed"
@@ -56,6 +60,27 @@ class FaultCode(enum.StrEnum):
     # The device refused a critical write as not authenticated: a missing, wrong
     # or replayed MAC, or a key it does not accept for that write.
     AUTH_REJECTED = "auth_rejected"
+    # A write whose answer was lost and whose effect a read-back could not settle.
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    # Decided above the wire.
+    SHARD_UNAVAILABLE = "shard_unavailable"  # the actor holding the device did not answer
+    DEVICE_HELD = "device_held"  # another operation has the device curtailed
+    VERIFY_MISMATCH = "verify_mismatch"  # the read-back or the measured power disagrees with the command
+    CRC_MISMATCH = "crc_mismatch"  # the staged firmware image is not the one sent
+    ROLLED_BACK = "rolled_back"  # the new firmware did not boot; the old one runs
+    UNKNOWN_PROFILE = "unknown_profile"
+    UNSUPPORTED_DEVICE = "unsupported_device"  # the profile lacks what the step needs
+    ALREADY_CURRENT = "already_current"  # the device already runs the wanted firmware
+    UNKNOWN_KEY_STATE = "unknown_key_state"  # key slots that no rotation step explains
+    CANCELLED = "cancelled"  # the operation was cancelled before the device was done
+
+
+# Worth another attempt: the device (or its shard) did not answer; nothing says it refused.
+TRANSIENT: frozenset[FaultCode] = frozenset(
+    {FaultCode.DEVICE_TIMEOUT, FaultCode.CONNECTION_FAILED, FaultCode.SHARD_UNAVAILABLE}
+)
+# The wire-level part of TRANSIENT: the device did not answer (it may be rebooting).
+UNREACHABLE: frozenset[FaultCode] = frozenset({FaultCode.DEVICE_TIMEOUT, FaultCode.CONNECTION_FAILED})
 
 
 class DeviceFault(AdapterError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .datatypes import DATA_TYPES, WORD_ORDERS, DataType
+from .datatypes import BYTE_ORDERS, DATA_TYPES, WORD_ORDERS, DataType
 from .errors import ProfileError
 
 REGISTER_SPACE = 0x10000
@@ -18,7 +18,9 @@ class Point:
     The engineering value is ``raw * scale * 10 ** sf``, where ``sf`` is the value
     of the point named by ``scale_factor`` (SunSpec style) or 0 without one.
     ``not_implemented`` is the raw value a device reports for a value it lacks;
-    ``symbols`` are the names and values an ``enum16`` accepts.
+    ``symbols`` are the names and values an ``enum16`` accepts. ``word_order``
+    orders the registers of a 32-bit value, ``byte_order`` the two bytes inside
+    every register (of any type).
     """
 
     name: str
@@ -28,6 +30,7 @@ class Point:
     unit: str
     writable: bool
     word_order: str = "big"
+    byte_order: str = "big"
     scale: float = 1.0
     scale_factor: str | None = None
     size: int | None = None
@@ -64,6 +67,8 @@ def _point_problem(point: Point) -> str | None:
         return f"unknown type {point.type!r} (known: {', '.join(DATA_TYPES)})"
     if point.word_order not in WORD_ORDERS:
         return f"unknown word_order {point.word_order!r} (known: big, little)"
+    if point.byte_order not in BYTE_ORDERS:
+        return f"unknown byte_order {point.byte_order!r} (known: big, little)"
     if not math.isfinite(point.scale) or point.scale <= 0:
         return f"scale must be a finite number > 0, got {point.scale!r}"
     if problem := _size_problem(point) or _kind_problem(point):

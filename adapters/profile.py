@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from .arming import Arming, arming_of
 from .auth import AuthPolicy, check_auth_layout
 from .errors import ProfileError, UnknownRoleError
 from .point import REGISTER_SPACE, Point
@@ -71,7 +72,11 @@ class SunSpecMap:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Profile:
-    """A named, validated register map. Look points up by role."""
+    """A named, validated register map. Look points up by role.
+
+    ``arming`` says how a curtailment arms the revert timer before its setpoint
+    acts (see ``arming``); ``allow_unarmed`` admits a curtailable profile without one.
+    """
 
     name: str
     points: tuple[Point, ...] = ()
@@ -80,10 +85,12 @@ class Profile:
     description: str = ""
     read_gap: int = 0
     auth: AuthPolicy | None = None
+    allow_unarmed: bool = False
     source: str = "<memory>"
     _by_role: Mapping[str, Point] = field(init=False, repr=False, compare=False)
     _by_name: Mapping[str, Point] = field(init=False, repr=False, compare=False)
     _roles: frozenset[str] = field(init=False, repr=False, compare=False)
+    _arming: Arming = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.sunspec is None:
@@ -100,6 +107,14 @@ class Profile:
         object.__setattr__(self, "_roles", frozenset(self.roles))
         if self.auth is not None:
             _check_auth(self)
+        if not isinstance(self.allow_unarmed, bool):
+            raise ProfileError(f"{self.source}: allow_unarmed must be true or false, got {self.allow_unarmed!r}")
+        object.__setattr__(self, "_arming", arming_of(self))
+
+    @property
+    def arming(self) -> Arming:
+        """How a curtailment of this device arms its revert timer before the setpoint acts."""
+        return self._arming
 
     @property
     def is_sunspec(self) -> bool:

@@ -12,13 +12,14 @@ from .errors import ProfileError
 from .point import Point
 from .profile import Profile, RoleBinding, SunSpecMap
 
-_TOP_LEVEL_FIELDS = frozenset({"name", "description", "points", "roles", "sunspec", "read_gap", "auth"})
+_TOP_LEVEL_FIELDS = frozenset({"name", "description", "points", "roles", "sunspec", "read_gap", "auth",
+                               "allow_unarmed"})
 # `writable` is required on purpose: write access is never implied.
 _REQUIRED_POINT_FIELDS = ("name", "address", "type", "writable")
 _NUMBER = (int, float)
 _POINT_FIELDS: dict[str, tuple[type, ...]] = {
     "name": (str,), "role": (str,), "address": (int,), "type": (str,), "unit": (str,),
-    "writable": (bool,), "word_order": (str,), "scale": _NUMBER, "scale_factor": (str,),
+    "writable": (bool,), "word_order": (str,), "byte_order": (str,), "scale": _NUMBER, "scale_factor": (str,),
     "size": (int,), "minimum": _NUMBER, "maximum": _NUMBER, "not_implemented": (int,), "symbols": (dict,),
 }
 _ROLE_FIELDS: dict[str, tuple[type, ...]] = {
@@ -41,6 +42,7 @@ def profile_from_document(document: Any, *, source: str) -> Profile:
             sunspec=_parse_sunspec(document.get("sunspec"), source=source),
             description=document.get("description", ""), read_gap=document.get("read_gap", 0),
             auth=_parse_auth(document.get("auth"), source=source),
+            allow_unarmed=document.get("allow_unarmed", False),
         )
     except ProfileError as exc:
         message = str(exc)

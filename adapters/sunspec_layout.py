@@ -57,6 +57,7 @@ def resolve(profile: Profile, *, models: Mapping[int, int]) -> Profile:
         bindings=profile.bindings,
         description=profile.description,
         read_gap=MAX_READ_REGISTERS,  # every register of a SunSpec map is readable
+        allow_unarmed=profile.allow_unarmed,
         source=f"{profile.source} (resolved)",
     )
 

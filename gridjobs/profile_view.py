@@ -40,3 +40,4 @@ def _show(catalog: ProfileCatalog, name: str) -> None:
         access = "rw" if point.writable else "r "
         out.write(f"  {point.address:>6}  {access}  {point.name:<28} {point.type:<8} {point.unit or ''}\n")
     out.write(f"  roles: {', '.join(sorted(profile.roles))}\n")
+    out.write(f"  arming: {profile.arming}\n")

@@ -55,8 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--feeders", type=int, default=DEFAULT_FEEDERS, help="number of feeders (without --fleet)")
     parser.add_argument(
         "--fault", action="append", default=[], metavar="DEVICE_ID=KIND[:K=V,...]",
-        help="inject a fault, e.g. load-0002=exception:code=4, pv-0001=latency:min_s=0.1,max_s=0.3 or "
-             "rtu-0001=corrupt_chunk:chunk=3,persistent=true (repeatable)",
+        help="inject a fault, e.g. load-0002=exception:code=4, pv-0001=latency:min_s=0.1,max_s=0.3, "
+             "rtu-0001=corrupt_chunk:chunk=3,persistent=true or (a write applied, its answer lost) "
+             "load-0003=late_answer:delay_s=1.3,roles=curtail_setpoint_pct+revert_timeout_s,times=1 / "
+             "load-0004=drop_after_apply (repeatable)",
     )
     parser.add_argument(
         "--fault-fraction", action="append", default=[], metavar="KIND[:K=V,...]=FRACTION",

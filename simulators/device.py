@@ -3,6 +3,11 @@
 Setpoint, dead-man revert timer, breaker, and power that follows the setpoint
 through ``LoadPhysics`` (immediately by default; with a ramp and a restore
 surge when configured). Reads are computed when asked; the timer is lazy.
+
+A profile with ``curtail_enable`` gets a gate, as SunSpec's ``WMaxLim_Ena``:
+the setpoint is in force only while the gate is 1; opening the gate (re)arms
+the timer, closing it stops the timer, and a timer that runs out closes it.
+Without a gate a timer that runs out puts the setpoint back to 100 %.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from adapters import Profile
+from adapters import CURTAIL_ROLES, Profile, Role
 
 from .device_base import Counters, DeviceBase, Value
 from .errors import SpecError
@@ -23,16 +28,15 @@ __all__ = ["Counters", "SimulatedDevice", "Value"]
 NORMAL_SETPOINT_PCT = 100
 NOMINAL_VOLTAGE_V = 400.0
 VOLTAGE_DROOP = 0.02  # fraction of nominal lost at full load
-SETPOINT = "curtail_setpoint_pct"
-REVERT_TIMEOUT = "revert_timeout_s"
-REVERT_REMAINING = "revert_remaining_s"
-RATED = "rated_kw"
-MEASURED = "measured_kw"
-BREAKER = "breaker_closed"
+SETPOINT = Role.CURTAIL_SETPOINT_PCT
+REVERT_TIMEOUT = Role.REVERT_TIMEOUT_S
+ENABLE = Role.CURTAIL_ENABLE
+BREAKER = Role.BREAKER_CLOSED
 # The load model needs these roles; it also animates the optional ones, and any
 # other point of a user's profile is a plain register that keeps what is written.
-MODEL_ROLES = frozenset({SETPOINT, REVERT_TIMEOUT, MEASURED})
-OPTIONAL_ROLES = frozenset({REVERT_REMAINING, RATED, BREAKER, "voltage_v", "energy_kwh", "device_model"})
+MODEL_ROLES = CURTAIL_ROLES
+OPTIONAL_ROLES = frozenset({Role.REVERT_REMAINING_S, Role.RATED_KW, BREAKER, Role.VOLTAGE_V, Role.ENERGY_KWH,
+                            Role.DEVICE_MODEL, ENABLE})
 WRITABLE_ROLES = frozenset({SETPOINT, REVERT_TIMEOUT})
 
 
@@ -45,7 +49,9 @@ class SimulatedDevice(DeviceBase):
         _check_profile(spec, profile)
         super().__init__(spec=spec, profile=profile, clock=clock)
         self._physics = spec.physics or physics
-        self._setpoint = NORMAL_SETPOINT_PCT
+        self._setpoint = NORMAL_SETPOINT_PCT  # the register; in force while the gate is open
+        self._gated = profile.has_role(ENABLE)
+        self._enabled = 0 if self._gated else 1
         self._breaker = 1
         self._timer = RevertTimer()
         self._samples = 0
@@ -56,8 +62,9 @@ class SimulatedDevice(DeviceBase):
 
     @property
     def setpoint_pct(self) -> int:
+        """The setpoint in force: the register's while the gate (if any) is open, else 100."""
         self._settle()
-        return self._setpoint
+        return self._in_force()
 
     @property
     def revert_timeout_s(self) -> int:
@@ -82,23 +89,27 @@ class SimulatedDevice(DeviceBase):
     def value(self, role: str) -> Value:
         """The current value of a profile role, in engineering units."""
         match role:
-            case "curtail_setpoint_pct":
-                return self.setpoint_pct
-            case "revert_timeout_s":
+            case Role.CURTAIL_SETPOINT_PCT:
+                self._settle()
+                return self._setpoint
+            case Role.CURTAIL_ENABLE:
+                self._settle()
+                return self._enabled
+            case Role.REVERT_TIMEOUT_S:
                 return self.revert_timeout_s
-            case "revert_remaining_s":
+            case Role.REVERT_REMAINING_S:
                 return self.revert_remaining_s
-            case "rated_kw":
+            case Role.RATED_KW:
                 return self.rated_kw
-            case "measured_kw":
+            case Role.MEASURED_KW:
                 return self.measured_kw()
-            case "breaker_closed":
+            case Role.BREAKER_CLOSED:
                 return self._breaker
-            case "voltage_v":
+            case Role.VOLTAGE_V:
                 return round(NOMINAL_VOLTAGE_V * (1 - VOLTAGE_DROOP * self.power_kw() / self.rated_kw), 1)
-            case "energy_kwh":
+            case Role.ENERGY_KWH:
                 return round(self._energy())
-            case "device_model":
+            case Role.DEVICE_MODEL:
                 return f"GJSIM {self.spec.profile[:10]}"
         if role not in self._plain_roles():
             raise KeyError(f"device {self.id!r} has no role {role!r}")
@@ -114,30 +125,42 @@ class SimulatedDevice(DeviceBase):
         if BREAKER in values:
             self._breaker = int(values[BREAKER])
             self._retarget(at=now, restore=False)
-        if SETPOINT in values:
-            self._change_setpoint(int(values[SETPOINT]), at=now)
+        if SETPOINT in values or ENABLE in values:
+            self._change(at=now, setpoint=values.get(SETPOINT), enabled=values.get(ENABLE))
         if REVERT_TIMEOUT in values:
             self._timer.arm(timeout_s=int(values[REVERT_TIMEOUT]), now=now)
+        elif values.get(ENABLE) == 1:
+            self._timer.arm(timeout_s=self._timer.timeout_s, now=now)
+        if values.get(ENABLE) == 0:
+            self._timer.stop()
         self._plain.update((r, v) for r, v in values.items() if r in self._plain_roles())
         self.counters.writes.update(values.keys())
 
     def _settle(self) -> None:
         if (expired_at := self._timer.take_expiry(self._clock())) is not None:
-            self._change_setpoint(NORMAL_SETPOINT_PCT, at=expired_at)
+            if self._gated:
+                self._change(at=expired_at, enabled=0)
+            else:
+                self._change(at=expired_at, setpoint=NORMAL_SETPOINT_PCT)
 
-    def _change_setpoint(self, setpoint: int, *, at: float) -> None:
-        if setpoint == self._setpoint:
-            return
-        restore = setpoint == NORMAL_SETPOINT_PCT > self._setpoint
-        self._setpoint = setpoint
-        self._retarget(at=at, restore=restore)
-        self._record(at, setpoint)
+    def _in_force(self) -> int:
+        return self._setpoint if self._enabled else NORMAL_SETPOINT_PCT
+
+    def _change(self, *, at: float, setpoint: Value | None = None, enabled: Value | None = None) -> None:
+        before = self._in_force()
+        if setpoint is not None:
+            self._setpoint = int(setpoint)
+        if enabled is not None:
+            self._enabled = int(enabled)
+        if (after := self._in_force()) != before:
+            self._retarget(at=at, restore=after == NORMAL_SETPOINT_PCT > before)
+            self._record(at, after)
 
     def _retarget(self, *, at: float, restore: bool) -> None:
         self._path = self._physics.retarget(self._path, target_kw=self._target_kw(), at=at, restore=restore)
 
     def _target_kw(self) -> float:
-        return self.spec.rated_kw * self.spec.load_factor * self._setpoint / 100 * self._breaker
+        return self.spec.rated_kw * self.spec.load_factor * self._in_force() / 100 * self._breaker
 
     def _energy(self) -> float:
         now = self._clock()

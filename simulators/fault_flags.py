@@ -1,4 +1,7 @@
-"""Faults written as CLI flags: ``DEVICE=KIND[:K=V,...]`` and ``KIND[:K=V,...]=FRACTION``."""
+"""Faults written as CLI flags: ``DEVICE=KIND[:K=V,...]`` and ``KIND[:K=V,...]=FRACTION``.
+
+A list parameter joins its items with ``+``: ``late_answer:roles=curtail_setpoint_pct+revert_timeout_s``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from typing import Any
 from .faults import Fault, FaultKind
 
 KINDS = ", ".join(FaultKind)
+LIST_PARAMETERS = frozenset({"roles"})
+LIST_SEPARATOR = "+"
 
 
 def parse_fault(text: str) -> tuple[str, Fault]:
@@ -41,7 +46,7 @@ def _parameters(text: str, *, flag: str) -> dict[str, Any]:
         key, separator, value = item.partition("=")
         if not separator:
             raise ValueError(f"{flag}: parameter {item!r} is not K=V")
-        parameters[key] = _number(value)
+        parameters[key] = value.split(LIST_SEPARATOR) if key in LIST_PARAMETERS else _number(value)
     return parameters
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 MAX_EXCEPTION_CODE = 0xFF
 DEFAULT_EXCEPTION_CODE = 4  # SLAVE/DEVICE FAILURE
+DEFAULT_LATE_ANSWER_S = 1.3  # past a client's usual 1.0 s timeout
+MAX_LATE_ANSWER_S = 30.0
 LATENCY_DISTRIBUTIONS = ("uniform", "lognormal")
 _STANDARD_NORMAL = NormalDist()
 
@@ -29,6 +31,9 @@ class FaultKind(enum.StrEnum):
     DROP_MID_TRANSFER = "drop_mid_transfer"  # close the connection once, on a chunk write
     # Auth faults (devices with authenticated key slots, profile "secure_load").
     DROP_AFTER_AUTH_COMMAND = "drop_after_auth_command"  # apply the next key command, close instead of answering
+    # Ambiguous writes (every device): the write takes effect, but its answer is lost to the client.
+    LATE_ANSWER = "late_answer"  # apply the write at once, answer after delay_s
+    DROP_AFTER_APPLY = "drop_after_apply"  # apply the write, close the connection instead of answering
 
 
 FIRMWARE_FAULTS = frozenset(
@@ -36,6 +41,7 @@ FIRMWARE_FAULTS = frozenset(
 )
 AUTH_FAULTS = frozenset({FaultKind.DROP_AFTER_AUTH_COMMAND})
 MODEL_FAULTS = FIRMWARE_FAULTS | AUTH_FAULTS  # the device model applies these, not request admission
+APPLY_FAULTS = frozenset({FaultKind.LATE_ANSWER, FaultKind.DROP_AFTER_APPLY})  # act on the answer to an applied write
 
 
 # Parameters each kind accepts (besides after_requests), for files and CLI flags.
@@ -51,6 +57,9 @@ KIND_PARAMETERS = {
     FaultKind.ENDLESS_REBOOT: (),
     FaultKind.DROP_MID_TRANSFER: ("after_chunks",),
     FaultKind.DROP_AFTER_AUTH_COMMAND: ("code",),  # code: only after this key op (0: any)
+    # roles: only writes that touch one of these roles (none: every write); times: at most this many writes
+    FaultKind.LATE_ANSWER: ("delay_s", "roles", "times"),
+    FaultKind.DROP_AFTER_APPLY: ("roles", "times"),
 }
 
 
@@ -75,9 +84,14 @@ class Fault:
     chunk: int = 0
     persistent: bool = False
     after_chunks: int = 0
+    delay_s: float = DEFAULT_LATE_ANSWER_S
+    roles: tuple[str, ...] = ()
+    times: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", FaultKind(self.kind))
+        if isinstance(self.roles, list):  # from a fleet file or a CLI flag
+            object.__setattr__(self, "roles", tuple(self.roles))
         if problem := _fault_problem(self):
             raise ValueError(f"{self.kind} fault: {problem}")
 
@@ -138,6 +152,19 @@ class Fault:
         return cls(kind=FaultKind.DROP_AFTER_AUTH_COMMAND, code=op)
 
     @classmethod
+    def late_answer(cls, *, delay_s: float = DEFAULT_LATE_ANSWER_S, roles: tuple[str, ...] = (),
+                    times: int | None = None, after_requests: int = 0) -> Fault:
+        """Apply a write at once and answer it ``delay_s`` later: past its timeout, the client cannot tell."""
+        return cls(kind=FaultKind.LATE_ANSWER, delay_s=delay_s, roles=roles, times=times,
+                   after_requests=after_requests)
+
+    @classmethod
+    def drop_after_apply(cls, *, roles: tuple[str, ...] = (), times: int | None = None,
+                         after_requests: int = 0) -> Fault:
+        """Apply a write, then close the connection instead of answering it."""
+        return cls(kind=FaultKind.DROP_AFTER_APPLY, roles=roles, times=times, after_requests=after_requests)
+
+    @classmethod
     def parse(cls, kind: str, parameters: dict[str, Any]) -> Fault:
         """A fault from plain data (fleet files, CLI flags); unknown kinds or parameters raise."""
         try:
@@ -162,13 +189,19 @@ class Fault:
         """Whether the ``request_number``-th request since injection (1-based) is hit."""
         return request_number > self.after_requests
 
+    def hits_write(self, *, request_number: int, roles: tuple[str, ...], hits_so_far: int) -> bool:
+        """Whether an ambiguous-write fault hits this applied write, which touched ``roles``."""
+        chosen = not self.roles or not set(self.roles).isdisjoint(roles)
+        left = self.times is None or hits_so_far < self.times
+        return chosen and left and self.hits(request_number=request_number)
+
     def offline_at(self, elapsed_s: float) -> bool:
         """Whether an offline fault keeps the device silent ``elapsed_s`` after it was armed."""
         if elapsed_s < self.start_s:
             return False
         return self.duration_s is None or elapsed_s < self.start_s + self.duration_s
 
-    def delay_s(self, uniform: float) -> float:
+    def latency_s(self, uniform: float) -> float:
         """The latency for one request, from a uniform number in [0, 1)."""
         if self.distribution == "uniform":
             return self.min_s + (self.max_s - self.min_s) * uniform
@@ -192,6 +225,8 @@ def _fault_problem(fault: Fault) -> str | None:
         return _latency_problem(fault)
     if fault.kind in FIRMWARE_FAULTS:
         return _firmware_problem(fault)
+    if fault.kind in APPLY_FAULTS:
+        return _apply_problem(fault)
     bad_window = fault.start_s < 0 or (fault.duration_s is not None and fault.duration_s <= 0)
     if fault.kind is FaultKind.OFFLINE and bad_window:
         return f"needs start_s >= 0 and duration_s > 0, got {fault.start_s} and {fault.duration_s}"
@@ -205,6 +240,19 @@ def _firmware_problem(fault: Fault) -> str | None:
             return f"{name} must be an int >= 0, got {value!r}"
     if not isinstance(fault.persistent, bool):
         return f"persistent must be true or false, got {fault.persistent!r}"
+    return None
+
+
+def _apply_problem(fault: Fault) -> str | None:
+    delay = fault.delay_s
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 < delay <= MAX_LATE_ANSWER_S:
+        return f"delay_s must be a number in (0, {MAX_LATE_ANSWER_S}], got {delay!r}"
+    roles = fault.roles
+    if not isinstance(roles, tuple) or not all(isinstance(r, str) and r for r in roles) or len(set(roles)) < len(roles):
+        return f"roles must be a list of distinct role names, got {roles!r}"
+    times = fault.times
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        return f"times must be an int >= 1 (or left out: every write), got {times!r}"
     return None
 
 
@@ -229,8 +277,8 @@ class InjectedFault:
     armed_at: float
 
     def hits(self, *, requests: int, now: float) -> bool:
-        if self.fault.kind in MODEL_FAULTS:
-            return False  # the device's firmware or key-slot model applies these
+        if self.fault.kind in MODEL_FAULTS | APPLY_FAULTS:
+            return False  # the device's model applies these (ambiguous writes: once the write is applied)
         if self.fault.kind is FaultKind.OFFLINE:
             return self.fault.offline_at(now - self.armed_at)
         return self.fault.hits(request_number=requests - self.requests_before)

@@ -12,6 +12,7 @@ import enum
 import math
 from dataclasses import dataclass, replace
 
+from adapters import FirmwareState
 from pymodbus.constants import ExcCodes
 
 from .errors import RejectedWrite, SpecError
@@ -23,14 +24,6 @@ DEFAULT_CONFIRM_WINDOW_S = 5.0
 VERSION_CHARACTERS = 16  # a string(8) register block
 
 
-class FirmwareState(enum.IntEnum):
-    IDLE = 0
-    STAGING = 1
-    PENDING_CONFIRM = 2
-    CONFIRMED = 3
-    ROLLED_BACK = 4
-
-
 class Bank(enum.IntEnum):
     A = 0
     B = 1
@@ -40,11 +33,13 @@ class Bank(enum.IntEnum):
         return Bank.B if self is Bank.A else Bank.A
 
 
-class FirmwareEvent(enum.StrEnum):
-    BOOTED = "booted"  # the new image runs, waiting for its confirmation
-    BOOT_FAILED = "boot_failed"  # the new image failed: the old one runs again
-    BOOT_STUCK = "boot_stuck"  # the reboot does not end (reported once per activation)
-    ROLLED_BACK = "rolled_back"  # not confirmed in time: the old image runs again
+class FirmwareEvent(enum.Enum):
+    """What ``Firmware.settle`` carried out; the device model counts these (they are not outcome codes)."""
+
+    BOOTED = enum.auto()  # the new image runs, waiting for its confirmation
+    BOOT_FAILED = enum.auto()  # the new image failed: the old one runs again
+    BOOT_STUCK = enum.auto()  # the reboot does not end (reported once per activation)
+    ROLLED_BACK = enum.auto()  # not confirmed in time: the old image runs again
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from adapters import Profile
+from adapters import FIRMWARE_ROLES, Profile, Role
 from adapters.limits import MAX_WRITE_REGISTERS
+from adapters.roles import FIRMWARE_WRITE_ROLES
 
 from .errors import SpecError
 
-VERSION, ACTIVE_BANK, STATE = "firmware_version", "fw_active_bank", "fw_state"
-STAGED_BYTES, STAGED_CRC = "fw_staged_bytes", "fw_staged_crc"
-IMAGE_SIZE, IMAGE_VERSION = "fw_image_size", "fw_image_version"
-CHUNK_OFFSET, CHUNK_LEN, CHUNK_DATA = "fw_chunk_offset", "fw_chunk_len", "fw_chunk_data"
-ACTIVATE, CONFIRM = "fw_activate", "fw_confirm"
+IMAGE_SIZE, IMAGE_VERSION = Role.FW_IMAGE_SIZE, Role.FW_IMAGE_VERSION
+CHUNK_OFFSET, CHUNK_LEN, CHUNK_DATA = Role.FW_CHUNK_OFFSET, Role.FW_CHUNK_LEN, Role.FW_CHUNK_DATA
+ACTIVATE, CONFIRM = Role.FW_ACTIVATE, Role.FW_CONFIRM
 
 CHUNK_WINDOW = (CHUNK_OFFSET, CHUNK_LEN, CHUNK_DATA)
 # A write request carries one command; each command is written through these roles.
@@ -22,7 +21,8 @@ COMMANDS = {
     "confirm": frozenset({CONFIRM}),
 }
 WRITABLE_ROLES = frozenset().union(*COMMANDS.values())
-FIRMWARE_ROLES = WRITABLE_ROLES | {VERSION, ACTIVE_BANK, STATE, STAGED_BYTES, STAGED_CRC}
+assert WRITABLE_ROLES == FIRMWARE_WRITE_ROLES, "every firmware write role belongs to one command"
+FIRMWARE_PREFIX = "fw_"  # a static profile with some roles of this prefix must have them all
 
 
 def is_rtu_profile(profile: Profile) -> bool:
@@ -36,7 +36,7 @@ def is_rtu_profile(profile: Profile) -> bool:
     if FIRMWARE_ROLES <= roles:
         _check_layout(profile)
         return True
-    if partial := sorted(role for role in roles & FIRMWARE_ROLES if role.startswith("fw_")):
+    if partial := sorted(role for role in roles & FIRMWARE_ROLES if role.startswith(FIRMWARE_PREFIX)):
         missing = sorted(FIRMWARE_ROLES - roles)
         raise SpecError(f"profile {profile.name!r}: has firmware roles {partial} but lacks {missing}")
     return False

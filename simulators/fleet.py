@@ -24,6 +24,7 @@ from .physics import LoadPhysics
 from .secure_load import SimulatedSecureLoad
 from .sampler import DEFAULT_SAMPLE_INTERVAL_S, FeederSampler
 from .spec import DeviceSpec, FleetSpec
+from .write_log import WriteRecord
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 0
@@ -159,6 +160,10 @@ class Fleet:
 
     def clear_faults(self, device_id: str) -> None:
         self.device(device_id).clear_fault()
+
+    def write_log(self, device_id: str) -> list[WriteRecord]:
+        """The writes ``device_id`` applied, oldest first (the last ``WRITE_LOG_LIMIT``)."""
+        return list(self.device(device_id).write_log)
 
     def faulty_devices(self) -> dict[str, Fault]:
         """Every device with an injected fault, and the fault."""

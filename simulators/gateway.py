@@ -5,10 +5,14 @@ hook asks the device model, so reads are computed on demand and writes go
 through the model. A request handler subclass applies injected faults before
 pymodbus sees the request: it stays silent, answers with an exception, or
 closes the connection. A device may do the same on its own (an RTU is silent
-while it reboots), or close the connection after applying a request instead of
-answering it (``DeviceBase.drops_reply``). A latency fault answers after a delay, in its own task,
+while it reboots). After applying a write, a device may also ask for its answer
+to be lost (``DeviceBase.take_reply``): the connection is closed instead, or the
+answer goes out late. A latency fault answers after a delay, in its own task,
 so only requests queued behind it on the same connection wait (as they would
 behind a slow real device).
+
+The action hook runs to completion without yielding to the event loop, so the
+answer pymodbus sends next is the one to the request the device just applied.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ class DeviceRegisters:
         words = [int(word) for word in set_values]
         try:
             values = self._map.decode_write(self._device, address=address, words=words)
-            self._device.apply_write(address=address, words=words, values=values)
+            self._device.receive_write(address=address, words=words, values=values)
         except RejectedWrite as exc:
             return exc.code
         return None
@@ -119,12 +123,21 @@ class FaultingRequestHandler(ServerRequestHandler):
             self.server_send(response, addr)
 
     def server_send(self, pdu: ModbusPDU | None, addr: tuple | None) -> None:
-        """Send an answer, unless its device wants the connection closed instead (after applying the request)."""
+        """Send an answer, unless its device (having applied the request) wants it late, or not at all."""
         device = None if pdu is None else self.server.sim_units.get(pdu.dev_id)
-        if device is not None and device.drops_reply():
+        reply = None if device is None else device.take_reply()
+        if reply is None:
+            super().server_send(pdu, addr)
+        elif reply.kind is FaultKind.LATE_ANSWER:
+            late = self._send_late(pdu, addr, delay_s=reply.delay_s)
+            self.server.track(asyncio.get_running_loop().create_task(late))
+        else:  # drop_after_apply, drop_after_auth_command
             self.close()
-            return
-        super().server_send(pdu, addr)
+
+    async def _send_late(self, pdu: ModbusPDU, addr: tuple | None, *, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        if self.transport:  # the client may have gone while we waited
+            super().server_send(pdu, addr)
 
     def _refuse(self, pdu: ModbusPDU, code: int) -> None:
         response = ExceptionResponse(
@@ -151,7 +164,12 @@ class GatewayServer(ModbusTcpServer):
         ]
         super().__init__(devices, address=(host, port))
         self._listener: asyncio.Server | None = None
-        self.delayed: set[asyncio.Task] = set()  # latency faults waiting to answer
+        self.delayed: set[asyncio.Task] = set()  # latency and late-answer faults waiting to answer
+
+    def track(self, task: asyncio.Task) -> None:
+        """Keep a delayed answer until it is sent; ``stop`` cancels it."""
+        self.delayed.add(task)
+        task.add_done_callback(self.delayed.discard)
 
     def callback_new_connection(self) -> FaultingRequestHandler:
         return FaultingRequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)

@@ -39,7 +39,7 @@ class SimulatedInverter(DeviceBase):
         super().__init__(spec=spec, profile=image, clock=clock)
         self._physics = spec.physics or physics
         self._fixed = {**header_values(), **nameplate(spec)}
-        self._roles = {binding.point: binding.role for binding in profile.bindings}
+        self._bindings = {binding.point: binding for binding in profile.bindings}
         self._settings: dict[str, Value] = {WMAX: self._fixed["120.WRtg"], CONNECT: 1,
                                             LIMIT_PCT: NO_LIMIT_PCT, LIMIT_TIMER: 0, LIMIT_ENABLE: 0}
         self._timer = RevertTimer()
@@ -82,7 +82,18 @@ class SimulatedInverter(DeviceBase):
         if values.get(LIMIT_ENABLE) == 0:
             self._timer.arm(timeout_s=0, now=now)
         self._retarget(at=now)
-        self.counters.writes.update(self._roles.get(name, name) for name in values)
+        self.counters.writes.update(self.as_roles(values).keys())
+
+    def as_roles(self, values: Mapping[str, Value]) -> dict[str, Value]:
+        """Each SunSpec point's value as the profile's role sees it (``max_kw`` from ``121.WMax`` in W), else as is."""
+        by_role: dict[str, Value] = {}
+        for name, value in values.items():
+            binding = self._bindings.get(name)
+            if binding is None:
+                by_role[name] = value
+            else:
+                by_role[binding.role] = value * binding.multiplier if binding.multiplier != 1 else value
+        return by_role
 
     def _measurement(self, name: str) -> Value | None:
         match name:

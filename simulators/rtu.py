@@ -14,18 +14,17 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from adapters import Profile
+from adapters import FIRMWARE_ROLES, FirmwareState, Profile, Role
 from pymodbus.constants import ExcCodes
 
 from .device import SimulatedDevice
 from .device_base import Counters, DeviceBase, Request, Value
 from .errors import RejectedWrite, SpecError
 from .faults import FIRMWARE_FAULTS, Fault
-from .firmware import Bank, Firmware, FirmwareEvent, FirmwareSpec, FirmwareState
+from .firmware import Bank, Firmware, FirmwareEvent, FirmwareSpec
 from .firmware_faults import FirmwareFaults, flip_byte
 from .firmware_roles import (
-    ACTIVATE, CHUNK_DATA, CHUNK_LEN, CHUNK_OFFSET, COMMANDS, CONFIRM, FIRMWARE_ROLES, IMAGE_SIZE, IMAGE_VERSION,
-    is_rtu_profile,
+    ACTIVATE, CHUNK_DATA, CHUNK_LEN, CHUNK_OFFSET, COMMANDS, CONFIRM, IMAGE_SIZE, IMAGE_VERSION, is_rtu_profile,
 )
 from .physics import LoadPhysics
 from .spec import DeviceSpec
@@ -102,21 +101,21 @@ class SimulatedRtu(SimulatedDevice):
         self._settle_firmware()
         firmware, declared = self._firmware, self._firmware.staging.declaration
         match role:
-            case "firmware_version":
+            case Role.FIRMWARE_VERSION:
                 return firmware.version
-            case "fw_active_bank":
+            case Role.FW_ACTIVE_BANK:
                 return int(firmware.bank)
-            case "fw_state":
+            case Role.FW_STATE:
                 return int(firmware.state)
-            case "fw_staged_bytes":
+            case Role.FW_STAGED_BYTES:
                 return firmware.staging.staged_bytes
-            case "fw_staged_crc":
+            case Role.FW_STAGED_CRC:
                 return firmware.staging.crc
-            case "fw_image_size":
+            case Role.FW_IMAGE_SIZE:
                 return declared.size
-            case "fw_image_version":
+            case Role.FW_IMAGE_VERSION:
                 return declared.version
-            case "fw_activate" | "fw_confirm":
+            case Role.FW_ACTIVATE | Role.FW_CONFIRM:
                 return 0
         return None
 

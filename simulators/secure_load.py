@@ -65,8 +65,7 @@ class SimulatedSecureLoad(SimulatedDevice):
         self.auth = KeyRing(initial_key(seed=seed, device_id=spec.id))
         self.challenge = secrets.randbits(CHALLENGE_BITS)
         self._deposit: Deposit | None = None
-        self._drop_armed = False  # the fault took effect: close instead of answering
-        self._drop_spent = False
+        self._drop_spent = False  # drop_after_auth_command acts once
 
     def accepts(self, secret: bytes) -> bool:
         """Whether an ordinary critical write MAC'd with ``secret`` would be accepted."""
@@ -74,7 +73,7 @@ class SimulatedSecureLoad(SimulatedDevice):
 
     def inject(self, fault: Fault) -> None:
         super().inject(fault)
-        self._drop_armed = self._drop_spent = False
+        self._drop_spent = False
 
     def value(self, role: str) -> Value | None:
         if role not in AUTH_ROLES:
@@ -103,10 +102,6 @@ class SimulatedSecureLoad(SimulatedDevice):
             self._deposit = None
             self._change_challenge()
 
-    def drops_reply(self) -> bool:
-        armed, self._drop_armed = self._drop_armed, False
-        return armed
-
     def _deposit_or_write(self, values: Mapping[str, Value]) -> None:
         deposit = {role: value for role, value in values.items() if role in auth.DEPOSIT_ROLES}
         if deposit and len(deposit) != len(auth.DEPOSIT_ROLES):
@@ -126,7 +121,8 @@ class SimulatedSecureLoad(SimulatedDevice):
         if command is not None:
             self.auth.run(command)
             self.counters.writes.update(auth.COMMAND_ROLES)
-            self._drop_armed = self._drop_once(command)
+            if self._drop_once(command):
+                self._reply = self.fault  # close instead of answering (take_reply)
         if load := {role: value for role, value in values.items() if role not in AUTH_ROLES}:
             self.write(load)
 

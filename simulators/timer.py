@@ -16,6 +16,10 @@ class RevertTimer:
         self.timeout_s = timeout_s
         self.deadline = now + timeout_s if timeout_s > 0 else None
 
+    def stop(self) -> None:
+        """Stop counting; the timeout stays as written."""
+        self.deadline = None
+
     def take_expiry(self, now: float) -> float | None:
         """If the timer ran out by ``now``, disarm it and return when it ran out."""
         if self.deadline is None or now < self.deadline:

@@ -12,7 +12,7 @@ from gridjobs.api.parsing import decode_cursor, encode_cursor, query_limit
 from gridjobs.api.schemas import FirmwareOut, FirmwareQuery
 from gridjobs.validation import validate
 from gridjobs.errors import GridjobsError, NotFound, ValidationFailed
-from gridjobs.firmware import FIRMWARE_ROLES
+from adapters import FIRMWARE_ROLES
 from gridjobs.firmware import artifacts as store
 from gridjobs.profiles import ProfileCatalog
 

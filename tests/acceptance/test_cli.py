@@ -38,6 +38,7 @@ def test_readme_profile_example_is_a_valid_profile(tmp_path):
     shown = run("profiles", "show", "water_heater", "--profiles-dir", str(tmp_path))
     assert shown.returncode == 0, shown.stderr
     assert "curtail_setpoint_pct" in shown.stdout and "measured_kw" in shown.stdout
+    assert "arming: atomic" in shown.stdout
     listed = run("profiles", "list", "--profiles-dir", str(tmp_path))
     assert "water_heater" in listed.stdout and "sunspec_der" in listed.stdout
     (tmp_path / "broken.toml").write_text('name = "broken"\n[[points]]\nname = "x"\naddress = 0\n')

@@ -221,3 +221,14 @@ async def test_closed_pool_refuses_requests(fleet):
         await session.read_registers(unit_id=1, address=0, count=1)
     with pytest.raises(SessionClosedError):
         sessions.session(host="127.0.0.1", port=fleet.ports[0])
+
+
+async def test_write_sequence_checks_every_group_first_then_writes_them_in_order(fleet, sessions):
+    client, device = client_for(fleet, sessions, "load-0004"), fleet.device("load-0004")
+    with pytest.raises(CodecError, match="above maximum 100"):
+        await client.write_sequence([{"revert_timeout_s": 60}, {"curtail_setpoint_pct": 101}])
+    assert not device.write_log and device.counters.requests == 0, "nothing is written"
+    await client.write_sequence([{"revert_timeout_s": 60}, {"curtail_setpoint_pct": 10}])
+    assert [record.roles for record in device.write_log] == [("revert_timeout_s",), ("curtail_setpoint_pct",)]
+    with pytest.raises(ValueError, match="non-empty sequence of groups"):
+        await client.write_sequence({"curtail_setpoint_pct": 10})

@@ -34,14 +34,68 @@ type = "uint16"
 writable = false
 
 [[points]]
-name = "fw_chunk_data"
+name = "fw_state"
 address = 1
+type = "uint16"
+writable = false
+
+[[points]]
+name = "fw_active_bank"
+address = 2
+type = "uint16"
+writable = false
+
+[[points]]
+name = "fw_staged_bytes"
+address = 3
+type = "uint16"
+writable = false
+
+[[points]]
+name = "fw_staged_crc"
+address = 4
+type = "uint16"
+writable = false
+
+[[points]]
+name = "fw_image_size"
+address = 5
+type = "uint16"
+writable = true
+
+[[points]]
+name = "fw_image_version"
+address = 6
+type = "uint16"
+writable = true
+
+[[points]]
+name = "fw_chunk_offset"
+address = 7
+type = "uint16"
+writable = true
+
+[[points]]
+name = "fw_chunk_len"
+address = 8
+type = "uint16"
+writable = true
+
+[[points]]
+name = "fw_chunk_data"
+address = 9
 type = "uint16"
 writable = true
 
 [[points]]
 name = "fw_activate"
-address = 2
+address = 10
+type = "uint16"
+writable = true
+
+[[points]]
+name = "fw_confirm"
+address = 11
 type = "uint16"
 writable = true
 """

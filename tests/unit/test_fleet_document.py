@@ -134,10 +134,10 @@ def test_invalid_new_faults_are_rejected(build):
 
 def test_latency_draws_stay_in_bounds_and_offline_windows_close():
     lognormal = Fault.latency(min_s=0.05, max_s=0.5, distribution="lognormal", median_s=0.1, sigma=1.0)
-    draws = [lognormal.delay_s(u / 1000) for u in range(1000)]
+    draws = [lognormal.latency_s(u / 1000) for u in range(1000)]
     assert min(draws) == 0.05 and max(draws) == 0.5 and sorted(draws) == draws
-    assert lognormal.delay_s(0.5) == pytest.approx(0.1)
-    assert Fault.latency(min_s=1, max_s=3).delay_s(0.5) == 2
+    assert lognormal.latency_s(0.5) == pytest.approx(0.1)
+    assert Fault.latency(min_s=1, max_s=3).latency_s(0.5) == 2
     window = Fault.offline(start_s=1, duration_s=2)
     assert [window.offline_at(t) for t in (0.5, 1, 2.9, 3)] == [False, True, True, False]
     assert Fault.offline().offline_at(1e9)

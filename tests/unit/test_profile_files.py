@@ -32,6 +32,13 @@ writable = true
 minimum = 0
 maximum = 100
 
+[[points]]
+name = "revert_timeout_s"   # next to limit_pct: one FC16 arms the timer with the limit
+address = 3
+type = "uint16"
+unit = "s"
+writable = true
+
 [roles]
 measured_kw = {point = "power_w", multiplier = 0.001, unit = "kW"}
 curtail_setpoint_pct = "limit_pct"
