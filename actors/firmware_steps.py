@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from adapters import UNREACHABLE, DeviceFault, FaultCode, FirmwareState, Role
+from adapters import DeviceFault, FaultCode, FirmwareState, Role
 from actors.priority_lock import LOW, NORMAL
 from actors.step_names import Step
 from actors.steps import DeviceCall, StepSpec, auth_args
@@ -71,31 +71,38 @@ async def activate(call: DeviceCall) -> DeviceResult:
     try:
         await call.client.write({ACTIVATE: 1}, **auth_args(call.task))
     except DeviceFault as fault:
-        if fault.code not in UNREACHABLE:  # it may have rebooted before answering
+        # Its answer lost (it may have rebooted before answering): the confirm step
+        # settles it from what the device then reports, it does not assume.
+        if not fault.answer_lost:
             raise
+        return DeviceResult(call.task.device_id, ok=True, values={"already_active": False,
+                                                                  "answer_lost": True})
     return DeviceResult(call.task.device_id, ok=True, values={"already_active": False})
 
 
 async def confirm(call: DeviceCall) -> DeviceResult:
-    """Wait for the reboot, then confirm the new version (bounded by deadline_s)."""
+    """Wait for the reboot, then confirm the new version (bounded by deadline_s).
+
+    Every answer is settled by what the device reports next: a confirm whose
+    answer was lost is read back on the next poll, never assumed.
+    """
     target, device_id = call.task.args["version"], call.task.device_id
     deadline = time.monotonic() + float(call.task.args["deadline_s"])
     while time.monotonic() < deadline:
         try:
-            values = await call.client.read_many([VERSION, STATE])
+            if (result := await _settle_boot(call, target)) is not None:
+                return result
         except DeviceFault as fault:
-            if fault.code not in UNREACHABLE:
+            if not fault.answer_lost:
                 raise
-            await asyncio.sleep(REBOOT_POLL_S)
-            continue
-        if (result := await _settle_boot(call, values, target)) is not None:
-            return result
         await asyncio.sleep(REBOOT_POLL_S)
     return DeviceResult.fault(device_id, FaultCode.DEVICE_TIMEOUT,
                               f"no confirmed boot of {target} within {call.task.args['deadline_s']} s")
 
 
-async def _settle_boot(call: DeviceCall, values: dict, target: str) -> DeviceResult | None:
+async def _settle_boot(call: DeviceCall, target: str) -> DeviceResult | None:
+    """The verdict, once the device has booted; None while it is still rebooting."""
+    values = await call.client.read_many([VERSION, STATE])
     device_id, state, version = call.task.device_id, int(values[STATE]), values[VERSION]
     if version == target and state == FirmwareState.PENDING_CONFIRM:
         await call.client.write({CONFIRM: 1})

@@ -11,6 +11,7 @@ class Step(enum.StrEnum):
     CURTAIL = "curtail"
     REFRESH = "refresh"
     RESTORE = "restore"
+    SWEEP = "sweep"      # read back where a device stands once an operation is done with it
     # Firmware (actors.firmware_steps)
     FW_PRECHECK = "fw_precheck"
     FW_TRANSFER = "fw_transfer"

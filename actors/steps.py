@@ -52,12 +52,14 @@ def auth_args(task: DeviceTask) -> dict:
 
 
 async def _arm(client: DeviceClient, task: DeviceTask, setpoint: int, timer: int) -> None:
-    """The timer armed before (or with) the setpoint, the gate last: see ``curtail_writes``."""
-    await client.write_sequence(arm_sequence(client.profile, setpoint=setpoint, timer=timer), **auth_args(task))
+    """The timer armed before (or with) the setpoint, the gate last: see ``curtail_writes``.
+    A write whose answer is lost is settled by reading it back (``confirm``)."""
+    await client.write_sequence(arm_sequence(client.profile, setpoint=setpoint, timer=timer),
+                                confirm=True, **auth_args(task))
 
 
 async def _clear(client: DeviceClient, task: DeviceTask) -> None:
-    await client.write_sequence(clear_sequence(client.profile), **auth_args(task))
+    await client.write_sequence(clear_sequence(client.profile), confirm=True, **auth_args(task))
 
 
 def _held(task: DeviceTask, state: DeviceState, op_id: str) -> DeviceResult | None:
@@ -81,13 +83,20 @@ async def curtail(call: DeviceCall) -> DeviceResult:
     if held := _held(task, state, op_id):
         return held
     setpoint, timer = int(task.args["setpoint_pct"]), int(task.args[TIMER])
-    await _arm(client, task, setpoint, timer)
+    try:
+        await _arm(client, task, setpoint, timer)
+    except DeviceFault as fault:
+        if not fault.changed:  # refused, or settled as not applied: the device is as it was
+            return DeviceResult(task.device_id, False, fault.code, fault.detail, {"untouched": True})
+        state.hold(op_id, time.time() + timer)  # it may have taken: hold it, as if it had
+        raise
     state.hold(op_id, time.time() + timer)
     result = await _verify(client, task, state, setpoint)
     if result.ok:
         result = await _settle(client, task, state, result)
-    if not result.ok:  # a command that did not take is released at once
-        await _release(client, task, state)
+    if not result.ok and await _release(client, task, state):  # a command that did not take
+        result = DeviceResult(result.device_id, False, result.code, result.detail,
+                              {**result.values, "released": True})
     return result
 
 
@@ -98,7 +107,7 @@ async def refresh(call: DeviceCall) -> DeviceResult:
         return held
     setpoint, timer = int(task.args["setpoint_pct"]), int(task.args[TIMER])
     if _has(client, TIMER):  # an unarmed profile (allow_unarmed) has nothing to re-arm
-        await client.write({TIMER: timer}, **auth_args(task))
+        await client.write_sequence([{TIMER: timer}], confirm=True, **auth_args(task))
     state.hold(op_id, time.time() + timer)
     roles = [SETPOINT, ENABLE] if _has(client, ENABLE) else [SETPOINT]
     current = await client.read_many(roles)
@@ -121,14 +130,35 @@ async def restore(call: DeviceCall) -> DeviceResult:
     return result
 
 
-async def _release(client: DeviceClient, task: DeviceTask, state: DeviceState) -> None:
-    """Best effort: if this fails too, the device's revert timer releases it."""
+async def sweep(call: DeviceCall) -> DeviceResult:
+    """Where the device stands now: its setpoint (and gate), its power, and until when
+    this shard's hold (its dead-man timer, as last armed) keeps it curtailed."""
+    client, task, state = call.client, call.task, call.state
+    roles = [SETPOINT, MEASURED, ENABLE] if _has(client, ENABLE) else [SETPOINT, MEASURED]
+    release_by = state.holder_until if state.holder == call.op_id else None
+    try:
+        values = await client.read_many(roles)
+    except DeviceFault as fault:  # unreadable: say until when its timer may hold it
+        return DeviceResult(task.device_id, False, fault.code, fault.detail, {"release_by": release_by})
+    state.setpoint_pct, state.last_kw = int(values[SETPOINT]), float(values[MEASURED])
+    gate_open = int(values[ENABLE]) == 1 if ENABLE in values else True
+    normal = state.setpoint_pct >= NORMAL_PCT or not gate_open  # nothing limits the device
+    if normal and state.holder == call.op_id:
+        state.release()
+    return DeviceResult(task.device_id, ok=True, values={
+        "setpoint_pct": state.setpoint_pct, MEASURED: state.last_kw, "normal": normal,
+        "release_by": None if normal else release_by})
+
+
+async def _release(client: DeviceClient, task: DeviceTask, state: DeviceState) -> bool:
+    """Best effort, True if done: if this fails too, the device's revert timer releases it."""
     try:
         await _clear(client, task)
     except DeviceFault:
-        return
+        return False
     state.release()
     state.setpoint_pct = NORMAL_PCT
+    return True
 
 
 async def _verify(client: DeviceClient, task: DeviceTask, state: DeviceState, setpoint: int) -> DeviceResult:
@@ -171,4 +201,5 @@ CURTAIL_STEPS: dict[Step, StepSpec] = {
     Step.CURTAIL: StepSpec(curtail, HIGH),
     Step.REFRESH: StepSpec(refresh, HIGH),
     Step.RESTORE: StepSpec(restore, HIGH),
+    Step.SWEEP: StepSpec(sweep, NORMAL),
 }

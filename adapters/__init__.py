@@ -18,8 +18,8 @@ from .errors import (
     NotWritableError,
     ProfileError,
     SessionClosedError,
+    ANSWER_LOST,
     TRANSIENT,
-    UNREACHABLE,
     UnknownRoleError,
 )
 from .firmware_state import IDLE_STATES, FirmwareState
@@ -38,8 +38,8 @@ __all__ = [
     "FIRMWARE_ROLES",
     "GENERATION_ROLE",
     "IDLE_STATES",
+    "ANSWER_LOST",
     "TRANSIENT",
-    "UNREACHABLE",
     "AdapterError",
     "Arming",
     "AuthKey",

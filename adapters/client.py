@@ -13,6 +13,7 @@ see ``auth_key``. Without ``key`` such a write is a programming error.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 
 from . import auth
@@ -26,6 +27,10 @@ from .point import Point
 from .profile import Profile
 from .session import GatewaySession
 from .spans import contiguous_spans
+
+
+READ_BACK_ATTEMPTS = 3     # to settle a write whose answer was lost
+READ_BACK_PAUSE_S = 0.2    # before the 2nd read-back; twice that before the 3rd
 
 
 class DeviceClient:
@@ -61,7 +66,8 @@ class DeviceClient:
         """
         await self.write_sequence([values], key=key)
 
-    async def write_sequence(self, groups: Sequence[Mapping[str, Value]], *, key: AuthKey | None = None) -> None:
+    async def write_sequence(self, groups: Sequence[Mapping[str, Value]], *, key: AuthKey | None = None,
+                             confirm: bool = False) -> None:
         """Write ``groups`` one after the other, in the order given; each group as ``write`` writes it.
 
         Every value of every group is checked and encoded before the first
@@ -69,6 +75,13 @@ class DeviceClient:
         contiguous points is one FC16, so ``[{timer: 60}, {setpoint: 0}]``
         arms a timer before the setpoint changes, and ``[{timer: 60, setpoint: 0}]``
         (contiguous) changes both at once.
+
+        With ``confirm``, a write whose answer is lost (it timed out, the link
+        dropped, the answer was garbage) is settled by reading its registers
+        back: if they hold what was written the write took and the sequence
+        goes on; if not, the original fault is raised; if they cannot be read,
+        ``DeviceFault(OUTCOME_UNKNOWN)``. Only for points that read back what
+        was written (setpoints, timers, gates), not for command registers.
         """
         if isinstance(groups, Mapping) or not groups:
             raise ValueError(f"expected a non-empty sequence of groups of role values, got {groups!r}")
@@ -83,11 +96,44 @@ class DeviceClient:
         scaled = _scale_factor_points(layout, [point for group in points for point in group])
         factors = self._scale_factors(await self._read_words(layout, scaled)) if scaled else {}
         frames = [frame for group, values in zip(points, groups) for frame in _frames(group, values, factors)]
-        for address, payload, roles_written in frames:
-            if self.profile.critical_roles.isdisjoint(roles_written):
-                await self.session.write_registers(unit_id=self.unit_id, address=address, values=payload)
-            else:
-                await self._write_authenticated(layout, address=address, words=payload, key=key)
+        for done, (address, payload, roles_written) in enumerate(frames):
+            try:
+                await self._write_frame(layout, address=address, words=payload, roles=roles_written, key=key)
+            except DeviceFault as fault:
+                if not (confirm and fault.answer_lost):
+                    raise _after(fault, frames_done=done, in_doubt=fault.answer_lost) from None
+                try:
+                    await self._settle_lost_write(address=address, words=payload, fault=fault)
+                except DeviceFault as settled:
+                    unknown = settled.code == FaultCode.OUTCOME_UNKNOWN
+                    raise _after(settled, frames_done=done, in_doubt=unknown) from fault
+
+    async def _write_frame(self, layout: Profile, *, address: int, words: tuple[int, ...],
+                           roles: tuple[str, ...], key: AuthKey | None) -> None:
+        if self.profile.critical_roles.isdisjoint(roles):
+            await self.session.write_registers(unit_id=self.unit_id, address=address, values=words)
+        else:
+            await self._write_authenticated(layout, address=address, words=words, key=key)
+
+    async def _settle_lost_write(self, *, address: int, words: tuple[int, ...], fault: DeviceFault) -> None:
+        """Return if the registers hold ``words`` (the write took); raise ``fault`` if they
+        hold something else; raise OUTCOME_UNKNOWN if no read-back succeeds."""
+        failures: list[str] = []
+        for attempt in range(READ_BACK_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(READ_BACK_PAUSE_S * attempt)
+            try:
+                found = await self.session.read_registers(unit_id=self.unit_id, address=address, count=len(words))
+            except DeviceFault as again:
+                failures.append(again.code)
+                continue
+            if tuple(found) == tuple(words):
+                return
+            raise DeviceFault(fault.code, f"{fault.detail}; read back: not applied") from fault
+        raise self._fault(FaultCode.OUTCOME_UNKNOWN,
+                          f"write of {len(words)} registers at {address}: answer lost ({fault.code}) and "
+                          f"{READ_BACK_ATTEMPTS} read-backs failed ({', '.join(failures)}); it may have been applied"
+                          ) from fault
 
     async def auth_command(self, op: int, *, key: AuthKey, version: int, arg: bytes = b"") -> None:
         """Send one key command (``KeyOp``), MAC'd with ``key``: the key that command needs."""
@@ -185,6 +231,13 @@ def _frames(points: list[Point], values: Mapping[str, Value],
     return [(span.address, tuple(word for point in span.points for word in words[point]),
              tuple(point.role for point in span.points))
             for span in contiguous_spans(points, max_registers=MAX_WRITE_REGISTERS)]
+
+
+def _after(fault: DeviceFault, *, frames_done: int, in_doubt: bool) -> DeviceFault:
+    """``fault``, saying whether the device may have changed: an earlier frame of the
+    sequence took, or this one's effect is in doubt."""
+    fault.changed = frames_done > 0 or in_doubt
+    return fault
 
 
 def _reject_shared_registers(points: list[Point]) -> None:

@@ -72,26 +72,44 @@ class FaultCode(enum.StrEnum):
     UNSUPPORTED_DEVICE = "unsupported_device"  # the profile lacks what the step needs
     ALREADY_CURRENT = "already_current"  # the device already runs the wanted firmware
     UNKNOWN_KEY_STATE = "unknown_key_state"  # key slots that no rotation step explains
-    CANCELLED = "cancelled"  # the operation was cancelled before the device was done
 
 
 # Worth another attempt: the device (or its shard) did not answer; nothing says it refused.
+# (An unsettled write is one of these: commands carry absolute values, so sending it
+# again is safe, and an answer settles it.)
 TRANSIENT: frozenset[FaultCode] = frozenset(
-    {FaultCode.DEVICE_TIMEOUT, FaultCode.CONNECTION_FAILED, FaultCode.SHARD_UNAVAILABLE}
+    {FaultCode.DEVICE_TIMEOUT, FaultCode.CONNECTION_FAILED, FaultCode.SHARD_UNAVAILABLE,
+     FaultCode.OUTCOME_UNKNOWN}
 )
-# The wire-level part of TRANSIENT: the device did not answer (it may be rebooting).
-UNREACHABLE: frozenset[FaultCode] = frozenset({FaultCode.DEVICE_TIMEOUT, FaultCode.CONNECTION_FAILED})
+# A request that went out and got no usable answer: a write may or may not have been applied.
+ANSWER_LOST: frozenset[FaultCode] = frozenset(
+    {FaultCode.DEVICE_TIMEOUT, FaultCode.CONNECTION_FAILED, FaultCode.BAD_RESPONSE})
 
 
 class DeviceFault(AdapterError):
-    """A request to a device failed on the network or protocol level."""
+    """A request to a device failed on the network or protocol level.
 
-    def __init__(self, code: FaultCode, detail: str, exception_code: int | None = None) -> None:
+    ``sent`` is False only when the request certainly never left (no connection
+    to send it on); otherwise the device may have received it, and for a write
+    may have applied it although its answer was lost. ``changed`` (set by
+    ``DeviceClient.write_sequence``) is False only when the device is known to be
+    as it was before the sequence: nothing applied, nothing in doubt.
+    """
+
+    def __init__(self, code: FaultCode, detail: str, exception_code: int | None = None,
+                 sent: bool = True, changed: bool = True) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = FaultCode(code)
         self.detail = detail
         self.exception_code = exception_code  # the Modbus exception code, for modbus_exception
+        self.sent = sent
+        self.changed = changed
 
-    def __reduce__(self) -> tuple[type[DeviceFault], tuple[str, str, int | None]]:
+    @property
+    def answer_lost(self) -> bool:
+        """The request went out and no usable answer came back: its effect is unknown."""
+        return self.sent and self.code in ANSWER_LOST
+
+    def __reduce__(self) -> tuple[type[DeviceFault], tuple[str, str, int | None, bool, bool]]:
         # Faults cross process boundaries (Ray actors); rebuild from code and detail.
-        return (type(self), (str(self.code), self.detail, self.exception_code))
+        return (type(self), (str(self.code), self.detail, self.exception_code, self.sent, self.changed))

@@ -131,6 +131,7 @@ class GatewaySession:
                 FaultCode.CONNECTION_FAILED,
                 unit_id,
                 f"backing off for {wait:.2f} s after {self._connect_failures} failed connects",
+                sent=False,
             )
         link = _Link(host=self.host, port=self.port, settings=self._settings)
         if not await self._open(link):
@@ -155,6 +156,7 @@ class GatewaySession:
             FaultCode.CONNECTION_FAILED,
             unit_id,
             f"cannot connect (failure {self._connect_failures}); next attempt in {delay:.2f} s",
+            sent=False,
         )
 
     async def _exchange(self, link: _Link, *, unit_id: int, what: str, call: Call) -> ModbusPDU:
@@ -189,8 +191,8 @@ class GatewaySession:
             self._link.close()
             self._link = None
 
-    def _fault(self, code: FaultCode, unit_id: int, reason: str) -> DeviceFault:
-        return DeviceFault(code, f"{self.host}:{self.port} unit {unit_id}: {reason}")
+    def _fault(self, code: FaultCode, unit_id: int, reason: str, *, sent: bool = True) -> DeviceFault:
+        return DeviceFault(code, f"{self.host}:{self.port} unit {unit_id}: {reason}", sent=sent)
 
 
 async def _cancel(task: asyncio.Future[ModbusPDU]) -> None:

@@ -48,8 +48,10 @@ class Ledger:
         outcome = self._outcomes.get(device_id)
         return dict(outcome.data) if outcome else {}
 
-    def count(self, *, state: OutcomeState | None = None, steps: tuple[str, ...] = ()) -> int:
+    def count(self, *, state: OutcomeState | None = None, steps: tuple[str, ...] = (),
+              code: str | None = None) -> int:
         return sum(
             1 for o in self._outcomes.values()
             if (state is None or o.state == state) and (not steps or o.step in steps)
+            and (code is None or o.code == code)
         )

@@ -9,12 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from adapters import Profile, ProfileError, ProfileInfo, list_profiles, load_profile
-
-CURTAIL_ROLES = frozenset({"measured_kw", "curtail_setpoint_pct", "revert_timeout_s"})
-# A generator declares its maximum output (SunSpec WMax); a load does not.
-GENERATION_ROLE = "max_kw"
-DER_ROLES = CURTAIL_ROLES | {GENERATION_ROLE}
+from adapters import (
+    CURTAIL_ROLES, DER_ROLES, GENERATION_ROLE, Profile, ProfileError, ProfileInfo, list_profiles, load_profile,
+)
 
 
 class ProfileCatalog:

@@ -37,3 +37,5 @@ class OutcomeState(enum.StrEnum):
 
 
 VERDICTS = frozenset({OutcomeState.SUCCEEDED, OutcomeState.FAILED, OutcomeState.CANCELLED})
+# The code of a device an operation let go of before it was done with it (cancelled, aborted).
+CANCELLED_CODE = "cancelled"

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 import asyncpg
 
+from adapters import Role
 from gridjobs.curtailment.params import CurtailmentParams
 from gridjobs.curtailment.stages import restore_stages
 from gridjobs.curtailment.strategy import Readings, Strategy
@@ -19,7 +20,7 @@ from gridjobs.records import Device
 from gridjobs.scope import resolve_scope
 from gridjobs.store.devices import last_readings
 
-MEASURED = "measured_kw"
+MEASURED = Role.MEASURED_KW
 
 
 def assumed_readings(devices: list[Device], last_kw: Mapping[str, float],

@@ -1,8 +1,13 @@
-"""Carry out a curtailment: survey, curtail, hold, staged restore.
+"""Carry out a curtailment: survey, curtail, hold, staged restore, sweep.
 
 Thin by design: it loads data, asks the strategy (pure) for a decision, sends
 one batch per shard through the context and records every per-device outcome
 (fenced). Each phase resumes from the ledger and the checkpoint.
+
+A command whose answer was lost is settled on the device (read back by the
+step): if it took, the device counts as curtailed and its reduction is
+measured; if it cannot be settled (`outcome_unknown`), the device counts for
+nothing but is covered by every restore and by the final sweep.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from typing import Any
 
 import structlog
 
+from actors.step_names import Step
 from actors.tasks import DeviceResult, DeviceTask
-from gridjobs.curtailment.ledger import ALL_STEPS, CurtailmentLedger
+from adapters import FaultCode, Role
+from gridjobs.curtailment.ledger import ALL_STEPS, CURTAIL, CURTAILED, SURVEY, CurtailmentLedger
 from gridjobs.curtailment.params import CurtailmentParams
-from gridjobs.curtailment.stages import restore_stages
+from gridjobs.curtailment.restore import Restorer
 from gridjobs.curtailment.strategy import Applied, Command, Strategy
 from gridjobs.records import Device, Outcome
 from gridjobs.run.command_keys import audit_commands, command_keys
@@ -27,6 +34,9 @@ from gridjobs.states import OutcomeState, Status
 KW_EPSILON = 1e-6
 MAX_ROUNDS = 50  # curtail rounds per operation: replacements and deeper limits
 RETRY = RetryRule()
+MEASURED = Role.MEASURED_KW
+# Results that say no write reached the device: nothing to restore there.
+NOT_SENT = frozenset({FaultCode.DEVICE_HELD, FaultCode.UNKNOWN_PROFILE, FaultCode.UNSUPPORTED_DEVICE})
 
 
 class CurtailmentRun:
@@ -47,8 +57,11 @@ class CurtailmentRun:
         if ctx.checkpoint["phase"] == "hold" and not ctx.cancelled:
             await self._hold()
         await ctx.save_checkpoint(phase="restore")
-        await self._restore()
-        return self._finish()
+        restorer = Restorer(ctx, self.ledger, self._task, self.command_keys,
+                            stages=self.params.restore.stages,
+                            stage_delay_s=self.params.restore.stage_delay_s,
+                            revert_timeout_s=self.params.revert_timeout_s)
+        return self._finish(await restorer.run())
 
     async def _load(self) -> None:
         self.ledger = CurtailmentLedger(await self.ctx.lease.outcomes())
@@ -73,14 +86,14 @@ class CurtailmentRun:
     async def _survey(self) -> dict[str, dict[str, float]]:
         surveyed = self.strategy.surveyed(self.devices.values())
         roles = list(self.strategy.survey_roles)
-        results = await self.ctx.execute("survey", [self._task(d.id, roles=roles) for d in surveyed])
+        results = await self.ctx.execute(Step.SURVEY, [self._task(d.id, roles=roles) for d in surveyed])
         retry = [r.device_id for r in results if not r.ok and RETRY.should_retry(r.code, 1)]
         if retry:  # transient faults get one more read
             again = {r.device_id: r for r in await self.ctx.execute(
-                "survey", [self._task(d, roles=roles) for d in retry])}
+                Step.SURVEY, [self._task(d, roles=roles) for d in retry])}
             results = [again.get(r.device_id, r) for r in results]
         failed = [r for r in results if not r.ok]
-        await self._fail(failed, step="survey", attempts=1)
+        await self._fail(failed, step=SURVEY, attempts=1)
         self.ctx.log.info("survey_done", devices=len(results), failed=len(failed))
         return {r.device_id: {k: float(v) for k, v in r.values.items()} for r in results if r.ok}
 
@@ -91,7 +104,7 @@ class CurtailmentRun:
                 return
             # Commands sent by an earlier owner (or to retry) whose result is not recorded.
             pending = [Command.from_args(d, self.ledger.get(d).data)
-                       for d in self.ledger.ids("curtail", state=OutcomeState.RUNNING)]
+                       for d in self.ledger.ids(CURTAIL, state=OutcomeState.RUNNING)]
             commands = pending or (self.strategy.plan(
                 self.devices, self.readings, target_kw=target, applied=self._applied(),
                 unavailable=frozenset(self.ledger.ids(*ALL_STEPS, state=OutcomeState.FAILED)),
@@ -104,13 +117,13 @@ class CurtailmentRun:
     def _applied(self) -> dict[str, Applied]:
         return {
             d: Applied(Command.from_args(d, data), float(data.get("reduction_kw", 0.0)))
-            for d in self.ledger.ids("curtailed") if (data := self.ledger.get(d).data)
+            for d in self.ledger.ids(CURTAILED) if (data := self.ledger.get(d).data)
         }
 
     async def _curtail(self, commands: list[Command]) -> None:
         ctx = self.ctx
         intents = [
-            self.ledger.set(c.device_id, state=OutcomeState.RUNNING, step="curtail",
+            self.ledger.set(c.device_id, state=OutcomeState.RUNNING, step=CURTAIL,
                             data={**self.ledger.data(c.device_id), **c.args()},
                             attempts=self.ledger.attempts(c.device_id) + 1)
             for c in commands
@@ -120,24 +133,34 @@ class CurtailmentRun:
         # The intents need not be durable before the commands go out: a resumed
         # run re-plans the same commands from the checkpointed survey (the
         # planner is pure) and re-sends them, and the commands are absolute.
-        _, results = await asyncio.gather(ctx.record(intents), ctx.execute("curtail", tasks))
-        await audit_commands(ctx, "curtail", results, self.command_keys)
+        _, results = await asyncio.gather(ctx.record(intents), ctx.execute(Step.CURTAIL, tasks))
+        await audit_commands(ctx, Step.CURTAIL, results, self.command_keys)
         ok = [r for r in results if r.ok]
         writes = [self._curtailed(r) for r in ok]
         failed = [r for r in results if not r.ok]
         retry = [r for r in failed if RETRY.should_retry(r.code, self.ledger.attempts(r.device_id))]
-        writes += [self.ledger.set(r.device_id, code=r.code, detail=f"retrying: {r.detail}")
+        writes += [self.ledger.set(r.device_id, code=r.code, detail=f"retrying: {r.detail}",
+                                   data=self._reached(r))
                    for r in retry]  # still running/curtail: the next round re-sends it
-        await self._fail([r for r in failed if r not in retry], step="curtail", writes=writes)
+        await self._fail([r for r in failed if r not in retry], step=CURTAIL, writes=writes)
         ctx.log.info("curtail_batch", sent=len(commands), ok=len(ok),
                      achieved_kw=round(self.ledger.reduction_kw(), 3))
 
+    def _reached(self, result: DeviceResult) -> dict[str, Any]:
+        """The device's notes, marked `commanded` if the command may have reached it and
+        was not released: restores and the final sweep then cover it."""
+        data = self.ledger.data(result.device_id)
+        untouched = result.values.get("released") or result.values.get("untouched")
+        if result.code not in NOT_SENT and not untouched:
+            data["commanded"] = True
+        return data
+
     def _curtailed(self, result: DeviceResult) -> Outcome:
-        before = self.readings[result.device_id]["measured_kw"]
-        reduction = max(0.0, before - float(result.values["measured_kw"]))
+        before = self.readings[result.device_id][MEASURED]
+        reduction = max(0.0, before - float(result.values[MEASURED]))  # measured on the device
         data = {**self.ledger.data(result.device_id), **result.values,
                 "survey_kw": before, "reduction_kw": reduction, "commanded": True}
-        return self.ledger.set(result.device_id, state=OutcomeState.SUCCEEDED, step="curtailed",
+        return self.ledger.set(result.device_id, state=OutcomeState.SUCCEEDED, step=CURTAILED,
                                code=None, detail=None, data=data)
 
     async def _fail(self, failed: list[DeviceResult], *, step: str, attempts: int | None = None,
@@ -147,7 +170,8 @@ class CurtailmentRun:
             _log_device_failure(self.ctx, r, step=step)
             extra = {"attempts": attempts} if attempts is not None else {}
             writes.append(self.ledger.set(r.device_id, state=OutcomeState.FAILED, step=step, code=r.code,
-                                          detail=r.detail, **extra))
+                                          detail=r.detail, data=self._reached(r) if step == CURTAIL
+                                          else self.ledger.data(r.device_id), **extra))
         await self.ctx.record(writes)
 
     def _hold_until(self) -> float | None:
@@ -165,8 +189,8 @@ class CurtailmentRun:
             await self._refresh()
 
     async def _refresh(self) -> None:
-        shed = self.ledger.ids("curtailed")
-        results = await self.ctx.execute("refresh", [
+        shed = self.ledger.ids(CURTAILED)
+        results = await self.ctx.execute(Step.REFRESH, [
             self._task(d, setpoint_pct=int(self.ledger.get(d).data["setpoint_pct"]),
                        revert_timeout_s=self.params.revert_timeout_s) for d in shed
         ])
@@ -175,58 +199,40 @@ class CurtailmentRun:
         if failed or reapplied:
             self.ctx.log.warning("refresh_incomplete", failed=failed[:20], reapplied=reapplied[:20])
 
-    async def _restore(self) -> None:
-        # Every device that ever took a command, even if a deeper one then failed.
-        shed = list(reversed(self.ledger.commanded()))
-        stages = restore_stages(shed, self.params.restore.stages) if shed else []
-        for index, stage in enumerate(stages):
-            todo = [d for d in stage if self.ledger.get(d).step != "restored"]
-            if not todo:
-                continue
-            if index > 0:  # the delay holds on cancel too: it protects the feeder
-                await asyncio.sleep(self.params.restore.stage_delay_s)
-            await self._restore_stage(index, todo)
-
-    async def _restore_stage(self, index: int, todo: list[str]) -> None:
-        results = await self.ctx.execute("restore", [self._task(d) for d in todo])
-        await audit_commands(self.ctx, "restore", results, self.command_keys)
-        timeout = self.params.revert_timeout_s
-        writes = []
-        for r in results:
-            data = {**self.ledger.get(r.device_id).data, "restore_stage": index + 1}
-            if r.ok:
-                writes.append(self.ledger.set(r.device_id, step="restored", data=data))
-                continue
-            _log_device_failure(self.ctx, r, step="restore")
-            writes.append(self.ledger.set(
-                r.device_id, state=OutcomeState.FAILED, step="restore", code=r.code, data=data,
-                detail=f"restore failed ({r.detail}); its revert timer restores it within {timeout} s",
-            ))
-        await self.ctx.record(writes)
-        self.ctx.log.info("restore_stage", stage=index + 1, devices=len(todo),
-                          ok=sum(r.ok for r in results))
-
-    def _finish(self) -> Finish:
+    def _finish(self, left_curtailed: list[dict[str, Any]]) -> Finish:
         ledger = self.ledger
-        target = self.strategy.target_kw(self.readings) if "readings" in self.ctx.checkpoint else 0.0
+        surveyed = "readings" in self.ctx.checkpoint
+        target = self.strategy.target_kw(self.readings) if surveyed else 0.0
         achieved = ledger.reduction_kw()
         result = {
-            **self.strategy.result(self.readings if "readings" in self.ctx.checkpoint else {}),
+            **self.strategy.result(self.readings if surveyed else {}),
             "target_kw": round(target, 3),
             "achieved_kw": round(achieved, 3),
             "shortfall_kw": round(max(0.0, target - achieved), 3),
-            "devices_shed": len(ledger.commanded()),
-            "devices_failed": ledger.count(state=OutcomeState.FAILED, steps=("survey", "curtail")),
-            "restored": len(ledger.ids("restored")),
-            "restore_failed": len(ledger.ids("restore")),
+            "devices_shed": len(ledger.shed()),
+            "devices_failed": ledger.count(state=OutcomeState.FAILED, steps=(SURVEY, CURTAIL)),
+            FaultCode.OUTCOME_UNKNOWN.value: ledger.count(state=OutcomeState.FAILED, code=FaultCode.OUTCOME_UNKNOWN),
+            "restored": sum(1 for d in ledger.shed() if ledger.restored(d)),
+            "restore_failed": len([d for d in ledger.commanded() if not ledger.restored(d)]),
+            "left_curtailed": left_curtailed,
         }
-        if self.ctx.cancelled:
-            return Finish(Status.CANCELLED, result, "cancelled",
-                          "cancelled on request; curtailed devices restored")
-        if achieved + KW_EPSILON >= target:
-            return Finish(Status.SUCCEEDED, result)
-        return Finish(Status.FAILED, result, "target_not_met",
-                      f"achieved {achieved:.1f} of {target:.1f} kW; no further candidates in scope")
+        return _verdict(result, cancelled=self.ctx.cancelled, achieved=achieved, target=target)
+
+
+def _verdict(result: dict[str, Any], *, cancelled: bool, achieved: float, target: float) -> Finish:
+    left = result["left_curtailed"]
+    if cancelled:
+        note = f"; {len(left)} device(s) still curtailed (see left_curtailed)" if left else ""
+        return Finish(Status.CANCELLED, result, "cancelled",
+                      f"cancelled on request; curtailed devices restored{note}")
+    if left:
+        return Finish(Status.FAILED, result, "left_curtailed",
+                      f"{len(left)} device(s) did not read back normal after the restore; their "
+                      "dead-man timers release them (see left_curtailed for when)")
+    if achieved + KW_EPSILON >= target:
+        return Finish(Status.SUCCEEDED, result)
+    return Finish(Status.FAILED, result, "target_not_met",
+                  f"achieved {achieved:.1f} of {target:.1f} kW; no further candidates in scope")
 
 
 def _log_device_failure(ctx: RunContext, result: DeviceResult, *, step: str) -> None:

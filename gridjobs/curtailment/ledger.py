@@ -1,26 +1,41 @@
 """The curtailment engine's ledger.
 
-Steps a device goes through: `survey` (only if the survey failed),
-`curtail` (command sent, result not yet recorded), `curtailed`, `restore`
-(restore failed), `restored`.
+The steps a device goes through: `survey` (only if the survey failed),
+`curtail` (command sent and its result not yet recorded, or a command that
+failed), `curtailed`, `restore` (restore failed), `restored`.
 """
 
 from __future__ import annotations
 
+from actors.step_names import Step
 from gridjobs.ledger import Ledger
 from gridjobs.states import OutcomeState
 
-SHED_STEPS = ("curtailed", "restore", "restored")
-ALL_STEPS = ("survey", "curtail", *SHED_STEPS)
+SURVEY, CURTAIL, RESTORE = Step.SURVEY, Step.CURTAIL, Step.RESTORE
+CURTAILED, RESTORED = "curtailed", "restored"
+SHED_STEPS = (CURTAILED, RESTORE, RESTORED)
+ALL_STEPS = (SURVEY, CURTAIL, *SHED_STEPS)
 
 
 class CurtailmentLedger(Ledger):
     def commanded(self) -> list[str]:
-        """Devices that took a command at least once, in ledger order."""
-        return [d for d in self.ids(*ALL_STEPS) if self.data(d).get("commanded")]
+        """Devices a command may have reached, in ledger order: those that took one,
+        those whose answer was lost, and those sent one before a restart whose result
+        was never recorded. Every restore and the final sweep cover all of them."""
+        return [d for d in self.ids(*ALL_STEPS) if self.data(d).get("commanded") or self.unanswered(d)]
+
+    def unanswered(self, device_id: str) -> bool:
+        outcome = self.get(device_id)
+        return outcome.step == CURTAIL and outcome.state == OutcomeState.RUNNING
+
+    def restored(self, device_id: str) -> bool:
+        return self.get(device_id).step == RESTORED or bool(self.data(device_id).get("restored"))
+
+    def shed(self) -> list[str]:
+        """Devices verified curtailed at some point (their reduction was measured)."""
+        return [d for d in self.ids(*SHED_STEPS) if "reduction_kw" in self.data(d)]
 
     def reduction_kw(self) -> float:
         """Reduction measured on devices that currently hold a command."""
         return sum(self.data(d).get("reduction_kw", 0.0) for d in self.ids(*SHED_STEPS)
                    if self.get(d).state == OutcomeState.SUCCEEDED)
-

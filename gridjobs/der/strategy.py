@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
+from adapters import Role
 from gridjobs.curtailment.engine import CurtailmentRun
 from gridjobs.curtailment.strategy import Applied, Command, Readings, verify_ceiling
 from gridjobs.der.params import DerCurtailmentParams
@@ -12,9 +13,11 @@ from gridjobs.run.context import Finish, RunContext
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.records import Device
 
+MEASURED, MAX_KW = Role.MEASURED_KW, Role.MAX_KW
+
 
 class DerStrategy:
-    survey_roles = ("measured_kw", "max_kw")
+    survey_roles = (MEASURED, MAX_KW)
 
     def __init__(self, params: DerCurtailmentParams, profiles: ProfileCatalog) -> None:
         self.params = params
@@ -25,7 +28,7 @@ class DerStrategy:
         return [d for d in devices if self.profiles.is_der(d.profile)]
 
     def initial_output_kw(self, readings: Readings) -> float:
-        return sum(r["measured_kw"] for r in readings.values())
+        return sum(r[MEASURED] for r in readings.values())
 
     def target_kw(self, readings: Readings) -> float:
         if self.params.reduce_kw is not None:
@@ -37,7 +40,7 @@ class DerStrategy:
         """Re-plan one uniform limit over every healthy inverter, and command those
         whose limit it lowers: when one fails, the others go deeper, pro rata."""
         healthy = [
-            Inverter(d.id, readings[d.id]["measured_kw"], readings[d.id]["max_kw"], d.protected)
+            Inverter(d.id, readings[d.id][MEASURED], readings[d.id][MAX_KW], d.protected)
             for d in devices.values() if d.id in readings and d.id not in unavailable
         ]
         # What the applied limits took off less than expected is asked of the new plan.
@@ -45,7 +48,7 @@ class DerStrategy:
         plan = plan_limit(healthy, reduce_kw=target_kw + deficit)
         return [
             Command(x.device_id, x.pct, x.expected_kw,
-                    verify_ceiling(x.expected_after_kw, readings[x.device_id]["measured_kw"]))
+                    verify_ceiling(x.expected_after_kw, readings[x.device_id][MEASURED]))
             for x in plan.limits
             if x.device_id not in applied or applied[x.device_id].command.setpoint_pct > x.pct
         ]

@@ -15,8 +15,9 @@ from typing import Iterable
 
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
+from actors.step_names import Step
 from actors.tasks import DeviceResult
-from adapters import AuthKey, KeySlots, PendingState
+from adapters import AuthKey, FaultCode, KeySlots
 from gridjobs.device_keys.audit import AuditEntry
 from gridjobs.errors import ConfigError
 from gridjobs.key_rotation.decide import Move, next_move, undo
@@ -28,7 +29,7 @@ from gridjobs.run.context import Finish, RunContext, device_task
 from gridjobs.run.gating import Tally, batches, should_abort
 from gridjobs.run.ports import KeyStorePort
 from gridjobs.run.retry import RetryRule
-from gridjobs.states import VERDICTS, OutcomeState, Status
+from gridjobs.states import CANCELLED_CODE, VERDICTS, OutcomeState, Status
 
 KEY_BYTES = 32
 MAX_ROUNDS = 8       # five forward moves, with room for a retried one
@@ -97,7 +98,7 @@ class RotationRun:
     async def _unreachable(self, device_ids: list[str]) -> None:
         """Devices we could not finish with: both keys stay in the store."""
         await self._persist([self.ledger.set(
-            d, state=OutcomeState.FAILED, code=self.ledger.get(d).code or "device_timeout",
+            d, state=OutcomeState.FAILED, code=self.ledger.get(d).code or FaultCode.DEVICE_TIMEOUT,
             detail="could not complete or roll back; the store keeps both key versions, "
                    "one of which the device accepts") for d in device_ids], [])
 
@@ -117,10 +118,10 @@ class RotationRun:
         await self._persist(writes, audit)
 
     async def _slots(self, device_ids: list[str]) -> dict[str, KeySlots]:
-        results = await self._call("key_slots", {d: {} for d in device_ids})
+        results = await self._call(Step.KEY_SLOTS, {d: {} for d in device_ids})
         failed = [r for r in results if not r.ok]
         await self._persist([self.ledger.set(r.device_id, code=r.code, detail=r.detail) for r in failed], [])
-        return {r.device_id: _key_slots(r.values) for r in results if r.ok}
+        return {r.device_id: KeySlots.from_values(r.values) for r in results if r.ok}
 
     def _move(self, device_id: str, slots: KeySlots) -> Move:
         data = self.ledger.data(device_id)
@@ -146,7 +147,7 @@ class RotationRun:
                 audit.append(AuditEntry(self.ctx.operation_id, device_id, "rollback", data["old"], "ok"))
             elif move.step == "stuck":
                 writes.append(self.ledger.set(device_id, state=OutcomeState.FAILED, step="check",
-                                              code="unknown_key_state",
+                                              code=FaultCode.UNKNOWN_KEY_STATE,
                                               detail="the device reports key slots this rotation did not make"))
         await self._persist(writes, audit)
 
@@ -156,7 +157,7 @@ class RotationRun:
             return
         await self._load_secrets(list(moves))
         commands = {d: self._command_args(d, m) for d, m in moves.items()}
-        results = await self._call("key_command", commands)
+        results = await self._call(Step.KEY_COMMAND, commands)
         writes, audit, failed = [], [], []
         for r in results:
             move, data = moves[r.device_id], self.ledger.data(r.device_id)
@@ -213,7 +214,7 @@ class RotationRun:
         if queued and (aborted or self.ctx.cancelled):
             why = "the rotation aborted at its failure threshold" if aborted else "cancelled"
             await self.ctx.record([self.ledger.set(d, state=OutcomeState.CANCELLED, step="queued",
-                                                   code="cancelled", detail=f"never started: {why}")
+                                                   code=CANCELLED_CODE, detail=f"never started: {why}")
                                    for d in queued])
 
     def _finish(self, aborted: bool) -> Finish:
@@ -231,11 +232,6 @@ class RotationRun:
             return Finish(Status.FAILED, result, "devices_failed", f"{result['failed']} device(s) rolled back")
         return Finish(Status.SUCCEEDED, result)
 
-
-def _key_slots(values: dict) -> KeySlots:
-    return KeySlots(active=int(values["active"]), pending=int(values["pending"]) or None,
-                    previous=int(values["previous"]) or None,
-                    pending_state=PendingState(int(values["pending_state"])))
 
 
 async def run_key_rotation(ctx: RunContext) -> Finish:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
+from adapters import Role
 from gridjobs.curtailment.engine import CurtailmentRun
 from gridjobs.curtailment.strategy import Applied, Command, Readings, verify_ceiling
 from gridjobs.run.context import Finish, RunContext
@@ -13,10 +14,11 @@ from gridjobs.profiles import ProfileCatalog
 from gridjobs.records import Device
 
 SHED_SETPOINT_PCT = 0
+MEASURED = Role.MEASURED_KW
 
 
 class LoadShedStrategy:
-    survey_roles = ("measured_kw",)
+    survey_roles = (MEASURED,)
 
     def __init__(self, params: LoadShedParams, profiles: ProfileCatalog) -> None:
         self.params = params
@@ -33,7 +35,7 @@ class LoadShedStrategy:
              applied: Mapping[str, Applied], unavailable: frozenset[str]) -> list[Command]:
         """Shed further devices (setpoint 0 is already as deep as a load goes)."""
         candidates = [
-            Candidate(d.id, d.shed_priority, d.protected, readings[d.id]["measured_kw"])
+            Candidate(d.id, d.shed_priority, d.protected, readings[d.id][MEASURED])
             for d in devices.values() if d.id in readings
         ]
         achieved = sum(a.achieved_kw for a in applied.values())

@@ -10,26 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from actors.step_names import Step
 from actors.tasks import DeviceResult
+from adapters import IDLE_STATES, FaultCode, FirmwareState, Role
 from gridjobs.ledger import Ledger
 from gridjobs.records import Device, Outcome
 from gridjobs.rollout.params import FirmwareRolloutParams
 from gridjobs.run.context import RunContext, device_task
 from gridjobs.run.ports import CommandKeys
 from gridjobs.run.retry import RetryRule
-from gridjobs.states import VERDICTS, OutcomeState
+from gridjobs.states import CANCELLED_CODE, VERDICTS, OutcomeState
 
-STAGES = ("fw_precheck", "fw_transfer", "fw_verify", "fw_activate", "fw_confirm")
-IDLE_STATES = {0, 3}  # IDLE, CONFIRMED: nothing of ours in progress on the device
-PENDING_CONFIRM = 2
+STAGES = (Step.FW_PRECHECK, Step.FW_TRANSFER, Step.FW_VERIFY, Step.FW_ACTIVATE, Step.FW_CONFIRM)
 # Before activation a device can stop anywhere; once activated it is confirmed.
-STOPPABLE = ("fw_precheck", "fw_transfer", "fw_verify", "fw_activate")
+STOPPABLE = (Step.FW_PRECHECK, Step.FW_TRANSFER, Step.FW_VERIFY, Step.FW_ACTIVATE)
 STOPPED_BEFORE = {
-    "fw_precheck": "before it was touched",
-    "fw_transfer": "after the precheck, before any transfer",
-    "fw_verify": "after the transfer, before verification (image staged in the inactive bank)",
-    "fw_activate": "after transfer and verify, before activation (image staged in the "
-                   "inactive bank, not activated)",
+    Step.FW_PRECHECK: "before it was touched",
+    Step.FW_TRANSFER: "after the precheck, before any transfer",
+    Step.FW_VERIFY: "after the transfer, before verification (image staged in the inactive bank)",
+    Step.FW_ACTIVATE: "after transfer and verify, before activation (image staged in the "
+                      "inactive bank, not activated)",
 }
 
 
@@ -73,13 +73,13 @@ class BatchPipeline:
         await self.ctx.record([self.ledger.set(d, state=OutcomeState.RUNNING, step=stage,
                                                attempts=self.ledger.attempts(d) + 1) for d in todo])
         results = await self._with_retries(stage, todo)
-        if stage == "fw_verify":
+        if stage == Step.FW_VERIFY:
             results = await self._resend_mismatched(results)
         await self.ctx.record([self._after(stage, r) for r in results])
 
     async def _with_retries(self, stage: str, todo: list[str]) -> list[DeviceResult]:
         results = {r.device_id: r for r in await self._call(stage, todo)}
-        if stage == "fw_confirm":  # confirm already waits out the reboot
+        if stage == Step.FW_CONFIRM:  # confirm already waits out the reboot
             return list(results.values())
         for attempt in range(1, self.retry.max_attempts):
             again = [d for d, r in results.items() if not r.ok and self.retry.should_retry(r.code, attempt)]
@@ -90,12 +90,12 @@ class BatchPipeline:
 
     async def _resend_mismatched(self, results: list[DeviceResult]) -> list[DeviceResult]:
         """On a CRC mismatch, send the whole image once more, then verify again."""
-        bad = [r.device_id for r in results if r.code == "crc_mismatch"]
+        bad = [r.device_id for r in results if r.code == FaultCode.CRC_MISMATCH]
         if not bad:
             return results
         self.ctx.log.warning("crc_mismatch_resend", devices=bad[:20])
-        await self._call("fw_transfer", bad, from_zero=True)
-        again = {r.device_id: r for r in await self._call("fw_verify", bad)}
+        await self._call(Step.FW_TRANSFER, bad, from_zero=True)
+        again = {r.device_id: r for r in await self._call(Step.FW_VERIFY, bad)}
         return [again.get(r.device_id, r) for r in results]
 
     async def _call(self, stage: str, device_ids: list[str], **extra: Any) -> list[DeviceResult]:
@@ -116,29 +116,30 @@ class BatchPipeline:
         if not result.ok:
             return self.ledger.set(d, state=OutcomeState.FAILED, step=stage, code=result.code,
                                    detail=result.detail, data=data)
-        if stage == "fw_precheck" and self._already_current(result.values):
-            return self.ledger.set(d, state=OutcomeState.SUCCEEDED, step=stage, code="already_current",
+        if stage == Step.FW_PRECHECK and self._already_current(result.values):
+            return self.ledger.set(d, state=OutcomeState.SUCCEEDED, step=stage,
+                                   code=FaultCode.ALREADY_CURRENT,
                                    detail=f"already running {self.image.version}; not touched",
                                    data=data)
-        if stage == "fw_precheck":
-            data["old_version"] = result.values.get("firmware_version")
+        if stage == Step.FW_PRECHECK:
+            data["old_version"] = result.values.get(Role.FIRMWARE_VERSION)
             if self._awaiting_confirm(result.values):  # activated before a restart
-                return self.ledger.set(d, step=stage, data={**data, "completed": "fw_activate"})
-        if stage == "fw_confirm":
+                return self.ledger.set(d, step=stage, data={**data, "completed": Step.FW_ACTIVATE})
+        if stage == Step.FW_CONFIRM:
             return self.ledger.set(d, state=OutcomeState.SUCCEEDED, step=stage, code=None,
                                    detail=f"running {self.image.version}", data=data)
         return self.ledger.set(d, step=stage, code=None, detail=None, data={**data, "completed": stage})
 
     def _already_current(self, values: dict) -> bool:
-        return (values.get("firmware_version") == self.image.version
-                and int(values.get("fw_state", 0)) in IDLE_STATES)
+        return (values.get(Role.FIRMWARE_VERSION) == self.image.version
+                and int(values.get(Role.FW_STATE, FirmwareState.IDLE)) in IDLE_STATES)
 
     def _awaiting_confirm(self, values: dict) -> bool:
-        return (values.get("firmware_version") == self.image.version
-                and int(values.get("fw_state", 0)) == PENDING_CONFIRM)
+        return (values.get(Role.FIRMWARE_VERSION) == self.image.version
+                and int(values.get(Role.FW_STATE, FirmwareState.IDLE)) == FirmwareState.PENDING_CONFIRM)
 
     async def _stop(self, todo: list[str], *, before: str) -> None:
         where = STOPPED_BEFORE[before]
         await self.ctx.record([self.ledger.set(
-            d, state=OutcomeState.CANCELLED, code="cancelled",
+            d, state=OutcomeState.CANCELLED, code=CANCELLED_CODE,
             detail=f"cancelled {where}; the device still runs its old version") for d in todo])

@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Iterable
 from uuid import UUID
 
+from adapters import FaultCode
 from gridjobs.ledger import Ledger
 from gridjobs.records import Device, FirmwareArtifact
 from gridjobs.rollout.params import FirmwareRolloutParams
@@ -20,7 +21,7 @@ from gridjobs.rollout.planner import plan_waves
 from gridjobs.run.command_keys import command_keys
 from gridjobs.run.context import Finish, RunContext
 from gridjobs.run.gating import Tally, batches, should_abort
-from gridjobs.states import OutcomeState, Status
+from gridjobs.states import CANCELLED_CODE, OutcomeState, Status
 from gridjobs.store.firmware_rows import STORAGE_CHUNK_BYTES
 
 
@@ -97,14 +98,14 @@ class RolloutRun:
     def _tally(self) -> Tally:
         done = [d for d in self.ledger.all_ids()
                 if self.ledger.get(d).state in (OutcomeState.SUCCEEDED, OutcomeState.FAILED)
-                and self.ledger.get(d).code != "already_current"]
+                and self.ledger.get(d).code != FaultCode.ALREADY_CURRENT]
         failed = sum(1 for d in done if self.ledger.get(d).state == OutcomeState.FAILED)
         return Tally(executed=len(done), failed=failed)
 
     def _wave_failed(self, wave: tuple[str, ...]) -> bool:
         verdicts = [self.ledger.get(d) for d in wave if d in self.ledger]
         ran = [e for e in verdicts
-               if e.state in (OutcomeState.SUCCEEDED, OutcomeState.FAILED) and e.code != "already_current"]
+               if e.state in (OutcomeState.SUCCEEDED, OutcomeState.FAILED) and e.code != FaultCode.ALREADY_CURRENT]
         failed = sum(1 for e in ran if e.state == OutcomeState.FAILED)
         return should_abort(Tally(len(ran), failed), threshold_pct=self.params.failure_threshold_pct,
                             min_executed=1)
@@ -118,19 +119,19 @@ class RolloutRun:
         if not queued or not (aborted or self.ctx.cancelled):
             return
         why = "the rollout aborted at its failure threshold" if aborted else "the rollout was cancelled"
-        await self.ctx.record([self.ledger.set(d, state=OutcomeState.CANCELLED, step="queued", code="cancelled",
+        await self.ctx.record([self.ledger.set(d, state=OutcomeState.CANCELLED, step="queued", code=CANCELLED_CODE,
                                                detail=f"never started: {why}") for d in queued])
 
     def _finish(self, waves: list[tuple[str, ...]], aborted: bool) -> Finish:
         tally = self._tally()
         verdicts = Counter((e.state, e.code) for e in map(self.ledger.get, self.ledger.all_ids()))
         states = Counter(state for state, _ in verdicts.elements())
-        current = verdicts[(OutcomeState.SUCCEEDED, "already_current")]
+        current = verdicts[(OutcomeState.SUCCEEDED, FaultCode.ALREADY_CURRENT)]
         result = {
             "waves": [len(w) for w in waves], "waves_done": self.ctx.checkpoint.get("wave", 0),
             "devices": sum(len(w) for w in waves), "updated": states[OutcomeState.SUCCEEDED] - current,
-            "already_current": current, "failed": states[OutcomeState.FAILED],
-            "rolled_back": verdicts[(OutcomeState.FAILED, "rolled_back")],
+            FaultCode.ALREADY_CURRENT.value: current, "failed": states[OutcomeState.FAILED],
+            FaultCode.ROLLED_BACK.value: verdicts[(OutcomeState.FAILED, FaultCode.ROLLED_BACK)],
             "cancelled": states[OutcomeState.CANCELLED],
             "failure_pct": round(tally.failure_pct, 1),
         }

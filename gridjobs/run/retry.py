@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters import FaultCode
+from adapters import TRANSIENT
 
-# A fault that may pass by itself: the same command again may well succeed.
-TRANSIENT = frozenset({FaultCode.DEVICE_TIMEOUT, FaultCode.CONNECTION_FAILED, "shard_unavailable"})
 DEFAULT_MAX_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
 class RetryRule:
-    """Retry a transient fault until `max_attempts` commands have been sent."""
+    """Retry a transient fault (`adapters.TRANSIENT`) until `max_attempts` commands were sent."""
 
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
 
