@@ -14,10 +14,12 @@ class GridjobsError(Exception):
     title = "Internal error"
     type_slug = "internal"
 
-    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra or {}
+        self.headers = headers or {}   # sent with the problem (WWW-Authenticate, Retry-After)
 
 
 class ConfigError(GridjobsError):
@@ -55,6 +57,31 @@ class NotFound(GridjobsError):
     status = 404
     title = "Not found"
     type_slug = "not-found"
+
+
+class Unauthorized(GridjobsError):
+    """No valid identity: missing, malformed, unknown, expired or revoked credentials."""
+
+    status = 401
+    title = "Unauthorized"
+    type_slug = "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="gridjobs"'})
+
+
+class Forbidden(GridjobsError):
+    """A known principal without the role, or outside its area of responsibility."""
+
+    status = 403
+    title = "Forbidden"
+    type_slug = "forbidden"
+
+
+class RateLimited(GridjobsError):
+    status = 429
+    title = "Too many requests"
+    type_slug = "rate-limited"
 
 
 class Conflict(GridjobsError):

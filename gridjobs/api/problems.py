@@ -34,7 +34,7 @@ async def on_gridjobs_error(request: Request, exc: GridjobsError) -> ProblemResp
     if exc.status >= 500:
         log.error("request_failed", error=exc.detail, path=request.url.path)
     return problem(exc.status, exc.title, exc.detail, slug=exc.type_slug,
-                   instance=request.url.path, **exc.extra)
+                   instance=request.url.path, headers=exc.headers or None, **exc.extra)
 
 
 _TITLES = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}

@@ -23,7 +23,7 @@ GRIDJOBS_LAYERS = (
     ("errors", "states"),                                      # words and the exception tree
     ("config", "records", "validation", "logs", "metrics"),    # settings, frozen records
     ("store",),                                                # Postgres: all the SQL
-    ("profiles", "scope", "device_keys", "firmware", "ledger"),  # domain services
+    ("profiles", "scope", "device_keys", "firmware", "ledger", "access"),  # domain services
     ("run",),                                                  # a running operation and its ports
     ("curtailment",),                                          # the curtailment engine
     ("load_shed", "der", "rollout", "key_rotation"),           # the kinds

@@ -348,3 +348,48 @@ ON CONFLICT (operation_id, device_id) DO UPDATE SET
                     THEN greatest(t."offset", EXCLUDED."offset") ELSE EXCLUDED."offset" END,
     artifact_id = EXCLUDED.artifact_id,
     updated_at = now();
+
+-- API tokens and the audit of requests (gridjobs.store.tokens, gridjobs.store.request_audit).
+
+-- name: insert_api_token
+INSERT INTO api_tokens (id, name, secret_sha256, roles, feeders, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (name) DO NOTHING
+RETURNING *;
+
+-- name: find_api_token
+SELECT * FROM api_tokens WHERE id = $1;
+
+-- name: list_api_tokens
+SELECT * FROM api_tokens ORDER BY name;
+
+-- name: any_api_token
+SELECT EXISTS (SELECT 1 FROM api_tokens);
+
+-- name: revoke_api_token
+-- Every API process drops the token from its cache when the NOTIFY arrives.
+WITH revoked AS (
+    UPDATE api_tokens SET revoked_at = now()
+    WHERE name = $1 AND revoked_at IS NULL
+    RETURNING id
+)
+SELECT id, pg_notify('gridjobs_tokens', id) FROM revoked;
+
+-- name: touch_api_tokens
+UPDATE api_tokens SET last_used_at = now() WHERE id = ANY($1::text[]);
+
+-- name: insert_request_audit
+INSERT INTO request_audit (principal, via, roles, method, route, target, request_id, status, detail)
+SELECT u.principal, u.via, string_to_array(u.roles, ','), u.method, u.route, u.target, u.request_id,
+       u.status, u.detail
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::integer[], $9::text[])
+    AS u(principal, via, roles, method, route, target, request_id, status, detail);
+
+-- name: list_request_audit
+-- Newest first; $2 is the id of the last row of the previous page.
+SELECT * FROM request_audit
+WHERE ($1::text IS NULL OR principal = $1)
+  AND ($2::bigint IS NULL OR id < $2)
+ORDER BY id DESC
+LIMIT $3;
