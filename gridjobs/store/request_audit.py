@@ -1,0 +1,57 @@
+"""The append-only audit of requests: who asked what, and what they were told."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+import asyncpg
+
+from gridjobs.store.database import translated
+from gridjobs.store.queries import Q
+
+
+@dataclass(frozen=True)
+class RequestEntry:
+    """One line to append. Never holds the credential, only who it named."""
+
+    principal: str | None
+    via: str | None
+    roles: tuple[str, ...]
+    method: str
+    route: str
+    target: str | None
+    request_id: str | None
+    status: int
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestRecord(RequestEntry):
+    id: int = 0
+    at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "RequestRecord":
+        values = {name: row[name] for name in cls.__dataclass_fields__}
+        return cls(**{**values, "roles": tuple(values["roles"])})
+
+
+@translated
+async def append(pool: asyncpg.Pool, entries: Sequence[RequestEntry]) -> None:
+    if not entries:
+        return
+    columns = ([e.principal for e in entries], [e.via for e in entries],
+               [",".join(e.roles) for e in entries], [e.method for e in entries],
+               [e.route for e in entries], [e.target for e in entries],
+               [e.request_id for e in entries], [e.status for e in entries],
+               [e.detail for e in entries])
+    await pool.execute(Q["insert_request_audit"], *columns)
+
+
+@translated
+async def list_entries(pool: asyncpg.Pool, *, principal: str | None, before_id: int | None,
+                       limit: int) -> list[RequestRecord]:
+    rows = await pool.fetch(Q["list_request_audit"], principal, before_id, limit)
+    return [RequestRecord.from_row(r) for r in rows]
