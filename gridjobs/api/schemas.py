@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
@@ -107,9 +107,21 @@ class OutcomeOut(BaseModel):
                 "detail": o.detail, "attempts": o.attempts, "updated_at": _iso(o.updated_at)}
 
 
+class DryRunOut(BaseModel):
+    """What POST /v1/operations?dry_run=true answers: the plan, nothing queued."""
+
+    dry_run: Literal[True]
+    kind: str
+    plan: dict[str, Any] = Field(description="the kind's plan: devices, waves, shortfall…")
+
+
 class OperationPage(BaseModel):
     items: list[OperationOut]
     next_cursor: str | None
+
+
+class UpsertedOut(BaseModel):
+    upserted: int = Field(description="devices written (all of the batch)")
 
 
 class DevicePage(BaseModel):
@@ -151,6 +163,15 @@ class FirmwareOut(BaseModel):
 class FirmwarePage(BaseModel):
     items: list[FirmwareOut]
     next_cursor: str | None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadinessOut(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(description="each dependency: 'ok' or why not")
 
 
 class FieldError(BaseModel):
