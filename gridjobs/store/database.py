@@ -27,6 +27,8 @@ DATA_ERRORS = (asyncpg.DataError,)
 UNAVAILABLE = "the database is unavailable or failed; retry later"
 REFUSED = "the database refused a value of this request (a control character, or a number out of range)"
 
+_ARGUMENT = re.compile(r"query argument (\$\d+)")
+
 log = structlog.get_logger("gridjobs.store")
 
 P = ParamSpec("P")
@@ -45,8 +47,9 @@ def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         try:
             return await fn(*args, **kwargs)
         except DATA_ERRORS as exc:
+            # Not the message: it quotes the refused value, which may be anything (key material).
             log.warning("store_refused_data", call=fn.__qualname__, error_type=type(exc).__name__,
-                        error=str(exc))
+                        sqlstate=getattr(exc, "sqlstate", None), argument=_argument(exc))
             raise InvalidData(REFUSED) from exc
         except DRIVER_ERRORS as exc:
             log.error("store_failed", call=fn.__qualname__, error_type=type(exc).__name__,
@@ -54,6 +57,13 @@ def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             raise StoreError(UNAVAILABLE) from exc
 
     return wrapper
+
+
+def _argument(exc: Exception) -> str | None:
+    """Which query argument asyncpg refused ("$2"), if it says so."""
+    found = _ARGUMENT.search(str(exc))
+    return found[1] if found else None
+
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 

@@ -11,7 +11,10 @@ import json
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
+from gridjobs.errors import InvalidData
+from gridjobs.store.devices import get_device, list_devices
 from tests.support import live_service, running_service
 
 DEVICE = {"profile": "controllable_load", "host": "127.0.0.1", "port": 5020, "unit_id": 1,
@@ -184,15 +187,16 @@ async def test_allow_lists_every_method_of_the_path(live):
     await live.check("OPTIONS", "/v2/nothing", 404, "no route matches")
 
 
-async def test_the_store_refuses_data_as_422_not_503(pool):
-    from gridjobs.errors import InvalidData
-    from gridjobs.store.devices import get_device, list_devices
-
-    with pytest.raises(InvalidData) as caught:
-        await get_device(pool, "d\x00")
-    assert "CharacterNotInRepertoire" not in caught.value.detail
-    with pytest.raises(InvalidData):
-        await list_devices(pool, feeder=None, profile=None, after=None, limit=10**20)
+async def test_the_store_refuses_data_as_422_not_503_and_logs_no_value(pool):
+    with capture_logs() as logged:
+        with pytest.raises(InvalidData) as caught:
+            await get_device(pool, "secret\x00")
+        with pytest.raises(InvalidData):
+            await list_devices(pool, feeder=None, profile=None, after=None, limit=10**20)
+    assert caught.value.status == 422 and "CharacterNotInRepertoire" not in caught.value.detail
+    assert [e["event"] for e in logged] == ["store_refused_data"] * 2
+    assert logged[0]["error_type"] == "CharacterNotInRepertoireError" and logged[1]["argument"] == "$4"
+    assert "secret" not in repr(logged) and "100000000000000000000" not in repr(logged)
 
 
 async def test_an_outage_is_503_with_retry_after_and_no_driver_text(db_url):
