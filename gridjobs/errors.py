@@ -8,6 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
+QUOTE_LIMIT = 200     # characters of a client's value an error message may quote
+MESSAGE_LIMIT = 1000  # characters of any one message an error carries
+
+
+def excerpt(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` fit for an error message: non-printables escaped, cut at `limit` with "…"."""
+    head = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit + 1])
+    return head if len(head) <= limit else head[:limit] + "…"
+
+
+def quoted(value: Any) -> str:
+    """A client's value as an error message quotes it: repr, at most QUOTE_LIMIT characters."""
+    if isinstance(value, str) and len(value) > QUOTE_LIMIT:
+        return repr(value[:QUOTE_LIMIT])[:-1] + "…'"
+    shown = repr(value)
+    return shown if len(shown) <= QUOTE_LIMIT else shown[:QUOTE_LIMIT] + "…"
+
 
 class GridjobsError(Exception):
     status = 500
@@ -31,6 +48,14 @@ class StoreError(GridjobsError):
     title = "Storage unavailable"
     type_slug = "store"
     status = 503
+
+
+class InvalidData(GridjobsError):
+    """The database refused a value of the request (a NUL character, a number out of range)."""
+
+    status = 422
+    title = "Invalid data"
+    type_slug = "invalid-data"
 
 
 class StaleLeaseError(GridjobsError):

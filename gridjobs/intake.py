@@ -8,16 +8,17 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
 
-from gridjobs.errors import ValidationFailed
+from gridjobs.errors import ValidationFailed, quoted
 from gridjobs.kinds import KINDS, OperationKind
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.store.operations import NewOperation, Submitted, submit
-from gridjobs.validation import validate
+from gridjobs.validation import text, validate
 
 MAX_KEY_LENGTH = 255
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = -100, 100, 0
+IdempotencyKey = text(max_length=MAX_KEY_LENGTH)
 
 
 class OperationIn(BaseModel):
@@ -25,9 +26,9 @@ class OperationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(description="operation kind, e.g. load_shed")
+    kind: text(max_length=64) = Field(description="operation kind, e.g. load_shed")
     params: dict[str, Any]
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=MIN_PRIORITY, le=MAX_PRIORITY,
+    priority: StrictInt = Field(default=DEFAULT_PRIORITY, ge=MIN_PRIORITY, le=MAX_PRIORITY,
                           description="higher runs first")
 
 
@@ -43,7 +44,7 @@ def check(body: Any, kinds: Mapping[str, OperationKind] = KINDS) -> Checked:
     kind = kinds.get(op_in.kind)
     if kind is None:
         known = ", ".join(sorted(kinds))
-        raise ValidationFailed(f"unknown operation kind {op_in.kind!r}; known kinds: {known}",
+        raise ValidationFailed(f"unknown operation kind {quoted(op_in.kind)}; known kinds: {known}",
                                extra={"errors": [{"field": "kind", "message": f"must be one of {known}"}]})
     params = validate(kind.params_model, op_in.params, prefix="params.")
     new = NewOperation(kind.name, op_in.priority, params.model_dump(mode="json"))
@@ -56,10 +57,10 @@ def request_hash(body: Any) -> str:
 
 
 def check_key(key: str | None) -> str | None:
-    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise ValidationFailed(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters",
-                               extra={"errors": [{"field": "Idempotency-Key", "message": "bad length"}]})
-    return key
+    """Idempotency-Key (or X-Request-ID): 1 to MAX_KEY_LENGTH printable characters."""
+    if key is None:
+        return None
+    return validate(TypeAdapter(IdempotencyKey), key, prefix="Idempotency-Key")
 
 
 async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None,

@@ -17,15 +17,19 @@ from adapters import (
 class ProfileCatalog:
     def __init__(self, search_dirs: Sequence[Path] = ()) -> None:
         self.search_dirs = tuple(str(d) for d in search_dirs)
-        self._loaded: dict[str, Profile | None] = {}
+        self._loaded: dict[str, Profile] = {}
 
     def _profile(self, name: str) -> Profile | None:
-        """Profile `name`, loaded once; None if there is no such (valid) profile."""
+        """Profile `name`, loaded once; None if there is no such (valid) profile.
+
+        Misses are not cached: names come from clients, and a client must not be
+        able to grow this cache (a profile file added later is found, too).
+        """
         if name not in self._loaded:
             try:
                 self._loaded[name] = load_profile(name, search_dirs=self.search_dirs)
             except ProfileError:
-                self._loaded[name] = None
+                return None
         return self._loaded[name]
 
     def roles(self, name: str) -> frozenset[str] | None:

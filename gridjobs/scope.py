@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gridjobs.errors import ValidationFailed
 from gridjobs.records import Device
 from gridjobs.store.devices import devices_in_scope
+from gridjobs.validation import text
 
 MAX_SCOPE_ITEMS = 10_000
 _SHOWN = 10
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Name = text(max_length=128)
 
 
 class Scope(BaseModel):

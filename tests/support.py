@@ -11,8 +11,10 @@ import httpx
 from gridjobs.api.app import create_app
 from gridjobs.config import Settings
 from gridjobs.runtime import Runtime, open_runtime
+from gridjobs.serve import build_server
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
+LIVE_START_TIMEOUT_S = 30.0
 
 
 def test_settings(db_url: str, **overrides) -> Settings:
@@ -42,6 +44,28 @@ async def running_service(db_url: str, *, execute: bool = True, **overrides):
     async with open_runtime(test_settings(db_url, **overrides), execute=execute) as runtime:
         async with api_client(runtime) as client:
             yield runtime, client
+
+
+@asynccontextmanager
+async def live_service(db_url: str, **overrides) -> AsyncIterator[str]:
+    """The real app under a real uvicorn on 127.0.0.1 (a free port), intake-only: its base URL.
+
+    Unlike ASGITransport, this keeps connections alive between requests, so a
+    test can check that a bad request leaves its connection usable.
+    """
+    server = build_server(test_settings(db_url, host="127.0.0.1", port=0, **overrides), execute=False)
+    serving = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(LIVE_START_TIMEOUT_S):
+            while not server.started:
+                if serving.done():
+                    raise RuntimeError(f"the server did not start: {serving.exception()!r}")
+                await asyncio.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
 
 
 async def wait_for_status(client: httpx.AsyncClient, op_id: str, statuses=TERMINAL,

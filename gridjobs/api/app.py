@@ -7,35 +7,31 @@ from typing import AsyncContextManager, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
 
 from gridjobs.api import audit, devices, firmware, operations, service
 from gridjobs.api.body_limit import BodyLimit
 from gridjobs.api.openapi import build_openapi
 from gridjobs.api.problems import EXCEPTION_HANDLERS
 from gridjobs.api.request_metrics import RequestMetrics
+from gridjobs.api.resources import Resource
 from gridjobs.config import FIRMWARE_MAX_BYTES, MAX_BODY_BYTES
 from gridjobs.runtime import Runtime
 
 ROUTES = [
-    Route("/v1/operations", operations.submit, methods=["POST"]),
-    Route("/v1/operations", operations.list_all, methods=["GET"]),
-    Route("/v1/operations/{id}", operations.get_one, methods=["GET"]),
-    Route("/v1/operations/{id}/devices", operations.list_devices, methods=["GET"]),
-    Route("/v1/operations/{id}/cancel", operations.cancel, methods=["POST"]),
-    Route("/v1/operations/{id}/resume", operations.resume, methods=["POST"]),
-    Route("/v1/devices", devices.post_batch, methods=["POST"]),
-    Route("/v1/devices", devices.list_all, methods=["GET"]),
-    Route("/v1/devices/{id}", devices.put_one, methods=["PUT"]),
-    Route("/v1/devices/{id}", devices.get_one, methods=["GET"]),
-    Route("/v1/firmware", firmware.upload, methods=["POST"]),
-    Route("/v1/firmware", firmware.list_all, methods=["GET"]),
-    Route("/v1/firmware/{id}", firmware.get_one, methods=["GET"]),
-    Route("/v1/audit", audit.list_all, methods=["GET"]),
-    Route("/healthz", service.healthz, methods=["GET"]),
-    Route("/readyz", service.readyz, methods=["GET"]),
-    Route("/metrics", service.metrics, methods=["GET"]),
-    Route("/openapi.json", service.openapi, methods=["GET"]),
+    Resource("/v1/operations", post=operations.submit, get=operations.list_all),
+    Resource("/v1/operations/{id}", get=operations.get_one),
+    Resource("/v1/operations/{id}/devices", get=operations.list_devices),
+    Resource("/v1/operations/{id}/cancel", post=operations.cancel),
+    Resource("/v1/operations/{id}/resume", post=operations.resume),
+    Resource("/v1/devices", post=devices.post_batch, get=devices.list_all),
+    Resource("/v1/devices/{id}", put=devices.put_one, get=devices.get_one),
+    Resource("/v1/firmware", post=firmware.upload, get=firmware.list_all),
+    Resource("/v1/firmware/{id}", get=firmware.get_one),
+    Resource("/v1/audit", get=audit.list_all),
+    Resource("/healthz", get=service.healthz),
+    Resource("/readyz", get=service.readyz),
+    Resource("/metrics", get=service.metrics),
+    Resource("/openapi.json", get=service.openapi),
 ]
 
 

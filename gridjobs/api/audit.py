@@ -6,24 +6,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gridjobs.api.parsing import decode_cursor, encode_cursor, query_limit
-from gridjobs.api.schemas import DeviceId
-from gridjobs.validation import validate
-from gridjobs.errors import ValidationFailed
+from gridjobs.api.parsing import decode_cursor, encode_cursor, query
+from gridjobs.api.queries import BY_AUDIT_ID, AuditQuery
 from gridjobs.device_keys.audit import AuditRecord, list_audit
-
-
-class AuditQuery(BaseModel):
-    """The filters of GET /v1/audit (limit and cursor as on every list)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    device_id: DeviceId | None = Field(default=None, description="only this device")
-    operation_id: UUID | None = Field(default=None, description="only this operation")
 
 
 class AuditOut(BaseModel):
@@ -49,21 +38,11 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
 
-def _before(request: Request) -> int | None:
-    cursor = decode_cursor(request)
-    if cursor is None:
-        return None
-    if len(cursor) != 1 or not isinstance(cursor[0], int) or isinstance(cursor[0], bool):
-        raise ValidationFailed("query parameter 'cursor' is not a cursor returned by this API",
-                               extra={"errors": [{"field": "cursor", "message": "invalid"}]})
-    return cursor[0]
-
-
 async def list_all(request: Request) -> Response:
-    query = validate(AuditQuery, dict(request.query_params))
-    limit = query_limit(request)
-    found = await list_audit(request.app.state.runtime.pool, device_id=query.device_id,
-                             operation_id=query.operation_id, before_id=_before(request),
-                             limit=limit)
-    next_cursor = encode_cursor([found[-1].id]) if len(found) == limit else None
+    q = query(request, AuditQuery)
+    before = decode_cursor(q.cursor, BY_AUDIT_ID)
+    found = await list_audit(request.app.state.runtime.pool, device_id=q.device_id,
+                             operation_id=q.operation_id, before_id=before[0] if before else None,
+                             limit=q.limit)
+    next_cursor = encode_cursor([found[-1].id]) if len(found) == q.limit else None
     return JSONResponse({"items": [AuditOut.of(r) for r in found], "next_cursor": next_cursor})

@@ -9,13 +9,17 @@ from pydantic import Field, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gridjobs.api.parsing import decode_cursor, encode_cursor, query_limit, read_json
-from gridjobs.api.schemas import MAX_DEVICES_PER_BATCH, DeviceFields, DeviceIn, DeviceOut
-from gridjobs.validation import validate
-from gridjobs.errors import ValidationFailed
+from gridjobs.api.parsing import decode_cursor, encode_cursor, path_value, query, read_json
+from gridjobs.api.queries import BY_DEVICE_ID, DevicesQuery
+from gridjobs.api.schemas import (
+    DEVICE_ID_PATTERN, MAX_DEVICES_PER_BATCH, DeviceId, DeviceIn, DeviceOut, DeviceUpdate,
+)
+from gridjobs.errors import ValidationFailed, quoted
 from gridjobs.store import devices as store
+from gridjobs.validation import validate
 
 DeviceBatch = TypeAdapter(Annotated[list[DeviceIn], Field(min_length=1, max_length=MAX_DEVICES_PER_BATCH)])
+PathDeviceId = TypeAdapter(DeviceId)
 
 
 def _pool(request: Request):
@@ -23,14 +27,12 @@ def _pool(request: Request):
 
 
 async def put_one(request: Request) -> Response:
-    body = await read_json(request)
+    update = validate(DeviceUpdate, await read_json(request))
     device_id = request.path_params["id"]
-    if isinstance(body, dict) and body.get("id", device_id) != device_id:
+    if update.id not in (None, device_id):
         raise ValidationFailed("body id does not match the id in the path",
                                extra={"errors": [{"field": "id", "message": "must match the path"}]})
-    fields = validate(DeviceFields, {k: v for k, v in body.items() if k != "id"}
-                      if isinstance(body, dict) else body)
-    device = validate(DeviceIn, {**fields.model_dump(), "id": device_id})
+    device = validate(DeviceIn, {**update.model_dump(exclude={"id"}), "id": device_id})
     _check_profiles(request, [device], prefix="")
     [saved] = await store.upsert_devices(_pool(request), [device.to_record()])
     return JSONResponse(DeviceOut.of(saved))
@@ -52,7 +54,7 @@ def _check_profiles(request: Request, devices: list[DeviceIn], *, prefix: str) -
     """Every device names a profile that is shipped or in the profiles directory."""
     catalog = request.app.state.runtime.profiles
     errors = [{"field": prefix.format(index=i) + "profile",
-               "message": f"unknown device profile {d.profile!r}"}
+               "message": f"unknown device profile {quoted(d.profile)}"}
               for i, d in enumerate(devices) if not catalog.exists(d.profile)]
     if errors:
         shown = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
@@ -60,19 +62,15 @@ def _check_profiles(request: Request, devices: list[DeviceIn], *, prefix: str) -
 
 
 async def get_one(request: Request) -> Response:
-    return JSONResponse(DeviceOut.of(await store.get_device(_pool(request), request.path_params["id"])))
+    device_id = path_value(request, PathDeviceId, what="device",
+                           rule=f"device ids are 1 to 128 characters matching {DEVICE_ID_PATTERN}")
+    return JSONResponse(DeviceOut.of(await store.get_device(_pool(request), device_id)))
 
 
 async def list_all(request: Request) -> Response:
-    limit = query_limit(request)
-    cursor = decode_cursor(request)
-    after = cursor[0] if cursor else None
-    if cursor and not isinstance(after, str):
-        raise ValidationFailed("query parameter 'cursor' is not a cursor returned by this API",
-                               extra={"errors": [{"field": "cursor", "message": "invalid"}]})
-    found = await store.list_devices(
-        _pool(request), feeder=request.query_params.get("feeder"),
-        profile=request.query_params.get("profile"), after=after, limit=limit,
-    )
-    next_cursor = encode_cursor([found[-1].id]) if len(found) == limit else None
+    q = query(request, DevicesQuery)
+    after = decode_cursor(q.cursor, BY_DEVICE_ID)
+    found = await store.list_devices(_pool(request), feeder=q.feeder, profile=q.profile,
+                                     after=after[0] if after else None, limit=q.limit)
+    next_cursor = encode_cursor([found[-1].id]) if len(found) == q.limit else None
     return JSONResponse({"items": [DeviceOut.of(d) for d in found], "next_cursor": next_cursor})

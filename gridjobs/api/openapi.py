@@ -1,106 +1,152 @@
-"""/openapi.json, generated from the same pydantic models that validate requests."""
+"""/openapi.json, generated from the same pydantic models that validate requests.
+
+Bodies, query strings, path ids and headers all come from the models and
+types the endpoints validate with (schemas.py, queries.py, intake.py, the
+kinds' params); this module only says which goes where.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gridjobs import intake
-from gridjobs.api import audit, schemas
+from gridjobs.api import audit, devices, queries, schemas
+from gridjobs.api.openapi_objects import (
+    REF, SECONDS, URI, header, json_response, key_header, path_id, problems, query_parameters,
+    ref, schema_of, submission_model,
+)
 from gridjobs.kinds import KINDS
 
-_REF = "#/components/schemas/{model}"
+# Query strings become parameters; they are not components of their own.
+_QUERIES = (queries.OperationsQuery, queries.Page, queries.DevicesQuery, queries.FirmwareListQuery,
+            queries.AuditQuery, queries.SubmitQuery, schemas.FirmwareQuery)
+_OPERATION_ID = path_id(UUID, "the operation's id")
+_DEVICE_ID = path_id(schemas.DeviceId, "the device's id")
+_LOCATED = {"Location": header(URI, required=True), "Retry_After": header(SECONDS, required=False)}
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": _REF.format(model=model.__name__)}
-
-
-def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}}}
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "malformed JSON", 404: "not found", 409: "conflict", 413: "body over 1 MiB",
-            415: "unsupported media type", 422: "validation failed"}
-    return {str(c): _problem(text[c]) for c in codes}
-
-
-def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    schema = model.model_json_schema()
-    required = set(schema.get("required", ()))
-    return [{"name": name, "in": "query", "required": name in required, "schema": field}
-            for name, field in schema["properties"].items()]
+def _models() -> list[type[BaseModel]]:
+    return [submission_model(), schemas.OperationOut, schemas.OperationPage, schemas.DryRunOut,
+            schemas.DeviceIn, schemas.DeviceUpdate, schemas.DeviceOut, schemas.DevicePage,
+            schemas.UpsertedOut, schemas.OutcomePage, schemas.FirmwareOut, schemas.FirmwarePage,
+            schemas.Problem, schemas.HealthOut, schemas.ReadinessOut, audit.AuditOut, audit.AuditPage,
+            *[k.params_model for k in KINDS.values()], *_QUERIES]
 
 
 def build_openapi() -> dict[str, Any]:
-    models = [intake.OperationIn, schemas.OperationOut, schemas.OperationPage, schemas.DeviceIn,
-              schemas.DeviceOut, schemas.DevicePage, schemas.OutcomePage, schemas.FirmwareOut,
-              schemas.FirmwarePage, schemas.Problem, audit.AuditOut, audit.AuditPage,
-              *[k.params_model for k in KINDS.values()]]
-    _, defs = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
-    op = _ref(schemas.OperationOut)
-    paths = {
+    _, found = models_json_schema([(m, "validation") for m in _models()], ref_template=REF)
+    defs = found["$defs"]
+    paths = {**_operations(defs), **_devices(defs), **_firmware(defs), **_service()}
+    for model in _QUERIES:
+        del defs[model.__name__]
+    return {"openapi": "3.1.0", "info": {"title": "gridjobs", "version": "0.1.0"},
+            "paths": paths, "components": {"schemas": defs}}
+
+
+def _body(schema: dict[str, Any], media_type: str = "application/json") -> dict[str, Any]:
+    return {"required": True, "content": {media_type: {"schema": schema}}}
+
+
+def _operations(defs: dict[str, Any]) -> dict[str, Any]:
+    submitted = json_response(schemas.OperationOut, "accepted (or replayed)", **_LOCATED,
+                              Operation_Location=header(URI, required=True),
+                              Idempotent_Replayed=header({"schema": {"const": "true"}}, required=False))
+    return {
         "/v1/operations": {
-            "post": {
-                "summary": "Submit an operation (202), or plan it with ?dry_run=true (200)",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(intake.OperationIn)}}},
-                "responses": {"202": _json(schemas.OperationOut, "accepted"), "200": {"description": "dry-run plan"},
-                              **_errors(400, 409, 413, 422)},
-            },
+            "post": {"summary": "Submit an operation (202), or plan it with ?dry_run=true (200)",
+                     "parameters": [*query_parameters(queries.SubmitQuery, defs),
+                                    key_header("Idempotency-Key"), key_header("X-Request-ID")],
+                     "requestBody": _body(ref("OperationSubmission")),
+                     "responses": {"202": submitted,
+                                   "200": json_response(schemas.DryRunOut, "the dry-run plan; nothing queued"),
+                                   **problems(400, 409, 413, 422, 503)}},
             "get": {"summary": "List operations, newest first",
-                    "responses": {"200": _json(schemas.OperationPage, "a page"), **_errors(422)}},
+                    "parameters": query_parameters(queries.OperationsQuery, defs),
+                    "responses": {"200": json_response(schemas.OperationPage, "a page"),
+                                  **problems(400, 422, 503)}},
         },
-        "/v1/operations/{id}": {"get": {"summary": "One operation",
-                                        "responses": {"200": {"description": "the operation", "content": {"application/json": {"schema": op}}}, **_errors(404)}}},
-        "/v1/operations/{id}/devices": {"get": {"summary": "Per-device outcomes",
-                                                "responses": {"200": _json(schemas.OutcomePage, "a page"), **_errors(404, 422)}}},
-        "/v1/operations/{id}/resume": {"post": {"summary": "Resume a paused (manual-approval) rollout",
-                                                "responses": {"202": _json(schemas.OperationOut, "resuming"), **_errors(404, 409)}}},
-        "/v1/operations/{id}/cancel": {"post": {"summary": "Cancel an operation",
-                                                "responses": {"202": _json(schemas.OperationOut, "cancelling"), **_errors(404, 409)}}},
+        "/v1/operations/{id}": {"get": {
+            "summary": "One operation", "parameters": [_OPERATION_ID],
+            "responses": {"200": json_response(schemas.OperationOut, "the operation",
+                                               Retry_After=header(SECONDS, required=False)),
+                          **problems(404, 503)}}},
+        "/v1/operations/{id}/devices": {"get": {
+            "summary": "Per-device outcomes",
+            "parameters": [_OPERATION_ID, *query_parameters(queries.Page, defs)],
+            "responses": {"200": json_response(schemas.OutcomePage, "a page"),
+                          **problems(400, 404, 422, 503)}}},
+        "/v1/operations/{id}/resume": {"post": {
+            "summary": "Resume a paused (manual-approval) rollout", "parameters": [_OPERATION_ID],
+            "responses": {"202": json_response(schemas.OperationOut, "resuming", **_LOCATED),
+                          **problems(404, 409, 503)}}},
+        "/v1/operations/{id}/cancel": {"post": {
+            "summary": "Cancel an operation", "parameters": [_OPERATION_ID],
+            "responses": {"202": json_response(schemas.OperationOut, "cancelling", **_LOCATED),
+                          **problems(404, 409, 503)}}},
+    }
+
+
+def _devices(defs: dict[str, Any]) -> dict[str, Any]:
+    device = json_response(schemas.DeviceOut, "the device")
+    return {
         "/v1/devices": {
             "post": {"summary": "Upsert a batch of devices, all or nothing",
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "array", "items": _ref(schemas.DeviceIn)}}}},
-                     "responses": {"200": {"description": "upserted"}, **_errors(400, 413, 422)}},
-            "get": {"summary": "List devices (filters: feeder, profile)",
-                    "responses": {"200": _json(schemas.DevicePage, "a page"), **_errors(422)}},
+                     "requestBody": _body(schema_of(devices.DeviceBatch)),
+                     "responses": {"200": json_response(schemas.UpsertedOut, "upserted"),
+                                   **problems(400, 413, 422, 503)}},
+            "get": {"summary": "List devices by id",
+                    "parameters": query_parameters(queries.DevicesQuery, defs),
+                    "responses": {"200": json_response(schemas.DevicePage, "a page"),
+                                  **problems(400, 422, 503)}},
         },
         "/v1/devices/{id}": {
-            "put": {"summary": "Upsert one device", "responses": {"200": _json(schemas.DeviceOut, "the device"), **_errors(400, 422)}},
-            "get": {"summary": "One device", "responses": {"200": _json(schemas.DeviceOut, "the device"), **_errors(404)}},
+            "put": {"summary": "Upsert one device", "parameters": [_DEVICE_ID],
+                    "requestBody": _body(ref(schemas.DeviceUpdate)),
+                    "responses": {"200": device, **problems(400, 413, 422, 503)}},
+            "get": {"summary": "One device", "parameters": [_DEVICE_ID],
+                    "responses": {"200": device, **problems(404, 503)}},
         },
-        "/v1/firmware": {
-            "post": {
-                "summary": "Upload a firmware image (201); the same image, version and profile again "
-                           "returns the stored artifact (200)",
-                "parameters": _query_parameters(schemas.FirmwareQuery),
-                "requestBody": {"required": True, "content": {"application/octet-stream": {
-                    "schema": {"type": "string", "format": "binary"}}}},
-                "responses": {"201": _json(schemas.FirmwareOut, "stored"),
-                              "200": _json(schemas.FirmwareOut, "already stored"),
-                              **_errors(409, 415, 422),
-                              "413": _problem("image over firmware_max_bytes (16 MiB by default)")},
-            },
-            "get": {"summary": "List firmware artifacts, newest first (filter: profile)",
-                    "responses": {"200": _json(schemas.FirmwarePage, "a page"), **_errors(422)}},
-        },
-        "/v1/firmware/{id}": {"get": {"summary": "One firmware artifact",
-                                      "responses": {"200": _json(schemas.FirmwareOut, "the artifact"), **_errors(404)}}},
-        "/v1/audit": {"get": {"summary": "The key audit log, newest first (filters: device_id, operation_id)",
-                              "parameters": _query_parameters(audit.AuditQuery),
-                              "responses": {"200": _json(audit.AuditPage, "a page"), **_errors(422)}}},
-        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive"}}}},
-        "/readyz": {"get": {"summary": "Readiness: Postgres and Ray", "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text exposition"}}}},
-        "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
     }
-    return {"openapi": "3.1.0", "info": {"title": "gridjobs", "version": "0.1.0"},
-            "paths": paths, "components": {"schemas": defs["$defs"]}}
+
+
+def _firmware(defs: dict[str, Any]) -> dict[str, Any]:
+    stored = {"Location": header(URI, required=True), "Content_Location": header(URI, required=True)}
+    return {
+        "/v1/firmware": {
+            "post": {"summary": "Upload a firmware image (201); the same image, version and profile "
+                                "again returns the stored artifact (200)",
+                     "parameters": query_parameters(schemas.FirmwareQuery, defs),
+                     "requestBody": _body({"type": "string", "format": "binary"}, "application/octet-stream"),
+                     "responses": {"201": json_response(schemas.FirmwareOut, "stored", **stored),
+                                   "200": json_response(schemas.FirmwareOut, "already stored", **stored),
+                                   **problems(400, 409, 413, 415, 422, 503)}},
+            "get": {"summary": "List firmware artifacts, newest first",
+                    "parameters": query_parameters(queries.FirmwareListQuery, defs),
+                    "responses": {"200": json_response(schemas.FirmwarePage, "a page"),
+                                  **problems(400, 422, 503)}},
+        },
+        "/v1/firmware/{id}": {"get": {
+            "summary": "One firmware artifact", "parameters": [path_id(UUID, "the artifact's id")],
+            "responses": {"200": json_response(schemas.FirmwareOut, "the artifact"), **problems(404, 503)}}},
+        "/v1/audit": {"get": {
+            "summary": "The key audit log, newest first",
+            "parameters": query_parameters(queries.AuditQuery, defs),
+            "responses": {"200": json_response(audit.AuditPage, "a page"), **problems(400, 422, 503)}}},
+    }
+
+
+def _service() -> dict[str, Any]:
+    text = {"description": "text exposition", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    return {
+        "/healthz": {"get": {"summary": "Liveness",
+                             "responses": {"200": json_response(schemas.HealthOut, "alive")}}},
+        "/readyz": {"get": {"summary": "Readiness: Postgres (and Ray where this process runs operations)",
+                            "responses": {"200": json_response(schemas.ReadinessOut, "ready"),
+                                          "503": json_response(schemas.ReadinessOut, "not ready")}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": text}}},
+        "/openapi.json": {"get": {"summary": "This document",
+                                  "responses": {"200": json_response({"type": "object"}, "OpenAPI 3.1")}}},
+    }

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from uuid import UUID
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gridjobs import intake
-from gridjobs.api.parsing import (
-    decode_cursor, encode_cursor, path_uuid, query_bool, query_choice, query_limit, read_json,
-)
+from gridjobs.api.parsing import decode_cursor, encode_cursor, path_uuid, query, read_json
+from gridjobs.api.queries import BY_SEQ, NEWEST_FIRST, OperationsQuery, Page, SubmitQuery
 from gridjobs.api.schemas import OperationOut, OutcomeOut
-from gridjobs.errors import ValidationFailed
-from gridjobs.kinds import KINDS
 from gridjobs.records import Operation
-from gridjobs.states import Status
 from gridjobs.store import operations as store
 
 RETRY_AFTER_S = "1"
@@ -41,7 +34,7 @@ def _render(op: Operation, status_code: int = 200, **headers: str) -> Response:
 
 
 async def submit(request: Request) -> Response:
-    dry_run = query_bool(request, "dry_run")
+    dry_run = query(request, SubmitQuery).dry_run
     body = await read_json(request)
     if dry_run:
         return JSONResponse(await intake.plan(_pool(request), body, profiles=_profiles(request)))
@@ -59,36 +52,21 @@ async def get_one(request: Request) -> Response:
 
 
 async def list_all(request: Request) -> Response:
-    limit = query_limit(request)
-    cursor = decode_cursor(request)
-    before = _before(cursor) if cursor else None
-    ops = await store.list_operations(
-        _pool(request), kind=query_choice(request, "kind", frozenset(KINDS)),
-        status=query_choice(request, "status", frozenset(Status)), before=before, limit=limit,
-    )
-    last = ops[-1] if len(ops) == limit else None
+    q = query(request, OperationsQuery)
+    ops = await store.list_operations(_pool(request), kind=q.kind, status=q.status,
+                                      before=decode_cursor(q.cursor, NEWEST_FIRST), limit=q.limit)
+    last = ops[-1] if len(ops) == q.limit else None
     next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)]) if last else None
     return JSONResponse({"items": [OperationOut.of(o) for o in ops], "next_cursor": next_cursor})
 
 
-def _before(cursor: list) -> tuple:
-    try:
-        return datetime.fromisoformat(cursor[0]), UUID(cursor[1])
-    except (ValueError, IndexError, TypeError) as exc:
-        raise ValidationFailed("query parameter 'cursor' is not a cursor returned by this API",
-                               extra={"errors": [{"field": "cursor", "message": "invalid"}]}) from exc
-
-
 async def list_devices(request: Request) -> Response:
     operation_id = path_uuid(request)
-    limit = query_limit(request)
-    cursor = decode_cursor(request)
-    after = cursor[0] if cursor and isinstance(cursor[0], int) else None
-    if cursor and after is None:
-        raise ValidationFailed("query parameter 'cursor' is not a cursor returned by this API",
-                               extra={"errors": [{"field": "cursor", "message": "invalid"}]})
-    outcomes = await store.list_outcomes(_pool(request), operation_id, after_seq=after, limit=limit)
-    next_cursor = encode_cursor([outcomes[-1].seq]) if len(outcomes) == limit else None
+    q = query(request, Page)
+    after = decode_cursor(q.cursor, BY_SEQ)
+    outcomes = await store.list_outcomes(_pool(request), operation_id,
+                                         after_seq=after[0] if after else None, limit=q.limit)
+    next_cursor = encode_cursor([outcomes[-1].seq]) if len(outcomes) == q.limit else None
     return JSONResponse({"items": [OutcomeOut.of(o) for o in outcomes], "next_cursor": next_cursor})
 
 

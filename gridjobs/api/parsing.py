@@ -1,77 +1,72 @@
-"""Turning request parts into validated values; every failure is a GridjobsError."""
+"""Turning request parts into validated values; every failure is a GridjobsError.
+
+`read_json` is the one way a JSON body comes in, `query` the one way a query
+string does, `decode_cursor` the one way a cursor does.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from collections import Counter
+from typing import Any, TypeVar
 from uuid import UUID
 
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 
-from gridjobs.errors import BadRequest, NotFound, ValidationFailed
+from gridjobs.api import strict_json
+from gridjobs.errors import BadRequest, NotFound, ValidationFailed, quoted
+from gridjobs.validation import validate
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
+M = TypeVar("M", bound=BaseModel)
+NOT_A_CURSOR = "is not a cursor returned by this API"
 
 
 async def read_json(request: Request) -> Any:
     body = await request.body()
     if not body:
         raise BadRequest("request body is empty; expected JSON")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    return strict_json.loads(body)
 
 
-def path_uuid(request: Request, name: str = "id") -> UUID:
+def query(request: Request, model: type[M]) -> M:
+    """The query string as `model`; a parameter given twice is refused, not guessed at."""
+    items = request.query_params.multi_items()
+    repeated = sorted(name for name, n in Counter(name for name, _ in items).items() if n > 1)
+    if repeated:
+        raise BadRequest(f"query parameter {quoted(repeated[0])} is given more than once")
+    return validate(model, dict(items), what="query")
+
+
+def path_uuid(request: Request, name: str = "id", *, what: str = "operation") -> UUID:
     raw = request.path_params[name]
     try:
-        value = UUID(raw)
+        return UUID(raw)
     except ValueError as exc:
-        raise NotFound(f"operation {raw!r} does not exist (ids are UUIDs)") from exc
-    return value
+        raise NotFound(f"{what} {quoted(raw)} does not exist (ids are UUIDs)") from exc
 
 
-def query_limit(request: Request) -> int:
-    raw = request.query_params.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise _query_error("limit", f"must be an integer from 1 to {MAX_LIMIT}")
-    return int(raw)
-
-
-def query_choice(request: Request, name: str, choices: frozenset[str] | None = None) -> str | None:
-    value = request.query_params.get(name)
-    if value is not None and choices is not None and value not in choices:
-        raise _query_error(name, f"must be one of {', '.join(sorted(choices))}")
-    return value
-
-
-def query_bool(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "false").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise _query_error(name, "must be true or false")
-    return raw in ("true", "1")
+def path_value(request: Request, shape: TypeAdapter, *, what: str, rule: str) -> Any:
+    """A path id that does not have the shape of one names nothing: 404."""
+    raw = request.path_params["id"]
+    try:
+        return shape.validate_python(raw)
+    except ValidationError as exc:
+        raise NotFound(f"{what} {quoted(raw)} does not exist ({rule})") from exc
 
 
 def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
-def decode_cursor(request: Request) -> list[Any] | None:
-    raw = request.query_params.get("cursor")
-    if raw is None:
+def decode_cursor(cursor: str | None, shape: TypeAdapter) -> Any:
+    """The values a cursor from `encode_cursor` holds, checked against `shape`."""
+    if cursor is None:
         return None
     try:
-        values = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _query_error("cursor", "is not a cursor returned by this API") from exc
-    if not isinstance(values, list):
-        raise _query_error("cursor", "is not a cursor returned by this API")
-    return values
-
-
-def _query_error(name: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"query parameter {name!r} {message}",
-                            extra={"errors": [{"field": name, "message": message}]})
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return shape.validate_python(strict_json.loads(raw, what="cursor"))
+    except (ValueError, BadRequest) as exc:  # binascii.Error and ValidationError are ValueErrors
+        raise ValidationFailed(f"query parameter 'cursor' {NOT_A_CURSOR}",
+                               extra={"errors": [{"field": "cursor", "message": NOT_A_CURSOR}]}) from exc

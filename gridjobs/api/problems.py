@@ -1,4 +1,8 @@
-"""Every error leaves as application/problem+json (RFC 9457)."""
+"""Every error leaves as application/problem+json (RFC 9457).
+
+What a problem quotes is bounded: `detail` and each `errors[].message` are cut
+at MESSAGE_LIMIT characters. A 503 says when to come back (Retry-After).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from gridjobs.errors import GridjobsError
+from gridjobs.errors import MESSAGE_LIMIT, GridjobsError, excerpt
 
 PROBLEM_BASE = "https://gridjobs.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
+UNAVAILABLE_RETRY_AFTER_S = 5  # what a 503 asks a client to wait before retrying
 
 log = structlog.get_logger("gridjobs.api")
 
@@ -23,11 +28,20 @@ class ProblemResponse(JSONResponse):
 
 def problem(status: int, title: str, detail: str, *, slug: str, instance: str | None = None,
             headers: dict[str, str] | None = None, **extra: Any) -> ProblemResponse:
-    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    body = {"type": PROBLEM_BASE + slug, "title": title, "status": status,
+            "detail": excerpt(detail, MESSAGE_LIMIT)}
     if instance:
         body["instance"] = instance
     body.update(extra)
+    if "errors" in body:
+        body["errors"] = [_bounded(e) for e in body["errors"]]
+    if status == 503:
+        headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S), **(headers or {})}
     return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def _bounded(error: dict[str, str]) -> dict[str, str]:
+    return {key: excerpt(str(value), MESSAGE_LIMIT) for key, value in error.items()}
 
 
 async def on_gridjobs_error(request: Request, exc: GridjobsError) -> ProblemResponse:

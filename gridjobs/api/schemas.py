@@ -3,30 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import StringConstraints
 
 from gridjobs.records import Device, FirmwareArtifact, Operation, Outcome
 from gridjobs.states import OutcomeState, Status
+from gridjobs.validation import text
 
-DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+DEVICE_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=DEVICE_ID_PATTERN)]
+ProfileName = text(max_length=64)
+FeederName = text(max_length=128)
 MAX_DEVICES_PER_BATCH = 5_000  # ~1 MiB of JSON: the body limit
 
 
 class DeviceFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    profile: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    host: Annotated[str, StringConstraints(min_length=1, max_length=255)]
-    port: int = Field(ge=1, le=65535)
-    unit_id: int = Field(ge=0, le=255)
-    feeder: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    shed_priority: int = Field(ge=1, le=1000, description="1 is shed first")
-    protected: bool = Field(default=False, description="never shed")
-    rated_kw: float = Field(ge=0, le=1_000_000)
+    profile: ProfileName
+    host: text(max_length=255)
+    port: StrictInt = Field(ge=1, le=65535)
+    unit_id: StrictInt = Field(ge=0, le=255)
+    feeder: FeederName
+    shed_priority: StrictInt = Field(ge=1, le=1000, description="1 is shed first")
+    protected: StrictBool = Field(default=False, description="never shed")
+    rated_kw: StrictFloat = Field(ge=0, le=1_000_000)
+
+
+class DeviceUpdate(DeviceFields):
+    """The body of PUT /v1/devices/{id}: the fields, and the id only if it repeats the path's."""
+
+    id: DeviceId | None = Field(default=None, description="if given, the id in the path")
 
 
 class DeviceIn(DeviceFields):
@@ -97,9 +107,21 @@ class OutcomeOut(BaseModel):
                 "detail": o.detail, "attempts": o.attempts, "updated_at": _iso(o.updated_at)}
 
 
+class DryRunOut(BaseModel):
+    """What POST /v1/operations?dry_run=true answers: the plan, nothing queued."""
+
+    dry_run: Literal[True]
+    kind: str
+    plan: dict[str, Any] = Field(description="the kind's plan: devices, waves, shortfall…")
+
+
 class OperationPage(BaseModel):
     items: list[OperationOut]
     next_cursor: str | None
+
+
+class UpsertedOut(BaseModel):
+    upserted: int = Field(description="devices written (all of the batch)")
 
 
 class DevicePage(BaseModel):
@@ -119,7 +141,7 @@ class FirmwareQuery(BaseModel):
     """The query of POST /v1/firmware; the body is the image (application/octet-stream)."""
 
     version: FirmwareVersion = Field(description="the version the image reports once active")
-    profile: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+    profile: ProfileName = Field(
         description="a device profile with the firmware_version, fw_chunk_data and fw_activate roles")
 
 
@@ -143,13 +165,30 @@ class FirmwarePage(BaseModel):
     next_cursor: str | None
 
 
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadinessOut(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(description="each dependency: 'ok' or why not")
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="where: a dotted path into the body, or a parameter name")
+    message: str
+
+
 class Problem(BaseModel):
+    """An error (RFC 9457); `detail` and each message quote at most 1,000 characters."""
+
     type: str
     title: str
     status: int
     detail: str
     instance: str | None = None
-    errors: list[dict[str, str]] | None = None
+    errors: list[FieldError] | None = None
+    existing: str | None = Field(default=None, description="the resource a conflict is about")
 
 
 def _iso(value: datetime | None) -> str | None:

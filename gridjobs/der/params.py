@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictFloat, model_validator
 
 from gridjobs.curtailment.params import CurtailmentParams
 
@@ -10,9 +10,9 @@ from gridjobs.curtailment.params import CurtailmentParams
 class DerCurtailmentParams(CurtailmentParams):
     """Limit generation in `scope` to `limit_kw`, or reduce it by `reduce_kw`."""
 
-    limit_kw: float | None = Field(default=None, ge=0, le=10_000_000,
+    limit_kw: StrictFloat | None = Field(default=None, ge=0, le=10_000_000,
                                    description="cap on the scope's total generation")
-    reduce_kw: float | None = Field(default=None, gt=0, le=10_000_000,
+    reduce_kw: StrictFloat | None = Field(default=None, gt=0, le=10_000_000,
                                     description="generation to take off the scope")
 
     @model_validator(mode="after")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from gridjobs.scope import Scope
 
@@ -13,7 +13,7 @@ class KeyRotationParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     scope: Scope
-    max_parallel: int = Field(default=20, ge=1, le=1000)
-    failure_threshold_pct: float = Field(default=20.0, ge=0, le=100)
-    min_executed: int = Field(default=1, ge=1)
-    device_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    max_parallel: StrictInt = Field(default=20, ge=1, le=1000)
+    failure_threshold_pct: StrictFloat = Field(default=20.0, ge=0, le=100)
+    min_executed: StrictInt = Field(default=1, ge=1)
+    device_timeout_s: StrictFloat = Field(default=30.0, gt=0, le=3600)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, StrictFloat
 
 from gridjobs.curtailment.params import CurtailmentParams, RestoreParams
 
@@ -12,4 +12,4 @@ __all__ = ["LoadShedParams", "RestoreParams"]
 class LoadShedParams(CurtailmentParams):
     """Shed `target_kw` from `scope`, hold, then restore in stages."""
 
-    target_kw: float = Field(gt=0, le=10_000_000, description="kW to shed")
+    target_kw: StrictFloat = Field(gt=0, le=10_000_000, description="kW to shed")

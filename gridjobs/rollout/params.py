@@ -6,14 +6,17 @@ import re
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints
+from pydantic import field_validator
 
+from gridjobs.errors import quoted
 from gridjobs.scope import Scope
 
 DEFAULT_WAVES = ("1%", "10%", "50%", "100%")
-_PERCENT = re.compile(r"^(\d{1,3}(?:\.\d+)?)%$")
+_PERCENT = re.compile(r"^([0-9]{1,3}(?:\.[0-9]+)?)%$")
 
-Wave = Annotated[str | int, Field(description="cumulative share ('10%') or count (25) of the fleet")]
+Wave = Annotated[Annotated[str, StringConstraints(pattern=_PERCENT.pattern)] | StrictInt,
+                 Field(description="cumulative share ('10%') or count (25) of the fleet")]
 
 
 class FirmwareRolloutParams(BaseModel):
@@ -24,12 +27,12 @@ class FirmwareRolloutParams(BaseModel):
     firmware_id: UUID
     scope: Scope
     waves: list[Wave] = Field(default=list(DEFAULT_WAVES), min_length=1, max_length=20)
-    max_parallel: int = Field(default=10, ge=1, le=1000)
-    failure_threshold_pct: float = Field(default=20.0, ge=0, le=100)
-    min_executed: int = Field(default=1, ge=1)
-    soak_s: float = Field(default=0.0, ge=0, le=7 * 24 * 3600)
-    device_timeout_s: float = Field(default=300.0, gt=0, le=24 * 3600)
-    retries: int = Field(default=1, ge=0, le=5)
+    max_parallel: StrictInt = Field(default=10, ge=1, le=1000)
+    failure_threshold_pct: StrictFloat = Field(default=20.0, ge=0, le=100)
+    min_executed: StrictInt = Field(default=1, ge=1)
+    soak_s: StrictFloat = Field(default=0.0, ge=0, le=7 * 24 * 3600)
+    device_timeout_s: StrictFloat = Field(default=300.0, gt=0, le=24 * 3600)
+    retries: StrictInt = Field(default=1, ge=0, le=5)
     approval: Literal["auto", "manual"] = "auto"
 
     @field_validator("waves")
@@ -50,7 +53,7 @@ def _share(wave: str | int) -> float:
         return float(wave)
     match = _PERCENT.match(wave)
     if match is None or not 0 < float(match[1]) <= 100:
-        raise ValueError(f"a wave is a count or a percentage like '10%', got {wave!r}")
+        raise ValueError(f"a wave is a count or a percentage like '10%', got {quoted(wave)}")
     return float(match[1]) / 100
 
 

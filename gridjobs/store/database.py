@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Awaitable, Callable, ParamSpec, TypeVar
 
 import asyncpg
+import structlog
 
-from gridjobs.errors import StoreError
+from gridjobs.errors import InvalidData, StoreError
 from gridjobs.store.queries import MIGRATIONS_DIR, Q
 
 POOL_MIN_SIZE = 2
@@ -20,22 +21,50 @@ COMMAND_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 _MIGRATION_LOCK = 0x6772_6964  # "grid"
 DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# SQLSTATE class 22, and asyncpg's own refusals of an argument (out of range, not encodable):
+# the request carried a value the database cannot hold, and retrying it cannot succeed.
+DATA_ERRORS = (asyncpg.DataError,)
+UNAVAILABLE = "the database is unavailable or failed; retry later"
+REFUSED = "the database refused a value of this request (a control character, or a number out of range)"
+
+_ARGUMENT = re.compile(r"query argument (\$\d+)")
+
+log = structlog.get_logger("gridjobs.store")
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn driver and socket errors into StoreError at the store boundary."""
+    """Turn driver and socket errors into our own at the store boundary.
+
+    A value the database refuses is InvalidData (422); anything else is StoreError
+    (503). Neither carries the driver's class or message: those are logged.
+    """
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
+        except DATA_ERRORS as exc:
+            # Not the message: it quotes the refused value, which may be anything (key material).
+            log.warning("store_refused_data", call=fn.__qualname__, error_type=type(exc).__name__,
+                        sqlstate=getattr(exc, "sqlstate", None), argument=_argument(exc))
+            raise InvalidData(REFUSED) from exc
         except DRIVER_ERRORS as exc:
-            raise StoreError(f"database unavailable or failed: {type(exc).__name__}: {exc}") from exc
+            log.error("store_failed", call=fn.__qualname__, error_type=type(exc).__name__,
+                      error=str(exc))
+            raise StoreError(UNAVAILABLE) from exc
 
     return wrapper
+
+
+def _argument(exc: Exception) -> str | None:
+    """Which query argument asyncpg refused ("$2"), if it says so."""
+    found = _ARGUMENT.search(str(exc))
+    return found[1] if found else None
+
+
 _MIGRATION_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 

@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 import pytest
 
-from gridjobs.errors import StoreError
+from gridjobs.errors import InvalidData
 from gridjobs.device_keys.audit import AuditEntry, list_audit, record_audit
 from tests.support import running_service
 
@@ -40,9 +40,9 @@ async def test_the_database_refuses_to_change_or_remove_entries(pool, statement)
     assert await pool.fetchval("SELECT count(*) FROM audit_log") == 2
 
 
-async def test_a_malformed_batch_is_a_store_error_and_writes_nothing(pool):
+async def test_a_malformed_batch_is_invalid_data_and_writes_nothing(pool):
     bad = [*_entries(2), AuditEntry("not-a-uuid", "dev-1", "x", None, "ok")]
-    with pytest.raises(StoreError):
+    with pytest.raises(InvalidData):
         await record_audit(pool, bad)
     assert await pool.fetchval("SELECT count(*) FROM audit_log") == 0
 
@@ -94,4 +94,4 @@ async def test_the_audit_endpoint_is_in_the_openapi_document(db_url):
         spec = (await client.get("/openapi.json")).json()
     assert "/v1/audit" in spec["paths"]
     assert {p["name"] for p in spec["paths"]["/v1/audit"]["get"]["parameters"]} == {
-        "device_id", "operation_id"}
+        "device_id", "operation_id", "limit", "cursor"}
