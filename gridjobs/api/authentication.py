@@ -34,7 +34,7 @@ class Authentication:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         route = _route_of(scope)
-        rule = policy.rule_for(scope["method"], route) if route else None
+        rule = policy.rule_for(_method(scope), route) if route else None
         if rule is None or rule.public:  # unknown routes answer 404/405 with no identity
             return await self.app(scope, receive, send)
         runtime = scope["app"].state.runtime
@@ -63,7 +63,7 @@ class Authentication:
         if principal.via == "scrape" and route != METRICS:
             raise Unauthorized("the metrics scrape token opens /metrics only")
         if principal.via != "scrape":
-            policy.require_route(principal, scope["method"], route)
+            policy.require_route(principal, _method(scope), route)
         if not (scope["method"] == "POST" and route == "/v1/operations"):  # spent there, by lane
             runtime.access.spend(principal)
         return principal
@@ -79,6 +79,11 @@ class Authentication:
             roles=tuple(sorted(principal.roles)) if principal else (), method=scope["method"],
             route=route, target=str(target)[:200] if target else None,
             request_id=_request_id(scope), status=status, detail=detail[:500] if detail else None))
+
+
+def _method(scope: Scope) -> str:
+    """HEAD is a GET without the body: it needs what the GET needs."""
+    return "GET" if scope["method"] == "HEAD" else scope["method"]
 
 
 def _route_of(scope: Scope) -> str | None:
