@@ -102,6 +102,28 @@ async def test_a_stale_run_finishing_leaves_the_new_claim_running_cancellable_an
         assert await _runs_alive(op.id) == 0
 
 
+async def test_stop_hands_the_claim_to_another_dispatcher_at_once(pool, db_url):
+    op = await _queued(pool)
+    first_runs, second_runs = HeldRuns(), HeldRuns()
+    async with local_ports([]) as ports:
+        first = _dispatcher(pool, db_url, ports, first_runs)
+        await first.start()
+        # The second polls rarely: only the release's NOTIFY can wake it in time.
+        second = _dispatcher(pool, db_url, ports, second_runs, poll_s=LEASE_S)
+        try:
+            await first_runs.started(1)
+            await second.start()
+            await first.stop()
+            assert first.running == 0
+            await second_runs.started(2)
+            lease = await _lease(pool, op.id)
+            assert lease["fence"] == 2 and lease["lease_owner"] == second.owner, dict(lease)
+            assert not lease["expired"]
+        finally:
+            await first.stop()
+            await second.stop()
+
+
 @pytest.mark.parametrize("calls", [1, 2])
 async def test_stop_is_idempotent_and_stops_claiming(pool, db_url, calls):
     runs = HeldRuns()
