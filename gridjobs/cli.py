@@ -1,4 +1,9 @@
-"""The one `gridjobs` command. Settings: GRIDJOBS_* variables, then flags."""
+"""The one `gridjobs` command. Settings: GRIDJOBS_* variables, then flags.
+
+Exit status (README "Stopping and exit codes"): 0 done, including `serve` stopped by SIGTERM
+or SIGINT; 2 bad configuration or usage (a request refused as wrong, 4xx);
+1 anything else; 130 a client verb interrupted by Ctrl-C.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,14 @@ from pathlib import Path
 from gridjobs import logs
 from gridjobs.client import DEFAULT_URL, Client
 from gridjobs.config import Settings, from_env
-from gridjobs.errors import GridjobsError
+from gridjobs.errors import ConfigError, GridjobsError
 from gridjobs.progress import ProgressPrinter, summary
 from gridjobs.runtime import profile_catalog
 
 WAIT_TIMEOUT_S = 24 * 3600.0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130   # 128 + SIGINT, as shells report it
 
 
 def _server_flags(p: argparse.ArgumentParser) -> None:
@@ -199,7 +207,7 @@ async def _submit(args: argparse.Namespace) -> int:
         final = await client.follow(op["id"], on_update=printer, timeout_s=WAIT_TIMEOUT_S)
         printer.close()
         print(summary(final, await client.outcomes(op["id"])))
-        return 0 if final["status"] == "succeeded" else 1
+        return 0 if final["status"] == "succeeded" else EXIT_FAILURE
 
 
 async def _status(args: argparse.Namespace) -> int:
@@ -268,9 +276,14 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except GridjobsError as exc:
         print(f"gridjobs: error: {exc.detail}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        return EXIT_USAGE if _usage_error(exc) else EXIT_FAILURE
+    except KeyboardInterrupt:   # `serve` handles SIGINT itself and returns 0
+        return EXIT_INTERRUPTED
+
+
+def _usage_error(exc: GridjobsError) -> bool:
+    """Bad configuration, or a request refused as wrong (4xx): the caller must change it."""
+    return isinstance(exc, ConfigError) or 400 <= exc.status < 500
 
 
 if __name__ == "__main__":

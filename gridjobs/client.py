@@ -20,7 +20,13 @@ TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
 class ApiError(GridjobsError):
+    """A request the server refused (`status` is its answer) or never answered (502)."""
+
     title = "API request failed"
+
+    def __init__(self, detail: str, *, status: int = 502) -> None:
+        super().__init__(detail)
+        self.status = status
 
 
 class Client:
@@ -39,7 +45,8 @@ class Client:
         except httpx.HTTPError as exc:
             raise ApiError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code not in ok:
-            raise ApiError(f"{method} {path} -> {response.status_code}: {_detail(response)}")
+            raise ApiError(f"{method} {path} -> {response.status_code}: {_detail(response)}",
+                           status=response.status_code)
         return response.json()
 
     async def import_devices(self, path: Path) -> int:

@@ -18,6 +18,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 LEASE_S = 15.0                # operation lease; heartbeat every third of it
 POLL_S = 2.0                  # dispatcher poll interval (LISTEN/NOTIFY wakes it sooner)
+DRAIN_S = 15.0                # SIGTERM/SIGINT to exit, at most; docs/gridjobs.service allows more
 MAX_RUNNING = 8               # operations one process runs at once
 MAX_BODY_BYTES = 1024 * 1024  # JSON request bodies
 FIRMWARE_MAX_BYTES = 16 * 1024 * 1024  # POST /v1/firmware images
@@ -41,6 +42,7 @@ class Settings:
     lease_s: float = LEASE_S
     poll_s: float = POLL_S
     max_running: int = MAX_RUNNING
+    drain_s: float = DRAIN_S
     request_timeout_s: float = REQUEST_TIMEOUT_S
     device_deadline_s: float = DEVICE_DEADLINE_S
     max_inflight_per_gateway: int = MAX_INFLIGHT_PER_GATEWAY
@@ -65,6 +67,7 @@ _ENV = {
     "GRIDJOBS_LEASE_S": "lease_s",
     "GRIDJOBS_POLL_S": "poll_s",
     "GRIDJOBS_MAX_RUNNING": "max_running",
+    "GRIDJOBS_DRAIN_S": "drain_s",
     "GRIDJOBS_REQUEST_TIMEOUT_S": "request_timeout_s",
     "GRIDJOBS_LOG_LEVEL": "log_level",
     "GRIDJOBS_PROFILES_DIR": "profiles_dir",

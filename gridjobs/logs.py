@@ -33,3 +33,10 @@ def configure(*, json: bool | None = None, level: str = "info", stream: TextIO |
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+    logging.getLogger("ray._private.worker").addFilter(_not_ray_sigterm_note)
+
+
+def _not_ray_sigterm_note(record: logging.LogRecord) -> bool:
+    """ray.init on a worker thread (gridjobs.runtime) notes that it set no SIGTERM
+    handler; that is intended, as gridjobs.shutdown handles SIGTERM."""
+    return not record.getMessage().startswith("SIGTERM handler is not set")

@@ -7,6 +7,8 @@ Starlette lifespan uses it, and so do the tests.
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +62,12 @@ class Runtime:
             checks["ray"] = f"unavailable: {type(exc).__name__}"
         return checks
 
+    def begin_stop(self) -> None:
+        """Stop taking work now: claim nothing more and hand the running operations back
+        (their leases released at once). Closing the runtime waits for it."""
+        if self.dispatcher is not None:
+            self.dispatcher.begin_stop()
+
 
 def ensure_ray(address: str | None) -> bool:
     """Connect to RAY_ADDRESS or start a local Ray; return True if we started it."""
@@ -68,6 +76,24 @@ def ensure_ray(address: str | None) -> bool:
     ray.init(address=address, namespace="gridjobs", include_dashboard=False,
              log_to_driver=False, configure_logging=False)
     return True
+
+
+async def start_ray(address: str | None) -> bool:
+    """ensure_ray off the event loop, then SIGTERM back to the handler Python knows of.
+
+    When ray.init connects, the driver's core worker installs absl's
+    failure-signal handler (RayLog::InstallFailureSignalHandler: SIGSEGV, SIGABRT,
+    SIGTERM, ...), which answers SIGTERM with a "*** SIGTERM received ***" stack
+    dump before calling the previous handler. A stop is not a crash: SIGTERM goes
+    back to the handler the process had (uvicorn's, or gridjobs.shutdown's).
+    ray.init's own Python handler (sys.exit) is set only on the main thread, and
+    ensure_ray runs on a worker thread.
+    """
+    started = await asyncio.to_thread(ensure_ray, address)
+    handler = signal.getsignal(signal.SIGTERM)
+    if handler is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+    return started
 
 
 @asynccontextmanager
@@ -86,7 +112,7 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
         log.info("schema_ready", migrations_applied=applied)
         keyring = await open_keyring(pool, master) if master else None
         if execute:
-            started_ray = await asyncio.to_thread(ensure_ray, settings.ray_address)
+            started_ray = await start_ray(settings.ray_address)
             shards = ShardPool.create(settings.shards, _shard_config(settings))
             ports = RunPorts(devices=PgDevices(pool), shards=shards, firmware=PgFirmware(pool),
                              key_store=keyring, profiles=profiles)

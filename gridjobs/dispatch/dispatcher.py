@@ -4,6 +4,11 @@ Claims use FOR UPDATE SKIP LOCKED (priority, then age). Each running
 operation is an owned task with a heartbeat task beside it; a lost lease
 cancels the run, and shutdown cancels everything and releases the leases so
 another process can take over at once.
+
+Runs are keyed by claim (operation id, fence), not by operation: a claim that
+was lost and taken again by this process has two runs for a while, and the
+stale one ending must not drop the current one. Cancel and resume
+notifications name only the operation, so they reach every claim of it.
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ from gridjobs.store.listener import Listener
 from gridjobs.store.operations import purge_expired_keys
 
 PURGE_EVERY_S = 3600.0
+CLAIM_GRACE_S = 2.0   # on stop, a claim in flight may land (its run is then handed back)
 
 log = structlog.get_logger("gridjobs.dispatch")
+
+Claim = tuple[uuid.UUID, int]   # (operation id, fence): one claim of one operation
 
 
 def default_owner() -> str:
@@ -55,21 +63,35 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._listener = Listener(dsn, on_queued=self._wake.set, on_cancel=self._cancel_requested,
                                   on_resume=self._resume_requested)
-        self._running: dict[str, tuple[asyncio.Task, RunContext]] = {}
+        self._running: dict[Claim, tuple[asyncio.Task, RunContext]] = {}
         self._loop_task: asyncio.Task | None = None
+        self._stopping: asyncio.Future | None = None
 
     async def start(self) -> None:
         await self._listen()
         self._loop_task = asyncio.create_task(self._loop(), name="gridjobs-dispatch-loop")
 
+    def begin_stop(self) -> None:
+        """Start stopping now: claim nothing more, cancel every run (each releases its
+        lease at once), stop listening. Call it on the loop's thread; stop() awaits it."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+
     async def stop(self) -> None:
-        tasks = [t for t, _ in self._running.values()]
+        """Stop (see begin_stop) and wait until done; calling it again just waits."""
+        self.begin_stop()
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
+        self._wake.set()   # the loop sees self._stopping and returns
         if self._loop_task is not None:
-            tasks.append(self._loop_task)
-        for task in tasks:
+            await asyncio.wait({self._loop_task}, timeout=CLAIM_GRACE_S)
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        runs = [task for task, _ in self._running.values()]
+        for task in runs:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._loop_task = None
+        await asyncio.gather(*runs, return_exceptions=True)
         await self._listener.stop()
 
     async def _listen(self) -> None:
@@ -82,17 +104,21 @@ class Dispatcher:
     def running(self) -> int:
         return len(self._running)
 
+    def _contexts(self, operation_id: str) -> list[RunContext]:
+        """Every run of the operation this process holds (normally one)."""
+        return [ctx for claim, (_, ctx) in self._running.items() if str(claim[0]) == operation_id]
+
     def _cancel_requested(self, operation_id: str) -> None:
-        if (entry := self._running.get(operation_id)) is not None:
-            entry[1].cancel.set()
+        for ctx in self._contexts(operation_id):
+            ctx.cancel.set()
 
     def _resume_requested(self, operation_id: str) -> None:
-        if (entry := self._running.get(operation_id)) is not None:
-            entry[1].resume.set()
+        for ctx in self._contexts(operation_id):
+            ctx.resume.set()
 
     async def _loop(self) -> None:
         last_purge = time.monotonic()
-        while True:
+        while self._stopping is None:
             await self._claim_available()
             if time.monotonic() - last_purge >= PURGE_EVERY_S:
                 await self._purge()
@@ -108,7 +134,7 @@ class Dispatcher:
 
     async def _claim_available(self) -> int:
         claimed = 0
-        while len(self._running) < self.config.max_running:
+        while len(self._running) < self.config.max_running and self._stopping is None:
             try:
                 op = await leases.claim_next(self.pool, owner=self.owner, lease_s=self.config.lease_s)
             except GridjobsError as exc:
@@ -128,11 +154,12 @@ class Dispatcher:
         ctx = RunContext(operation=op, lease=lease, ports=self.ports, cancel=cancel,
                          log=log.bind(operation_id=str(op.id)), checkpoint=dict(op.checkpoint))
         task = asyncio.create_task(run_claimed(ctx, self.runners), name=f"gridjobs-op-{op.id}")
-        self._running[str(op.id)] = (task, ctx)
-        task.add_done_callback(lambda _t, key=str(op.id): self._finished(key))
+        claim = (op.id, op.fence)
+        self._running[claim] = (task, ctx)
+        task.add_done_callback(lambda _t: self._finished(claim))
 
-    def _finished(self, operation_id: str) -> None:
-        self._running.pop(operation_id, None)
+    def _finished(self, claim: Claim) -> None:
+        self._running.pop(claim, None)
         self._wake.set()
 
     async def _purge(self) -> None:

@@ -16,6 +16,7 @@ from gridjobs.states import Status
 log = structlog.get_logger("gridjobs.dispatch")
 
 Runner = Callable[[RunContext], Awaitable[Finish]]
+RELEASE_TIMEOUT_S = 5.0
 
 
 async def run_claimed(ctx: RunContext, runners: Mapping[str, Runner]) -> None:
@@ -90,7 +91,9 @@ async def _heartbeat(ctx: RunContext) -> None:
 
 
 async def _release(ctx: RunContext) -> None:
+    """Hand the claim back now, so another process need not wait for it to expire."""
     try:
-        await asyncio.wait_for(asyncio.shield(ctx.lease.release()), timeout=5)
-    except (asyncio.CancelledError, TimeoutError, GridjobsError):
-        pass  # the lease expires by itself
+        await asyncio.wait_for(asyncio.shield(ctx.lease.release()), timeout=RELEASE_TIMEOUT_S)
+        log.info("lease_released", fence=ctx.lease.fence)
+    except (asyncio.CancelledError, TimeoutError, GridjobsError) as exc:
+        log.warning("lease_release_failed", error=repr(exc), fallback="the lease expires by itself")

@@ -18,20 +18,30 @@ READY_TIMEOUT_S = 120.0
 
 
 class ServerProcess:
-    def __init__(self, db_url: str, log_path: Path, **env: str) -> None:
+    """`gridjobs serve` on `db_url`, or with db_url None on the embedded PostgreSQL
+    in `data_dir`."""
+
+    def __init__(self, db_url: str | None, log_path: Path, *, data_dir: Path | None = None,
+                 **env: str) -> None:
         self.db_url = db_url
+        self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        key_file = log_path.parent / "master.key"  # an external database needs a master key
-        ensure_master_key(key_file)
         self.env = {**os.environ, "GRIDJOBS_LEASE_S": "2", "GRIDJOBS_POLL_S": "0.2",
-                    "GRIDJOBS_REQUEST_TIMEOUT_S": "0.5", "GRIDJOBS_MASTER_KEY_FILE": str(key_file),
-                    **env}
+                    "GRIDJOBS_REQUEST_TIMEOUT_S": "0.5", **env}
+        if db_url is None:  # embedded: <data_dir>/master.key is created on first use
+            self.env.pop("GRIDJOBS_DATABASE_URL", None)
+        else:  # an external database needs a master key
+            key_file = log_path.parent / "master.key"
+            ensure_master_key(key_file)
+            self.env["GRIDJOBS_MASTER_KEY_FILE"] = str(key_file)
         self.proc: subprocess.Popen | None = None
 
     async def start(self) -> None:
-        cmd = [sys.executable, "-m", "gridjobs", "serve", "--database-url", self.db_url,
+        where = (["--database-url", self.db_url] if self.db_url is not None
+                 else ["--data-dir", str(self.data_dir)])
+        cmd = [sys.executable, "-m", "gridjobs", "serve", *where,
                "--port", str(self.port), "--shards", "2"]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env,
@@ -62,6 +72,27 @@ class ServerProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+    def terminate(self, timeout_s: float) -> int | None:
+        """SIGTERM, as systemd or docker sends it; the exit status, or None if the
+        process was still running after `timeout_s`."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def group_alive(self) -> list[int]:
+        """Processes still in the server's process group (Ray's, say)."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.proc.pid and fields[0] != "Z":
+                pids.append(int(stat.parent.name))
+        return pids
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

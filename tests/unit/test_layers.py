@@ -29,7 +29,7 @@ GRIDJOBS_LAYERS = (
     ("load_shed", "der", "rollout", "key_rotation"),           # the kinds
     ("kinds",),                                                # the registry of kinds
     ("dispatch", "intake", "testing"),                         # running work; taking it in; the test seam
-    ("runtime", "bootstrap"),                                  # one process's resources
+    ("runtime", "bootstrap", "shutdown"),                      # one process's resources; its stop
     ("api",),                                                  # HTTP
     ("serve", "key_admin"),                                    # entry points that hold a database
     ("client", "progress", "profile_view"),                    # what people see

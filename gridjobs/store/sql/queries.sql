@@ -154,8 +154,14 @@ WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused')
 RETURNING cancel_requested, resume_requested;
 
 -- name: release_lease
-UPDATE operations SET lease_expires_at = now(), lease_owner = NULL
-WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused');
+-- Give the claim up now rather than at expiry, and wake every dispatcher (NOTIFY
+-- is delivered at commit) so another process takes the operation over at once.
+WITH released AS (
+    UPDATE operations SET lease_expires_at = now(), lease_owner = NULL
+    WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused')
+    RETURNING id
+)
+SELECT pg_notify('gridjobs_queued', id::text) FROM released;
 
 -- name: save_checkpoint
 UPDATE operations SET checkpoint = $3, updated_at = now()
