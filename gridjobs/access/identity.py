@@ -55,6 +55,10 @@ class Authenticator:
         """A revoke NOTIFY: drop the token from the cache."""
         self._cache.pop(token_id, None)
 
+    def forget_all(self) -> None:
+        """(Re)connected to the notifications: any revoke may have been missed."""
+        self._cache.clear()
+
     async def flush_last_used(self) -> None:
         """Record the tokens used since the last flush (one statement; called periodically)."""
         used, self._used = self._used, set()

@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 from gridjobs.api.schemas import DeviceId, FeederName, ProfileName
 from gridjobs.kinds import KINDS
 from gridjobs.states import Status
+from gridjobs.validation import text
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -52,6 +53,10 @@ class FirmwareListQuery(Page):
 class AuditQuery(Page):
     device_id: DeviceId | None = Field(default=None, description="only this device")
     operation_id: UUID | None = Field(default=None, description="only this operation")
+
+
+class RequestAuditQuery(Page):
+    principal: text(max_length=160) | None = Field(default=None, description="only this principal")
 
 
 class SubmitQuery(BaseModel):

@@ -30,7 +30,7 @@ from gridjobs.errors import GridjobsError
 from gridjobs.records import Operation
 from gridjobs.run.context import RunContext, RunPorts
 from gridjobs.store import leases
-from gridjobs.store.listener import Listener
+from gridjobs.store.listener import CANCEL_CHANNEL, QUEUED_CHANNEL, RESUME_CHANNEL, Listener
 from gridjobs.store.operations import purge_expired_keys
 
 PURGE_EVERY_S = 3600.0
@@ -61,8 +61,11 @@ class Dispatcher:
         self.pool, self.ports, self.runners, self.config = pool, ports, runners, config
         self.owner = owner or default_owner()
         self._wake = asyncio.Event()
-        self._listener = Listener(dsn, on_queued=self._wake.set, on_cancel=self._cancel_requested,
-                                  on_resume=self._resume_requested)
+        self._listener = Listener(dsn, channels={
+            QUEUED_CHANNEL: lambda _payload: self._wake.set(),
+            CANCEL_CHANNEL: self._cancel_requested,
+            RESUME_CHANNEL: self._resume_requested,
+        }, on_connect=self._wake.set)
         self._running: dict[Claim, tuple[asyncio.Task, RunContext]] = {}
         self._loop_task: asyncio.Task | None = None
         self._stopping: asyncio.Future | None = None

@@ -1,9 +1,14 @@
-"""LISTEN/NOTIFY wake-ups for the dispatcher; polling covers anything missed."""
+"""LISTEN/NOTIFY on one dedicated connection: each channel's payload goes to its handler.
+
+Whoever owns a Listener keeps it alive (`alive`, `start` again) and treats
+`on_connect` as "anything may have been missed": the dispatcher polls, the
+token cache forgets everything.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from typing import Callable, Mapping
 
 import asyncpg
 
@@ -16,12 +21,11 @@ RESUME_CHANNEL = "gridjobs_resume"
 
 
 class Listener:
-    def __init__(self, dsn: str, *, on_queued: Callable[[], None], on_cancel: Callable[[str], None],
-                 on_resume: Callable[[str], None]) -> None:
+    def __init__(self, dsn: str, *, channels: Mapping[str, Callable[[str], None]],
+                 on_connect: Callable[[], None] = lambda: None) -> None:
         self._dsn = dsn
-        self._on_queued = on_queued
-        self._on_cancel = on_cancel
-        self._on_resume = on_resume
+        self._channels = dict(channels)
+        self._on_connect = on_connect
         self._conn: asyncpg.Connection | None = None
 
     async def start(self) -> None:
@@ -29,27 +33,20 @@ class Listener:
         await self.stop()
         conn = await connect(self._dsn)
         try:
-            await conn.add_listener(QUEUED_CHANNEL, self._queued)
-            await conn.add_listener(CANCEL_CHANNEL, self._cancel)
-            await conn.add_listener(RESUME_CHANNEL, self._resume)
+            for channel in self._channels:
+                await conn.add_listener(channel, self._notified)
         except DRIVER_ERRORS as exc:
             conn.terminate()
             raise StoreError(f"cannot LISTEN: {exc}") from exc
         self._conn = conn
-        self._on_queued()  # anything queued while we were not listening
+        self._on_connect()  # anything sent while we were not listening
+
+    def _notified(self, conn, pid, channel: str, payload: str) -> None:
+        self._channels[channel](payload)
 
     @property
     def alive(self) -> bool:
         return self._conn is not None and not self._conn.is_closed()
-
-    def _queued(self, conn, pid, channel, payload) -> None:
-        self._on_queued()
-
-    def _cancel(self, conn, pid, channel, payload) -> None:
-        self._on_cancel(payload)
-
-    def _resume(self, conn, pid, channel, payload) -> None:
-        self._on_resume(payload)
 
     async def stop(self) -> None:
         if self._conn is not None:
