@@ -24,6 +24,7 @@ from .layouts import LayoutCache
 from .point import Point
 from .profile import Profile, RoleBinding, SunSpecMap
 from .profile_file import ProfileInfo, list_profiles, load_profile, load_profile_file, parse_profile
+from .request_stats import LATENCY_BUCKETS_S, RequestCounts, RequestStats
 from .session import GatewaySession
 from .settings import SessionSettings
 
@@ -37,6 +38,7 @@ __all__ = [
     "FaultCode",
     "GatewaySession",
     "KeyOp",
+    "LATENCY_BUCKETS_S",
     "KeySlots",
     "LayoutCache",
     "NotImplementedValueError",
@@ -46,6 +48,8 @@ __all__ = [
     "Profile",
     "ProfileError",
     "ProfileInfo",
+    "RequestCounts",
+    "RequestStats",
     "RoleBinding",
     "SessionClosedError",
     "SessionPool",
