@@ -13,11 +13,17 @@ class GridjobsError(Exception):
     status = 500
     title = "Internal error"
     type_slug = "internal"
+    chosen = False   # True: an answer the service chose (shedding load), not a failure to log
 
     def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra or {}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the problem response carries besides its body."""
+        return {}
 
 
 class ConfigError(GridjobsError):
@@ -78,6 +84,24 @@ class PayloadTooLarge(GridjobsError):
     status = 413
     title = "Payload too large"
     type_slug = "payload-too-large"
+
+
+class Overloaded(GridjobsError):
+    """Refused to keep the service answering: a full queue, or too many requests at once."""
+
+    status = 503
+    title = "Overloaded"
+    type_slug = "overloaded"
+    chosen = True
+
+    def __init__(self, detail: str, *, retry_after_s: int,
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail, extra={**(extra or {}), "retry_after_s": retry_after_s})
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class ExecutionError(GridjobsError):
