@@ -10,10 +10,14 @@ from typing import Any, Mapping
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridjobs.admission.decide import Decision
+from gridjobs.admission.gate import QueueGate
+from gridjobs.admission.refusal import refusal
 from gridjobs.errors import ValidationFailed
 from gridjobs.kinds import KINDS, OperationKind
+from gridjobs.metrics import ADMISSION_REFUSED
 from gridjobs.profiles import ProfileCatalog
-from gridjobs.store.operations import NewOperation, Submitted, submit
+from gridjobs.store.operations import NewOperation, Submitted, accepted_before, submit
 from gridjobs.validation import validate
 
 MAX_KEY_LENGTH = 255
@@ -62,15 +66,38 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
-async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None,
-                 profiles: ProfileCatalog) -> Submitted:
+async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: ProfileCatalog,
+                 gate: QueueGate | None = None, reserved_slot: bool = False) -> Submitted:
+    """Validate, admit by lane (`gate`; None admits everything), then store in one transaction.
+
+    `reserved_slot`: the request holds an in-flight slot kept for the grid lane.
+    """
     checked = check(body)
+    key = check_key(key)
+    decision = None
+    if gate is not None:
+        decision = gate.check(checked.new.kind, checked.new.priority, reserved_slot=reserved_slot)
+        if not decision.admitted:
+            return await _refused(pool, body, key, decision)
 
     async def in_scope(conn: asyncpg.Connection) -> None:
         await checked.kind.check(conn, checked.params, profiles)
 
-    return await submit(pool, checked.new, validate=in_scope, idempotency_key=check_key(key),
-                        request_hash=request_hash(body))
+    submitted = await submit(pool, checked.new, validate=in_scope, idempotency_key=key,
+                             request_hash=request_hash(body))
+    if gate is not None and decision is not None and not submitted.replayed:
+        gate.admitted(decision.lane)
+    return submitted
+
+
+async def _refused(pool: asyncpg.Pool, body: Any, key: str | None, decision: Decision) -> Submitted:
+    """A retry of a submission that was accepted gets its replay; anything else is refused."""
+    if key is not None:
+        before = await accepted_before(pool, key, request_hash(body))
+        if before is not None:
+            return Submitted(before, replayed=True)
+    ADMISSION_REFUSED.labels(decision.lane.value, str(decision.refused)).inc()
+    raise refusal(decision)
 
 
 async def plan(pool: asyncpg.Pool, body: Any, *, profiles: ProfileCatalog) -> dict[str, Any]:

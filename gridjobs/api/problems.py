@@ -31,10 +31,10 @@ def problem(status: int, title: str, detail: str, *, slug: str, instance: str | 
 
 
 async def on_gridjobs_error(request: Request, exc: GridjobsError) -> ProblemResponse:
-    if exc.status >= 500:
+    if exc.status >= 500 and not exc.chosen:
         log.error("request_failed", error=exc.detail, path=request.url.path)
     return problem(exc.status, exc.title, exc.detail, slug=exc.type_slug,
-                   instance=request.url.path, **exc.extra)
+                   instance=request.url.path, headers=exc.headers or None, **exc.extra)
 
 
 _TITLES = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
