@@ -18,7 +18,9 @@ log = structlog.get_logger("gridjobs.serve")
 def build_server(settings: Settings, *, execute: bool = True) -> uvicorn.Server:
     app = create_app(lambda: open_runtime(settings, execute=execute),
                      max_body_bytes=settings.max_body_bytes,
-                     firmware_max_bytes=settings.firmware_max_bytes)
+                     firmware_max_bytes=settings.firmware_max_bytes,
+                     max_inflight=settings.max_inflight,
+                     grid_inflight_reserve=settings.grid_inflight_reserve)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=10)
     return uvicorn.Server(config)
