@@ -74,20 +74,27 @@ async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: Pr
     """
     checked = check(body)
     key = check_key(key)
-    decision = None
-    if gate is not None:
-        decision = gate.check(checked.new.kind, checked.new.priority, reserved_slot=reserved_slot)
-        if not decision.admitted:
-            return await _refused(pool, body, key, decision)
+    if gate is None:
+        return await _store(pool, checked, body, key, profiles)
+    decision = gate.take(checked.new.kind, checked.new.priority, reserved_slot=reserved_slot)
+    if not decision.admitted:
+        return await _refused(pool, body, key, decision)
+    committed = False
+    try:
+        submitted = await _store(pool, checked, body, key, profiles)
+        committed = not submitted.replayed
+    finally:
+        gate.settle(decision, committed=committed)
+    return submitted
 
+
+async def _store(pool: asyncpg.Pool, checked: Checked, body: Any, key: str | None,
+                 profiles: ProfileCatalog) -> Submitted:
     async def in_scope(conn: asyncpg.Connection) -> None:
         await checked.kind.check(conn, checked.params, profiles)
 
-    submitted = await submit(pool, checked.new, validate=in_scope, idempotency_key=key,
-                             request_hash=request_hash(body))
-    if gate is not None and decision is not None and not submitted.replayed:
-        gate.admitted(decision.lane)
-    return submitted
+    return await submit(pool, checked.new, validate=in_scope, idempotency_key=key,
+                        request_hash=request_hash(body))
 
 
 async def _refused(pool: asyncpg.Pool, body: Any, key: str | None, decision: Decision) -> Submitted:

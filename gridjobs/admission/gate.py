@@ -1,9 +1,11 @@
 """QueueGate: the depth per lane this process admits against, without a query per request.
 
 The depth is the last one read from Postgres (`apply`, from the refresher)
-plus what this process admitted since that read began (`admitted`). So one
-process never overshoots a bound; several processes overshoot it by at most
-what the others admit within one refresh interval.
+plus what this process admitted since that read began, committed or still
+being written: `take` counts a submission in as soon as it is admitted, and
+`settle` says whether it was committed. So one process never overshoots a
+bound, however many submissions it has in flight; several processes
+overshoot it by at most what the others admit within one refresh interval.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class QueueGate:
         self.emergency_priority = emergency_priority
         self._read: dict[Lane, int] = {lane: 0 for lane in Lane}
         self._drain: dict[Lane, float | None] = {lane: None for lane in Lane}
-        self._admitted: Counter[Lane] = Counter()
+        self._admitted: Counter[Lane] = Counter()   # committed since the last reading began
+        self._pending: Counter[Lane] = Counter()    # admitted, not yet committed or given up
         self.refreshes = 0
 
     @classmethod
@@ -43,7 +46,7 @@ class QueueGate:
         return lane_of(kind, priority, emergency_priority=self.emergency_priority)
 
     def depth(self, lane: Lane) -> int:
-        return self._read[lane] + self._admitted[lane]
+        return self._read[lane] + self._admitted[lane] + self._pending[lane]
 
     def drain_per_s(self, lane: Lane) -> float | None:
         return self._drain[lane]
@@ -52,6 +55,19 @@ class QueueGate:
         lane = self.lane(kind, priority)
         return admit(lane, self.depth(lane), self.bounds, drain_per_s=self._drain[lane],
                      reserved_slot=reserved_slot)
+
+    def take(self, kind: str, priority: int, *, reserved_slot: bool = False) -> Decision:
+        """Decide; an admitted submission counts in the depth until it is `settle`d."""
+        decision = self.check(kind, priority, reserved_slot=reserved_slot)
+        if decision.admitted:
+            self._pending[decision.lane] += 1
+        return decision
+
+    def settle(self, decision: Decision, *, committed: bool) -> None:
+        """What became of a submission `take` admitted: a new row, or none."""
+        self._pending[decision.lane] -= 1
+        if committed:
+            self.admitted(decision.lane)
 
     def admitted(self, lane: Lane) -> None:
         """An operation of `lane` was committed by this process."""

@@ -29,7 +29,8 @@ def _problem(description: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "malformed JSON", 404: "not found", 409: "conflict", 413: "body over 1 MiB",
-            415: "unsupported media type", 422: "validation failed"}
+            415: "unsupported media type", 422: "validation failed",
+            503: "overloaded: the lane is full or too many requests are in flight (Retry-After)"}
     return {str(c): _problem(text[c]) for c in codes}
 
 
@@ -53,7 +54,7 @@ def build_openapi() -> dict[str, Any]:
                 "summary": "Submit an operation (202), or plan it with ?dry_run=true (200)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(intake.OperationIn)}}},
                 "responses": {"202": _json(schemas.OperationOut, "accepted"), "200": {"description": "dry-run plan"},
-                              **_errors(400, 409, 413, 422)},
+                              **_errors(400, 409, 413, 422, 503)},
             },
             "get": {"summary": "List operations, newest first",
                     "responses": {"200": _json(schemas.OperationPage, "a page"), **_errors(422)}},

@@ -103,6 +103,14 @@ async def test_a_refused_retry_of_an_accepted_submission_gets_its_replay(bounded
     assert await _rows(runtime) == 5
 
 
+async def test_concurrent_submissions_do_not_overshoot_the_bound(bounded):
+    runtime, client, firmware_id = bounded
+    answers = await asyncio.gather(*(client.post("/v1/operations", json=rollout(firmware_id))
+                                     for _ in range(12)))
+    assert sorted(r.status_code for r in answers) == [202] * 5 + [503] * 7
+    assert await _rows(runtime) == 5
+
+
 async def test_the_refresher_reads_depth_and_drain_rate_from_postgres(pool, db_url):
     await pool.execute("""
         INSERT INTO operations (id, kind, status, priority, params, created_at, started_at)

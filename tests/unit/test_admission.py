@@ -86,6 +86,18 @@ def test_gate_counts_its_own_admissions_until_a_reading_includes_them():
     assert gate.drain_per_s(Lane.GRID) is None
 
 
+def test_a_taken_slot_counts_until_settled():
+    gate = QueueGate(bounds=Bounds(grid=1, bulk=2), emergency_priority=50)
+    first, second = gate.take("key_rotation", 0), gate.take("key_rotation", 0)
+    assert first.admitted and second.admitted
+    assert not gate.take("key_rotation", 0).admitted          # two in flight fill the lane
+    gate.settle(first, committed=False)                        # refused by validation: no row
+    assert gate.depth(Lane.BULK) == 1
+    gate.settle(second, committed=True)
+    assert gate.depth(Lane.BULK) == 1
+    assert gate.take("key_rotation", 0).admitted
+
+
 def _snapshot() -> QueueSnapshot:
     groups = (
         QueueGroup("firmware_rollout", Status.QUEUED, 0, 7, 12.5),
