@@ -49,6 +49,10 @@ class ShardPool:
             await asyncio.gather(*refs)
         return True
 
+    async def stats(self, timeout_s: float) -> list[dict | None]:
+        """Every shard's `stats()`, in shard order; None for one that did not answer in time."""
+        return list(await asyncio.gather(*(_stats(h, timeout_s) for h in self._handles)))
+
     async def execute(self, operation_id: str, step: str, tasks: Sequence[DeviceTask]) -> list[DeviceResult]:
         """One Ray call per shard; a shard that fails yields a fault per device."""
         groups = group_by_shard(tasks, lambda t: t.device_id, self.size)
@@ -76,6 +80,16 @@ class ShardPool:
                 pass
             ray.kill(handle, no_restart=True)
         self._handles = []
+
+
+async def _stats(handle, timeout_s: float) -> dict | None:
+    ref = handle.stats.remote()
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await ref
+    except (RayError, TimeoutError):
+        ray.cancel(ref)
+        return None
 
 
 def _call_timeout(batch: list[DeviceTask]) -> float:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import ray
 
@@ -60,6 +62,9 @@ class DeviceShardImpl:
         self._calls: Counter[str] = Counter()
         self._tasks: Counter[str] = Counter()
         self._seconds: Counter[str] = Counter()
+        # A new value each time Ray (re)starts this actor: its counters start over then.
+        self._incarnation = uuid.uuid4().hex
+        self._started_at = time.time()
 
     async def ping(self) -> int:
         return self.index
@@ -76,10 +81,14 @@ class DeviceShardImpl:
         self._seconds[step] += time.perf_counter() - started
         return list(results)
 
-    async def stats(self) -> dict[str, dict[str, float]]:
-        """Calls and device tasks received per step, since this actor (re)started."""
+    async def stats(self) -> dict[str, Any]:
+        """Since this actor (re)started: calls and device tasks received per step, and
+        Modbus request counts per gateway (`host:port` -> `adapters.RequestCounts`).
+        `incarnation` changes when the actor restarts, and the counts start over."""
         return {"calls": dict(self._calls), "tasks": dict(self._tasks),
-                "seconds": {k: round(v, 4) for k, v in self._seconds.items()}}
+                "seconds": {k: round(v, 4) for k, v in self._seconds.items()},
+                "gateways": self._sessions.counts(),
+                "incarnation": self._incarnation, "started_at": self._started_at}
 
     async def state_of(self, device_ids: list[str]) -> dict[str, DeviceState]:
         await self._rebuild(device_ids)

@@ -29,6 +29,7 @@ from .point import Point
 from .profile import Profile, RoleBinding, SunSpecMap
 from .profile_file import ProfileInfo, list_profiles, load_profile, load_profile_file, parse_profile
 from .roles import CURTAIL_ROLES, DER_ROLES, FIRMWARE_ROLES, GENERATION_ROLE, Role
+from .request_stats import LATENCY_BUCKETS_S, RequestCounts, RequestStats
 from .session import GatewaySession
 from .settings import SessionSettings
 
@@ -51,6 +52,7 @@ __all__ = [
     "FirmwareState",
     "GatewaySession",
     "KeyOp",
+    "LATENCY_BUCKETS_S",
     "KeySlots",
     "LayoutCache",
     "NotImplementedValueError",
@@ -61,6 +63,8 @@ __all__ = [
     "ProfileError",
     "ProfileInfo",
     "Role",
+    "RequestCounts",
+    "RequestStats",
     "RoleBinding",
     "SessionClosedError",
     "SessionPool",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .errors import SessionClosedError
+from .request_stats import RequestCounts
 from .session import GatewaySession
 from .settings import (
     DEFAULT_BACKOFF_INITIAL_S,
@@ -44,6 +45,10 @@ class SessionPool:
         if key not in self._sessions:
             self._sessions[key] = GatewaySession(host=host, port=port, settings=self.settings)
         return self._sessions[key]
+
+    def counts(self) -> dict[str, RequestCounts]:
+        """Request counts per gateway (`host:port`), for every session handed out so far."""
+        return {f"{host}:{port}": s.stats.counts() for (host, port), s in self._sessions.items()}
 
     async def close(self) -> None:
         """Close every session. Idempotent; the pool hands out no sessions afterwards."""

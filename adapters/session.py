@@ -23,6 +23,7 @@ from pymodbus.pdu import ModbusPDU
 from .errors import DeviceFault, FaultCode, SessionClosedError
 from .layouts import LayoutCache
 from .limits import check_read, check_unit_id, check_write
+from .request_stats import RequestStats
 from .settings import SessionSettings
 
 Call = Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]
@@ -72,6 +73,7 @@ class GatewaySession:
         self._connect_failures = 0
         self._retry_at = 0.0
         self._closed = False
+        self.stats = RequestStats()  # latency, timeouts and faults of this gateway's requests
         # What SunSpec discovery found about the units behind this gateway.
         self.layouts = LayoutCache()
 
@@ -114,13 +116,25 @@ class GatewaySession:
         async with self._slots, self._wire:
             if self._closed:
                 raise SessionClosedError(f"session {self.host}:{self.port} is closed")
-            link = await self._connected(unit_id)
-            response = await self._exchange(link, unit_id=unit_id, what=what, call=call)
+            response, seconds = await self._counted(unit_id=unit_id, what=what, call=call)
         if response.isError():
+            self.stats.answered(seconds, fault=FaultCode.MODBUS_EXCEPTION)
             fault = self._fault(FaultCode.MODBUS_EXCEPTION, unit_id, f"{what}: {_exception_name(response)}")
             fault.exception_code = response.exception_code
             raise fault
+        self.stats.answered(seconds)
         return response
+
+    async def _counted(self, *, unit_id: int, what: str, call: Call) -> tuple[ModbusPDU, float]:
+        """Connect if need be, then exchange: the answer and its latency; a fault is counted."""
+        try:
+            link = await self._connected(unit_id)
+            started = time.perf_counter()
+            response = await self._exchange(link, unit_id=unit_id, what=what, call=call)
+        except DeviceFault as fault:
+            self.stats.failed(fault.code)
+            raise
+        return response, time.perf_counter() - started
 
     async def _connected(self, unit_id: int) -> _Link:
         if self._link is not None and self._link.alive:

@@ -188,8 +188,8 @@ class HttpServer(Child):
 
 
 def gridjobs_serve(dsn: str, *, port: int, log_path: Path, shards: int | None = None,
-                   intake_only: bool = False) -> HttpServer:
-    """`gridjobs serve` as a subprocess, the way it is deployed."""
+                   intake_only: bool = False, env: dict[str, str] | None = None) -> HttpServer:
+    """`gridjobs serve` as a subprocess, the way it is deployed; `env` adds GRIDJOBS_* settings."""
     key_file = log_path.parent / "master.key"  # an external database needs a master key
     ensure_master_key(key_file)
     cmd = [sys.executable, "-m", "gridjobs", "serve", "--database-url", dsn,
@@ -198,7 +198,8 @@ def gridjobs_serve(dsn: str, *, port: int, log_path: Path, shards: int | None = 
         cmd += ["--shards", str(shards)]
     if intake_only:
         cmd.append("--intake-only")
-    return HttpServer(cmd, port=port, log_path=log_path)
+    return HttpServer(cmd, port=port, log_path=log_path,
+                      env={**os.environ, **env} if env else None)
 
 
 def format_counts(counts: dict[str, int]) -> str:

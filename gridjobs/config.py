@@ -23,6 +23,14 @@ MAX_RUNNING = 8               # operations one process runs at once
 MAX_BODY_BYTES = 1024 * 1024  # JSON request bodies
 FIRMWARE_MAX_BYTES = 16 * 1024 * 1024  # POST /v1/firmware images
 LOG_LEVEL = "info"
+# Overload (README "Overload"): admission by lane, and the in-flight bound.
+BULK_QUEUE_MAX = 10_000       # queued bulk operations (rollouts, rotations, routine sheds)
+GRID_QUEUE_MAX = 100_000      # queued emergency sheds and curtailments
+EMERGENCY_PRIORITY = 50       # a shed or DER curtailment at or above it is in the grid lane
+MAX_INFLIGHT = 256            # HTTP requests in flight, beyond which 503 at once
+GRID_INFLIGHT_RESERVE = 32    # extra in-flight slots only a grid-lane submission may keep
+QUEUE_REFRESH_S = 0.5         # how often the queue depth per lane is read from Postgres
+DRAIN_WINDOW_S = 30.0         # the window over which the drain rate (claims/s) is measured
 
 
 def default_data_dir() -> Path:
@@ -52,6 +60,13 @@ class Settings:
     log_level: str = LOG_LEVEL
     profiles_dir: Path | None = None    # user device profiles, beside the shipped ones
     master_key_file: Path | None = None  # None: <data_dir>/master.key with the embedded database
+    bulk_queue_max: int = BULK_QUEUE_MAX
+    grid_queue_max: int = GRID_QUEUE_MAX
+    emergency_priority: int = EMERGENCY_PRIORITY
+    max_inflight: int = MAX_INFLIGHT
+    grid_inflight_reserve: int = GRID_INFLIGHT_RESERVE
+    queue_refresh_s: float = QUEUE_REFRESH_S
+    drain_window_s: float = DRAIN_WINDOW_S
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -73,6 +88,13 @@ _ENV = {
     "GRIDJOBS_PROFILES_DIR": "profiles_dir",
     "GRIDJOBS_FIRMWARE_MAX_BYTES": "firmware_max_bytes",
     "GRIDJOBS_MASTER_KEY_FILE": "master_key_file",
+    "GRIDJOBS_BULK_QUEUE_MAX": "bulk_queue_max",
+    "GRIDJOBS_GRID_QUEUE_MAX": "grid_queue_max",
+    "GRIDJOBS_EMERGENCY_PRIORITY": "emergency_priority",
+    "GRIDJOBS_MAX_INFLIGHT": "max_inflight",
+    "GRIDJOBS_GRID_INFLIGHT_RESERVE": "grid_inflight_reserve",
+    "GRIDJOBS_QUEUE_REFRESH_S": "queue_refresh_s",
+    "GRIDJOBS_DRAIN_WINDOW_S": "drain_window_s",
 }
 
 

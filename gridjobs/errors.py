@@ -30,6 +30,7 @@ class GridjobsError(Exception):
     status = 500
     title = "Internal error"
     type_slug = "internal"
+    chosen = False   # True: an answer the service chose (shedding load), not a failure to log
 
     def __init__(self, detail: str, *, extra: dict[str, Any] | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -130,6 +131,21 @@ class PayloadTooLarge(GridjobsError):
     status = 413
     title = "Payload too large"
     type_slug = "payload-too-large"
+
+
+class Overloaded(GridjobsError):
+    """Refused to keep the service answering: a full queue, or too many requests at once."""
+
+    status = 503
+    title = "Overloaded"
+    type_slug = "overloaded"
+    chosen = True
+
+    def __init__(self, detail: str, *, retry_after_s: int,
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail, extra={**(extra or {}), "retry_after_s": retry_after_s},
+                         headers={"Retry-After": str(retry_after_s)})
+        self.retry_after_s = retry_after_s
 
 
 class ExecutionError(GridjobsError):

@@ -10,10 +10,14 @@ from typing import Any, Mapping
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
 
+from gridjobs.admission.decide import Decision
+from gridjobs.admission.gate import QueueGate
+from gridjobs.admission.refusal import refusal
 from gridjobs.errors import ValidationFailed, quoted
 from gridjobs.kinds import KINDS, OperationKind
+from gridjobs.metrics import ADMISSION_REFUSED
 from gridjobs.profiles import ProfileCatalog
-from gridjobs.store.operations import NewOperation, Submitted, submit
+from gridjobs.store.operations import NewOperation, Submitted, accepted_before, submit
 from gridjobs.validation import text, validate
 
 MAX_KEY_LENGTH = 255
@@ -63,15 +67,45 @@ def check_key(key: str | None) -> str | None:
     return validate(TypeAdapter(IdempotencyKey), key, prefix="Idempotency-Key")
 
 
-async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None,
-                 profiles: ProfileCatalog) -> Submitted:
-    checked = check(body)
+async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: ProfileCatalog,
+                 gate: QueueGate | None = None, reserved_slot: bool = False) -> Submitted:
+    """Validate, admit by lane (`gate`; None admits everything), then store in one transaction.
 
+    `reserved_slot`: the request holds an in-flight slot kept for the grid lane.
+    """
+    checked = check(body)
+    key = check_key(key)
+    if gate is None:
+        return await _store(pool, checked, body, key, profiles)
+    decision = gate.take(checked.new.kind, checked.new.priority, reserved_slot=reserved_slot)
+    if not decision.admitted:
+        return await _refused(pool, body, key, decision)
+    committed = False
+    try:
+        submitted = await _store(pool, checked, body, key, profiles)
+        committed = not submitted.replayed
+    finally:
+        gate.settle(decision, committed=committed)
+    return submitted
+
+
+async def _store(pool: asyncpg.Pool, checked: Checked, body: Any, key: str | None,
+                 profiles: ProfileCatalog) -> Submitted:
     async def in_scope(conn: asyncpg.Connection) -> None:
         await checked.kind.check(conn, checked.params, profiles)
 
-    return await submit(pool, checked.new, validate=in_scope, idempotency_key=check_key(key),
+    return await submit(pool, checked.new, validate=in_scope, idempotency_key=key,
                         request_hash=request_hash(body))
+
+
+async def _refused(pool: asyncpg.Pool, body: Any, key: str | None, decision: Decision) -> Submitted:
+    """A retry of a submission that was accepted gets its replay; anything else is refused."""
+    if key is not None:
+        before = await accepted_before(pool, key, request_hash(body))
+        if before is not None:
+            return Submitted(before, replayed=True)
+    ADMISSION_REFUSED.labels(decision.lane.value, str(decision.refused)).inc()
+    raise refusal(decision)
 
 
 async def plan(pool: asyncpg.Pool, body: Any, *, profiles: ProfileCatalog) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import structlog
 
 from actors.pool import ShardPool
 from actors.shard import ShardConfig
+from gridjobs.admission.gate import QueueGate
 from gridjobs.config import Settings
 from gridjobs.dispatch.dispatcher import Dispatcher, DispatcherConfig
 from gridjobs.errors import ConfigError, StoreError
@@ -31,6 +32,7 @@ from gridjobs.run.context import RunPorts
 from gridjobs.run.postgres import PgDevices, PgFirmware
 from gridjobs.store.database import create_pool, migrate, ping
 from gridjobs.store.shard_services import pg_shard_services
+from gridjobs.telemetry.monitors import open_monitors
 
 READY_TIMEOUT_S = 3.0
 log = structlog.get_logger("gridjobs.runtime")
@@ -44,6 +46,7 @@ class Runtime:
     dispatcher: Dispatcher | None
     profiles: ProfileCatalog
     keyring: Keyring | None = None     # None: no master key file (no key operations)
+    gate: QueueGate | None = None      # admission by lane; None: admit everything
 
     async def readiness(self) -> dict[str, str]:
         checks = {}
@@ -121,7 +124,10 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
                                     config=DispatcherConfig(settings.lease_s, settings.poll_s,
                                                             settings.max_running))
             await dispatcher.start()
-        yield Runtime(settings, pool, shards, dispatcher, profiles, keyring)
+        gate = QueueGate.of(settings)
+        running = (lambda: dispatcher.running) if dispatcher is not None else None
+        async with open_monitors(settings, gate, shards=shards, running=running):
+            yield Runtime(settings, pool, shards, dispatcher, profiles, keyring, gate)
     finally:
         if dispatcher is not None:
             await dispatcher.stop()

@@ -79,7 +79,9 @@ def build_server(settings: Settings, *, execute: bool = True,
                  stop: StopRequest | None = None) -> Server:
     lifespan = Lifespan(settings, execute=execute, stop=stop or StopRequest(settings.drain_s))
     app = create_app(lifespan, max_body_bytes=settings.max_body_bytes,
-                     firmware_max_bytes=settings.firmware_max_bytes)
+                     firmware_max_bytes=settings.firmware_max_bytes,
+                     max_inflight=settings.max_inflight,
+                     grid_inflight_reserve=settings.grid_inflight_reserve)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=HTTP_DRAIN_S)
     return Server(config, lifespan)

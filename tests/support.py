@@ -25,14 +25,15 @@ def test_settings(db_url: str, **overrides) -> Settings:
 
 
 @asynccontextmanager
-async def api_client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client wired to the real app, sharing an already open runtime."""
+async def api_client(runtime: Runtime, **app_options) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client wired to the real app (built with `app_options`), sharing an
+    already open runtime."""
 
     @asynccontextmanager
     async def given():
         yield runtime
 
-    app = create_app(given)
+    app = create_app(given, **app_options)
     app.state.runtime = runtime
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gridjobs.test") as client:

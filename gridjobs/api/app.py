@@ -10,11 +10,12 @@ from starlette.middleware import Middleware
 
 from gridjobs.api import audit, devices, firmware, operations, service
 from gridjobs.api.body_limit import BodyLimit
+from gridjobs.api.inflight import InflightLimit
 from gridjobs.api.openapi import build_openapi
 from gridjobs.api.problems import EXCEPTION_HANDLERS
 from gridjobs.api.request_metrics import RequestMetrics
 from gridjobs.api.resources import Resource
-from gridjobs.config import FIRMWARE_MAX_BYTES, MAX_BODY_BYTES
+from gridjobs.config import FIRMWARE_MAX_BYTES, GRID_INFLIGHT_RESERVE, MAX_BODY_BYTES, MAX_INFLIGHT
 from gridjobs.runtime import Runtime
 
 ROUTES = [
@@ -39,11 +40,14 @@ def create_app(
     open_runtime: Callable[[], AsyncContextManager[Runtime]],
     *, max_body_bytes: int = MAX_BODY_BYTES,
     firmware_max_bytes: int = FIRMWARE_MAX_BYTES,
+    max_inflight: int = MAX_INFLIGHT, grid_inflight_reserve: int = GRID_INFLIGHT_RESERVE,
 ) -> Starlette:
     """Build the app; `open_runtime` provides the pool, shards and dispatcher.
 
     Firmware uploads have their own body limit. The upload itself also stops at
     the runtime's `settings.firmware_max_bytes`, so the lower of the two applies.
+    Past `max_inflight` requests at once it answers 503, except for submissions
+    that may take one of `grid_inflight_reserve` more slots (api/inflight.py).
     """
 
     @asynccontextmanager
@@ -55,6 +59,8 @@ def create_app(
     app = Starlette(
         routes=ROUTES,
         middleware=[Middleware(RequestMetrics),
+                    Middleware(InflightLimit, max_inflight=max_inflight,
+                               reserve=grid_inflight_reserve),
                     Middleware(BodyLimit, max_bytes=max_body_bytes,
                                prefix_limits={"/v1/firmware": firmware_max_bytes})],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gridjobs import intake
+from gridjobs.api.inflight import holds_reserve
 from gridjobs.api.parsing import decode_cursor, encode_cursor, path_uuid, query, read_json
 from gridjobs.api.queries import BY_SEQ, NEWEST_FIRST, OperationsQuery, Page, SubmitQuery
 from gridjobs.api.schemas import OperationOut, OutcomeOut
@@ -39,7 +40,9 @@ async def submit(request: Request) -> Response:
     if dry_run:
         return JSONResponse(await intake.plan(_pool(request), body, profiles=_profiles(request)))
     key = request.headers.get("idempotency-key") or request.headers.get("x-request-id")
-    submitted = await intake.accept(_pool(request), body, key=key, profiles=_profiles(request))
+    submitted = await intake.accept(_pool(request), body, key=key, profiles=_profiles(request),
+                                    gate=request.app.state.runtime.gate,
+                                    reserved_slot=holds_reserve(request))
     op = submitted.operation
     headers = {"Location": _location(op), "Operation-Location": _location(op)}
     if submitted.replayed:

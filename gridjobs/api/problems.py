@@ -45,7 +45,7 @@ def _bounded(error: dict[str, str]) -> dict[str, str]:
 
 
 async def on_gridjobs_error(request: Request, exc: GridjobsError) -> ProblemResponse:
-    if exc.status >= 500:
+    if exc.status >= 500 and not exc.chosen:
         log.error("request_failed", error=exc.detail, path=request.url.path)
     return problem(exc.status, exc.title, exc.detail, slug=exc.type_slug,
                    instance=request.url.path, headers=exc.headers or None, **exc.extra)

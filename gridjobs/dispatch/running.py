@@ -9,7 +9,7 @@ import structlog
 
 from gridjobs.device_keys.errors import KeyStoreError
 from gridjobs.errors import ExecutionError, GridjobsError, StaleLeaseError, StoreError
-from gridjobs.metrics import OPERATIONS_FINISHED
+from gridjobs.metrics import LEASE_RENEWAL_FAILURES, OPERATIONS_FINISHED
 from gridjobs.run.context import Finish, RunContext
 from gridjobs.states import Status
 
@@ -28,6 +28,7 @@ async def run_claimed(ctx: RunContext, runners: Mapping[str, Runner]) -> None:
         if heartbeat in done:  # lease lost: stop acting at once
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
+            LEASE_RENEWAL_FAILURES.labels("lease_lost").inc()
             log.warning("lease_lost", reason=repr(heartbeat.exception()))
             return
         finish = runner.result()
@@ -87,6 +88,7 @@ async def _heartbeat(ctx: RunContext) -> None:
             if beat.resume:
                 ctx.resume.set()
         except StoreError as exc:  # transient: the lease outlives a few missed beats
+            LEASE_RENEWAL_FAILURES.labels("store_error").inc()
             log.warning("heartbeat_failed", error=str(exc))
 
 

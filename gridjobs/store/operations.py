@@ -94,6 +94,15 @@ async def _get(conn: asyncpg.Connection | asyncpg.Pool, operation_id: UUID) -> O
 
 
 @translated
+async def accepted_before(pool: asyncpg.Pool, key: str, request_hash: str) -> Operation | None:
+    """The operation this key and body were accepted as, if they were (no lock taken)."""
+    row = await pool.fetchrow(Q["find_idempotency_key"], key)
+    if row is None or row["request_hash"] != request_hash:
+        return None
+    return await _get(pool, row["operation_id"])
+
+
+@translated
 async def get_operation(pool: asyncpg.Pool, operation_id: UUID) -> Operation:
     return await _get(pool, operation_id)
 

@@ -8,6 +8,8 @@ import pytest
 from actors.placement import shard_for
 from gridjobs.curtailment.stages import restore_stages
 from gridjobs.load_shed.planner import Candidate, plan_shed, shed_order
+from gridjobs.metrics import REGISTRY
+from gridjobs.telemetry.shard_stats import ShardStatsPoller
 from simulators import Fault, Fleet
 from tests.support import outcomes, running_service, serving, wait_for_status, wait_until
 
@@ -165,6 +167,27 @@ async def test_one_ray_call_per_shard_per_batch(service, fleet):
         assert calls <= runtime.shards.size, (step, stats)  # one batch each, fault-free fleet
         assert tasks > calls  # many devices per call, never one call per device
     assert sum(s["tasks"]["curtail"] for s in stats) == op["result"]["devices_shed"]
+
+
+async def test_modbus_metrics_per_gateway_come_from_the_shards_and_survive_a_restart(
+        service, fleet, ray_local):
+    runtime, client = service
+    op = await wait_for_status(client, await submit(client, shed_body(fleet, 0.6)))
+    assert op["status"] == "succeeded"
+    poller = ShardStatsPoller(runtime.shards, timeout_s=60)
+    assert await poller.pull() == []
+    totals = poller.totals.totals()
+    gateways = {f"{d['host']}:{d['port']}" for d in fleet.inventory()}
+    assert set(totals) == gateways  # one label per gateway, none per device
+    assert all(c.requests > 0 and c.answered == c.requests for c in totals.values())
+    gateway = sorted(gateways)[0]
+    sample = REGISTRY.get_sample_value
+    assert sample("gridjobs_modbus_requests_total", {"gateway": gateway}) == totals[gateway].requests
+    assert sample("gridjobs_modbus_request_seconds_count", {"gateway": gateway}) > 0
+    ray_local.kill(runtime.shards.handle(0), no_restart=False)
+    assert await poller.pull() == [0]  # a new incarnation: counted, and its past kept
+    after = poller.totals.totals()
+    assert all(after[g].requests == totals[g].requests for g in gateways)
 
 
 async def test_notify_starts_work_without_waiting_for_a_poll(db_url, fleet, ray_local):

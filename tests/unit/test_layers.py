@@ -28,10 +28,11 @@ GRIDJOBS_LAYERS = (
     ("curtailment",),                                          # the curtailment engine
     ("load_shed", "der", "rollout", "key_rotation"),           # the kinds
     ("kinds",),                                                # the registry of kinds
-    ("dispatch", "intake", "testing"),                         # running work; taking it in; the test seam
+    ("admission",),                                            # lanes, queue bounds, the depth gate
+    ("dispatch", "intake", "testing", "telemetry"),            # running work; taking it in; the test seam; watchers
     ("runtime", "bootstrap", "shutdown"),                      # one process's resources; its stop
     ("api",),                                                  # HTTP
-    ("serve", "key_admin"),                                    # entry points that hold a database
+    ("serve", "key_admin", "token_admin"),                     # entry points that hold a database
     ("client", "progress", "profile_view"),                    # what people see
     ("demo",),
     ("cli",),

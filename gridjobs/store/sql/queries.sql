@@ -71,6 +71,10 @@ SELECT op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint AS failed,
        EXISTS (SELECT 1 FROM saved) AS key_saved
 FROM op, announced;
 
+-- name: find_idempotency_key
+-- Without the in-flight lock: a refused submission only asks whether its key was accepted.
+SELECT request_hash, operation_id FROM idempotency_keys WHERE key = $1 AND expires_at > now();
+
 -- name: notify_cancel
 SELECT pg_notify('gridjobs_cancel', $1::text);
 
@@ -399,3 +403,22 @@ WHERE ($1::text IS NULL OR principal = $1)
   AND ($2::bigint IS NULL OR id < $2)
 ORDER BY id DESC
 LIMIT $3;
+
+-- name: queue_groups
+-- The active operations by kind, status and priority, and the age of the oldest
+-- queued one in each group (operations_active_idx). One grouped query for the
+-- admission depth per lane and the queue gauges.
+SELECT kind, status, priority, count(*) AS operations,
+       extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'queued'))::float8
+           AS oldest_queued_s
+FROM operations
+WHERE status IN ('queued', 'running', 'cancelling', 'paused')
+GROUP BY kind, status, priority;
+
+-- name: claimed_since
+-- Operations that left `queued` in the last $1 seconds: started_at is set by the
+-- first claim only, so each counts once (operations_started_idx).
+SELECT kind, priority, count(*) AS operations
+FROM operations
+WHERE started_at > now() - make_interval(secs => $1)
+GROUP BY kind, priority;

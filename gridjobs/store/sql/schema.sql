@@ -54,6 +54,12 @@ CREATE INDEX operations_claim_idx ON operations (priority DESC, created_at)
     WHERE status IN ('queued', 'running', 'cancelling');
 CREATE INDEX operations_newest_idx ON operations (created_at DESC, id DESC);
 CREATE INDEX operations_feeders_idx ON operations USING gin (feeders);
+-- The admission refresher groups the active operations and counts the recently
+-- claimed ones every ~0.5 s: it reads these, not the whole history.
+CREATE INDEX operations_active_idx ON operations (kind, status, priority, created_at)
+    WHERE status IN ('queued', 'running', 'cancelling', 'paused');
+CREATE INDEX operations_started_idx ON operations (started_at) INCLUDE (kind, priority)
+    WHERE started_at IS NOT NULL;
 
 CREATE TABLE idempotency_keys (
     key           text PRIMARY KEY,

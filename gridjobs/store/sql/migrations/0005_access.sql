@@ -1,4 +1,4 @@
--- 0004: API tokens, who did what to an operation, its feeders, and the audit of requests.
+-- 0005: API tokens, who did what to an operation, its feeders, and the audit of requests.
 
 -- A token is "gjt_<id>_<secret>": only the id and the SHA-256 of the secret are kept.
 CREATE TABLE api_tokens (

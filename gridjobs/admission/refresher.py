@@ -1,0 +1,108 @@
+"""QueueRefresher: one background task that reads the queue and feeds the gate and gauges.
+
+Every `every_s` (after the previous read finished) it runs the two grouped
+reads of `store.queue` on a connection of its own, so it never waits behind
+the intake for a pooled one, bounded by `timeout_s`. A failed read keeps the
+last depth; the gate's own admissions since then still count, so this process
+errs on the side of refusing. Whoever opens it (the runtime) stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import structlog
+
+from gridjobs.admission.gate import QueueGate
+from gridjobs.admission.lanes import Lane
+from gridjobs.admission.reading import by_band, lane_reading, oldest_queued_s
+from gridjobs.errors import StoreError
+from gridjobs.metrics import (
+    ADMISSION_BOUND, ADMISSION_DEPTH, ADMISSION_DRAIN, QUEUE_OLDEST, QUEUE_OPERATIONS,
+    QUEUE_REFRESH_FAILURES,
+)
+from gridjobs.store.database import connect
+from gridjobs.store.queue import QueueSnapshot, queue_snapshot
+
+REFRESH_TIMEOUT_S = 2.0
+CLOSE_TIMEOUT_S = 2.0
+
+log = structlog.get_logger("gridjobs.admission")
+
+
+class QueueRefresher:
+    def __init__(self, dsn: str, gate: QueueGate, *, every_s: float, window_s: float,
+                 timeout_s: float = REFRESH_TIMEOUT_S) -> None:
+        self.dsn, self.gate = dsn, gate
+        self.every_s, self.window_s, self.timeout_s = every_s, window_s, timeout_s
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task | None = None
+        self._failing = False
+
+    async def start(self) -> None:
+        """Read once (a failure is logged, not raised), then keep reading in the background."""
+        await self.refresh()
+        self._task = asyncio.create_task(self._loop(), name="gridjobs-queue-refresh")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self._close()
+
+    async def refresh(self) -> bool:
+        began = self.gate.reading_began()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                snapshot = await queue_snapshot(await self._connection(), window_s=self.window_s)
+        except (StoreError, TimeoutError) as exc:
+            await self._failed(exc)
+            return False
+        if self._failing:
+            log.info("queue_refresh_recovered")
+            self._failing = False
+        self.gate.apply(lane_reading(snapshot, emergency_priority=self.gate.emergency_priority), began)
+        publish(snapshot, self.gate)
+        return True
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            await self.refresh()
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await connect(self.dsn)
+        return self._conn
+
+    async def _failed(self, exc: Exception) -> None:
+        QUEUE_REFRESH_FAILURES.inc()
+        if not self._failing:  # once per streak, not every half second
+            log.warning("queue_refresh_failed", error=f"{type(exc).__name__}: {exc}")
+            self._failing = True
+        await self._close()  # a read cut off by the timeout leaves the connection unusable
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None or conn.is_closed():
+            return
+        try:
+            await conn.close(timeout=CLOSE_TIMEOUT_S)
+        except (asyncpg.InterfaceError, asyncpg.PostgresError, OSError, TimeoutError):
+            conn.terminate()
+
+
+def publish(snapshot: QueueSnapshot, gate: QueueGate) -> None:
+    """Set the queue and admission gauges from one reading (no await: a scrape sees all or none)."""
+    emergency = gate.emergency_priority
+    QUEUE_OPERATIONS.clear()
+    for (kind, status, band), count in by_band(snapshot, emergency_priority=emergency).items():
+        QUEUE_OPERATIONS.labels(kind, status.value, band.value).set(count)
+    oldest = oldest_queued_s(snapshot, emergency_priority=emergency)
+    for lane in Lane:
+        QUEUE_OLDEST.labels(lane.value).set(oldest[lane])
+        ADMISSION_DEPTH.labels(lane.value).set(gate.depth(lane))
+        ADMISSION_BOUND.labels(lane.value).set(gate.bounds.of(lane))
+        ADMISSION_DRAIN.labels(lane.value).set(gate.drain_per_s(lane) or 0.0)

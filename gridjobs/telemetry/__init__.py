@@ -1,0 +1,1 @@
+"""What one process watches besides requests: the queue, its running work and its shards."""
