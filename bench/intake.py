@@ -218,7 +218,7 @@ async def bench(args: argparse.Namespace, dsn: str, workdir: Path) -> dict:
     async with AsyncExitStack() as stack:
         gridjobs = await started(stack, gridjobs_serve(
             dsn, port=free_port(), log_path=workdir / "gridjobs.log", intake_only=True), "gridjobs")
-        async with httpx.AsyncClient(base_url=gridjobs.url, timeout=HTTP_TIMEOUT_S) as http:
+        async with httpx.AsyncClient(base_url=gridjobs.url, timeout=HTTP_TIMEOUT_S, headers=gridjobs.headers) as http:
             (await http.post("/v1/devices", json=devices())).raise_for_status()
         port = free_port()
         ceiling = await started(stack, HttpServer(

@@ -243,7 +243,7 @@ async def bench(args: argparse.Namespace, dsn: str, inventory: list[dict], workd
         server = await started(stack, gridjobs_serve(
             dsn, port=free_port(), log_path=workdir / "gridjobs.log", shards=args.shards, env=env),
             "gridjobs")
-        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT_S) as http:
+        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT_S, headers=server.headers) as http:
             pick = mix(await prepare(http, inventory), args.shed_share)
         port, pid, ids = int(server.url.rsplit(":", 1)[1]), server.proc.pid, []
         rows, capacity = [], 0.0

@@ -187,7 +187,7 @@ async def gridjobs_rollout(args: argparse.Namespace, dsn: str, devices: list[dic
     server = gridjobs_serve(dsn, port=free_port(), log_path=log_path, shards=args.shards)
     try:
         await server.wait_ready("/readyz")
-        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT_S) as http:
+        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT_S, headers=server.headers) as http:
             if (imported := await import_devices(http, devices)) != len(devices):
                 raise RuntimeError(f"imported {imported} of {len(devices)} devices")
             artifact = await upload(http, image, ROLLOUT_VERSION)

@@ -169,9 +169,17 @@ class HttpServer(Child):
     """A child that serves HTTP on a loopback port; ready when `ready_path` answers 200."""
 
     def __init__(self, cmd: Sequence[str], *, port: int, log_path: Path,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, token_file: Path | None = None) -> None:
         super().__init__(cmd, log_path=log_path, env=env)
         self.url = f"http://{HOST}:{port}"
+        self.token_file = token_file
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The bootstrap admin token of a `gridjobs serve`, as an Authorization header."""
+        if self.token_file is None:
+            return {}
+        return {"Authorization": f"Bearer {self.token_file.read_text().strip()}"}
 
     async def wait_ready(self, ready_path: str, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
         async with httpx.AsyncClient(base_url=self.url, timeout=5.0) as client:
@@ -187,6 +195,10 @@ class HttpServer(Child):
                     await asyncio.sleep(READY_POLL_S)
 
 
+BENCH_RATE_LIMITS = ",".join(f"{role}=1000000/1000000" for role in
+                             ("viewer", "operator", "engineer", "installer", "secadm", "secaud"))
+
+
 def gridjobs_serve(dsn: str, *, port: int, log_path: Path, shards: int | None = None,
                    intake_only: bool = False, env: dict[str, str] | None = None) -> HttpServer:
     """`gridjobs serve` as a subprocess, the way it is deployed; `env` adds GRIDJOBS_* settings."""
@@ -198,8 +210,11 @@ def gridjobs_serve(dsn: str, *, port: int, log_path: Path, shards: int | None = 
         cmd += ["--shards", str(shards)]
     if intake_only:
         cmd.append("--intake-only")
-    return HttpServer(cmd, port=port, log_path=log_path,
-                      env={**os.environ, **env} if env else None)
+    # The admin token lands in the log's directory; benchmarks measure throughput, not budgets.
+    env = {**os.environ, "GRIDJOBS_DATA_DIR": str(log_path.parent),
+           "GRIDJOBS_RATE_LIMITS": BENCH_RATE_LIMITS, **(env or {})}
+    return HttpServer(cmd, port=port, log_path=log_path, env=env,
+                      token_file=log_path.parent / "admin.token")
 
 
 def format_counts(counts: dict[str, int]) -> str:

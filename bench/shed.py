@@ -257,7 +257,7 @@ async def run_rounds(args: argparse.Namespace, dsn: str, devices: list[dict],
     rounds = []
     try:
         await server.wait_ready("/readyz")
-        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT_S) as http:
+        async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT_S, headers=server.headers) as http:
             if (imported := await import_devices(http, devices)) != len(devices):
                 raise RuntimeError(f"imported {imported} of {len(devices)} devices")
             for _ in range(args.rounds):

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from gridjobs import logs
+from gridjobs.access.admin import ADMIN_TOKEN_FILENAME
 from gridjobs.client import DEFAULT_URL, Client
 from gridjobs.config import Settings, from_env
 from gridjobs.errors import ConfigError, GridjobsError
@@ -34,6 +35,10 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shards", type=int, help="number of DeviceShard actors (default: CPU count)")
     p.add_argument("--host", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="listen port (default 8080)")
+    p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM, mode 0600)")
+    p.add_argument("--allow-plaintext", action="store_true", default=None,
+                   help="serve plain HTTP on a non-loopback address (a TLS proxy is in front)")
     _master_key_flag(p)
     _profiles_flag(p)
 
@@ -59,6 +64,26 @@ def _keys_parser(keys: argparse._SubParsersAction) -> None:
     admin("slots", "list a device's key versions and states (no secrets)").add_argument("device_id")
 
 
+def _tokens_parser(tokens: argparse._SubParsersAction) -> None:
+    def admin(name: str, text: str) -> argparse.ArgumentParser:
+        p = tokens.add_parser(name, help=text)
+        p.add_argument("--database-url", help="PostgreSQL URL (default: embedded PostgreSQL)")
+        p.add_argument("--data-dir", type=Path, help="data directory for the embedded PostgreSQL")
+        return p
+
+    create = admin("create", "create a token; it is printed once")
+    create.add_argument("--name", required=True, help="who holds it, e.g. scada-north")
+    create.add_argument("--role", action="append", required=True,
+                        help="viewer, operator, engineer, installer, secadm or secaud (repeat for more)")
+    area = create.add_mutually_exclusive_group(required=True)
+    area.add_argument("--feeders", help="comma-separated feeders: its area of responsibility")
+    area.add_argument("--all-feeders", action="store_true", help="every feeder")
+    create.add_argument("--expires", help="lifetime such as 90d, 12h or 30m (default: never)")
+    create.add_argument("--quiet", action="store_true", help="print the token alone")
+    admin("list", "list tokens: names, roles, areas, expiry, last use (never the token)")
+    admin("revoke", "revoke a token; every API process refuses it from its next request").add_argument("name")
+
+
 def _profiles_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profiles-dir", type=Path,
                    help="directory of user device profiles (.json/.toml), beside the shipped ones")
@@ -67,6 +92,31 @@ def _profiles_flag(p: argparse.ArgumentParser) -> None:
 def _client_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=os.environ.get("GRIDJOBS_URL", DEFAULT_URL),
                    help=f"gridjobs API base URL (default {DEFAULT_URL})")
+    p.add_argument("--token-file", type=Path,
+                   help="file holding the API token (default: GRIDJOBS_TOKEN, else <data dir>/admin.token)")
+    p.add_argument("--ca-file", type=Path, default=_env_path("GRIDJOBS_CA_FILE"),
+                   help="CA certificate(s) to trust for https:// URLs (or GRIDJOBS_CA_FILE)")
+
+
+def _env_path(name: str) -> Path | None:
+    return Path(os.environ[name]) if os.environ.get(name) else None
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> str | None:
+    """GRIDJOBS_TOKEN, then --token-file, then the bootstrap admin token of the data dir."""
+    if os.environ.get("GRIDJOBS_TOKEN"):
+        return os.environ["GRIDJOBS_TOKEN"].strip()
+    path = getattr(args, "token_file", None) or settings.data_dir / ADMIN_TOKEN_FILENAME
+    try:
+        return path.read_text().strip() or None
+    except OSError as exc:
+        if getattr(args, "token_file", None):
+            raise ConfigError(f"--token-file {path}: {exc.strerror}") from None
+        return None
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(args.url, token=args.token, ca_file=args.ca_file)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     show = profiles.add_parser("show", help="show one profile's points and roles")
     show.add_argument("name")
     _profiles_flag(show)
+    _tokens_parser(verbs.add_parser("tokens", help="API tokens: create, list, revoke").add_subparsers(
+        dest="action", required=True))
     _keys_parser(verbs.add_parser("keys", help="device keys and the master key").add_subparsers(
         dest="action", required=True))
     status = verbs.add_parser("status", help="show an operation")
@@ -190,11 +242,13 @@ def settings_for(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", None), port=getattr(args, "port", None),
         profiles_dir=getattr(args, "profiles_dir", None),
         master_key_file=getattr(args, "master_key_file", None),
+        tls_cert=getattr(args, "tls_cert", None), tls_key=getattr(args, "tls_key", None),
+        allow_plaintext=getattr(args, "allow_plaintext", None),
     )
 
 
 async def _submit(args: argparse.Namespace) -> int:
-    async with Client(args.url) as client:
+    async with _client(args) as client:
         body = shed_body(args) if args.kind == "load-shed" else rollout_body(args)
         if args.dry_run:
             print(json.dumps(await client.submit(body, dry_run=True), indent=2))
@@ -211,7 +265,7 @@ async def _submit(args: argparse.Namespace) -> int:
 
 
 async def _status(args: argparse.Namespace) -> int:
-    async with Client(args.url) as client:
+    async with _client(args) as client:
         op = await client.operation(args.id)
         outcomes = await client.outcomes(args.id) if args.devices else []
         print(summary(op, outcomes) if args.devices else json.dumps(op, indent=2))
@@ -219,7 +273,7 @@ async def _status(args: argparse.Namespace) -> int:
 
 
 async def _firmware(args: argparse.Namespace) -> int:
-    async with Client(args.url) as client:
+    async with _client(args) as client:
         if args.action == "upload":
             art = await client.upload_firmware(args.file, version=args.version, profile=args.profile)
             print(f"{art['id']}  {art['version']}  {art['profile']}  {art['size']} bytes  sha256 {art['sha256']}")
@@ -230,14 +284,14 @@ async def _firmware(args: argparse.Namespace) -> int:
 
 
 async def _act(args: argparse.Namespace) -> int:
-    async with Client(args.url) as client:
+    async with _client(args) as client:
         op = await client.act(args.id, args.verb)
         print(f"{op['id']}: {args.verb} requested; status now {op['status']}")
     return 0
 
 
 async def _import(args: argparse.Namespace) -> int:
-    async with Client(args.url) as client:
+    async with _client(args) as client:
         print(f"imported {await client.import_devices(args.file)} devices")
     return 0
 
@@ -262,8 +316,13 @@ def run(args: argparse.Namespace) -> int:
         from gridjobs.profile_view import show_profiles
 
         return show_profiles(profile_catalog(settings), args.action, getattr(args, "name", None))
+    if args.verb == "tokens":
+        from gridjobs.token_admin import run_tokens
+
+        return run_tokens(settings, args)
     handlers = {"submit": _submit, "status": _status, "devices": _import, "firmware": _firmware,
                 "cancel": _act, "resume": _act}
+    args.token = _token(args, settings)
     return asyncio.run(handlers[args.verb](args))
 
 

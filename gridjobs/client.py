@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +20,10 @@ UPLOAD_PIECE = 256 * 1024
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
+NO_TOKEN_HINT = ("; give a token: GRIDJOBS_TOKEN, --token-file, or the admin token that the first "
+                 "`gridjobs serve` writes to <data dir>/admin.token (`gridjobs tokens create` makes more)")
+
+
 class ApiError(GridjobsError):
     """A request the server refused (`status` is its answer) or never answered (502)."""
 
@@ -30,8 +35,12 @@ class ApiError(GridjobsError):
 
 
 class Client:
-    def __init__(self, base_url: str = DEFAULT_URL) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S)
+    def __init__(self, base_url: str = DEFAULT_URL, *, token: str | None = None,
+                 ca_file: Path | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        verify: Any = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S, headers=headers,
+                                       verify=verify)
 
     async def __aenter__(self) -> "Client":
         return self
@@ -45,7 +54,8 @@ class Client:
         except httpx.HTTPError as exc:
             raise ApiError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code not in ok:
-            raise ApiError(f"{method} {path} -> {response.status_code}: {_detail(response)}",
+            hint = NO_TOKEN_HINT if response.status_code == 401 else ""
+            raise ApiError(f"{method} {path} -> {response.status_code}: {_detail(response)}{hint}",
                            status=response.status_code)
         return response.json()
 

@@ -31,6 +31,12 @@ MAX_INFLIGHT = 256            # HTTP requests in flight, beyond which 503 at onc
 GRID_INFLIGHT_RESERVE = 32    # extra in-flight slots only a grid-lane submission may keep
 QUEUE_REFRESH_S = 0.5         # how often the queue depth per lane is read from Postgres
 DRAIN_WINDOW_S = 30.0         # the window over which the drain rate (claims/s) is measured
+# Access control (README "Access control").
+TOKEN_CACHE_S = 5.0           # a verified token is trusted this long; a revoke NOTIFY ends it sooner
+RATE_LIMITS = ("viewer=20/100,operator=20/100,engineer=20/100,installer=100/1000,"
+               "secadm=10/50,secaud=10/50")  # role=requests per second/burst, per principal, per process
+JWT_ROLES_CLAIM = "roles"
+JWT_FEEDERS_CLAIM = "feeders"
 
 
 def default_data_dir() -> Path:
@@ -67,6 +73,18 @@ class Settings:
     grid_inflight_reserve: int = GRID_INFLIGHT_RESERVE
     queue_refresh_s: float = QUEUE_REFRESH_S
     drain_window_s: float = DRAIN_WINDOW_S
+    token_cache_s: float = TOKEN_CACHE_S
+    rate_limits: str = RATE_LIMITS
+    metrics_token_file: Path | None = None   # a token that opens /metrics alone (for a scraper)
+    jwt_issuer: str | None = None            # all three set: JWT bearer tokens are accepted too
+    jwt_audience: str | None = None
+    jwt_jwks: str | None = None              # a JWKS file, or its URL
+    jwt_roles_claim: str = JWT_ROLES_CLAIM
+    jwt_feeders_claim: str = JWT_FEEDERS_CLAIM
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    allow_plaintext: bool = False            # a TLS-terminating proxy is in front of a non-loopback bind
+    bootstrap_admin_token: bool = False      # serve: write <data_dir>/admin.token if no token exists
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -95,6 +113,17 @@ _ENV = {
     "GRIDJOBS_GRID_INFLIGHT_RESERVE": "grid_inflight_reserve",
     "GRIDJOBS_QUEUE_REFRESH_S": "queue_refresh_s",
     "GRIDJOBS_DRAIN_WINDOW_S": "drain_window_s",
+    "GRIDJOBS_TOKEN_CACHE_S": "token_cache_s",
+    "GRIDJOBS_RATE_LIMITS": "rate_limits",
+    "GRIDJOBS_METRICS_TOKEN_FILE": "metrics_token_file",
+    "GRIDJOBS_JWT_ISSUER": "jwt_issuer",
+    "GRIDJOBS_JWT_AUDIENCE": "jwt_audience",
+    "GRIDJOBS_JWT_JWKS": "jwt_jwks",
+    "GRIDJOBS_JWT_ROLES_CLAIM": "jwt_roles_claim",
+    "GRIDJOBS_JWT_FEEDERS_CLAIM": "jwt_feeders_claim",
+    "GRIDJOBS_TLS_CERT": "tls_cert",
+    "GRIDJOBS_TLS_KEY": "tls_key",
+    "GRIDJOBS_ALLOW_PLAINTEXT": "allow_plaintext",
 }
 
 
@@ -109,6 +138,10 @@ def from_env(env: Mapping[str, str]) -> Settings:
 
 
 def _convert(var: str, raw: str, type_name: str) -> Any:
+    if type_name.startswith("bool"):
+        if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise ConfigError(f"{var}={raw!r} is not a valid bool (1/0, true/false, yes/no)")
+        return raw.lower() in ("1", "true", "yes")
     try:
         if type_name.startswith("int"):
             return int(raw)

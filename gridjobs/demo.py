@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from gridjobs.access.admin import ADMIN_TOKEN_FILENAME
 from gridjobs.client import Client
 from gridjobs.config import Settings
 from gridjobs.progress import ProgressPrinter, summary
@@ -58,12 +59,13 @@ def shed_request(inventory: Path) -> dict:
     }
 
 
-async def drive(url: str, inventory: Path, server) -> dict:
-    async with Client(url) as client:
-        async with asyncio.timeout(STARTUP_TIMEOUT_S):
-            while not server.started:
-                await asyncio.sleep(0.2)
-        print(f"server up at {url}; importing {await client.import_devices(inventory)} devices")
+async def drive(url: str, inventory: Path, server, token_file: Path) -> dict:
+    async with asyncio.timeout(STARTUP_TIMEOUT_S):
+        while not server.started:
+            await asyncio.sleep(0.2)
+    print(f"server up at {url}; admin token in {token_file}")
+    async with Client(url, token=token_file.read_text().strip()) as client:
+        print(f"importing {await client.import_devices(inventory)} devices")
         request = shed_request(inventory)
         print(f"submitting load shed of {request['params']['target_kw']} kW")
         op = await client.submit(request, key="demo-load-shed")
@@ -78,7 +80,8 @@ async def _run(settings: Settings, inventory: Path) -> dict:
     server = build_server(settings)
     serving = asyncio.create_task(server.serve())
     try:
-        return await drive(f"http://{settings.host}:{settings.port}", inventory, server)
+        return await drive(f"http://{settings.host}:{settings.port}", inventory, server,
+                           settings.data_dir / ADMIN_TOKEN_FILENAME)
     finally:
         server.should_exit = True
         await serving
@@ -89,7 +92,8 @@ def demo(settings: Settings, *, devices: int = DEMO_DEVICES, gateways: int = DEM
         workdir = Path(tmp)
         sim, inventory = start_simulator(workdir, devices=devices, gateways=gateways)
         try:
-            base = replace(settings, data_dir=workdir, database_url=None, port=free_port())
+            base = replace(settings, data_dir=workdir, database_url=None, port=free_port(),
+                           bootstrap_admin_token=True)
             with database(base) as resolved:
                 final = asyncio.run(_run(resolved, inventory))
         finally:

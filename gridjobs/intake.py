@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
 
+from gridjobs.access import policy
+from gridjobs.access.policy import Action
+from gridjobs.access.roles import Principal
 from gridjobs.admission.decide import Decision
 from gridjobs.admission.gate import QueueGate
+from gridjobs.admission.lanes import Lane, lane_of
 from gridjobs.admission.refusal import refusal
+from gridjobs.config import EMERGENCY_PRIORITY
 from gridjobs.errors import ValidationFailed, quoted
 from gridjobs.kinds import KINDS, OperationKind
 from gridjobs.metrics import ADMISSION_REFUSED
@@ -67,22 +72,41 @@ def check_key(key: str | None) -> str | None:
     return validate(TypeAdapter(IdempotencyKey), key, prefix="Idempotency-Key")
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who submits, and the budget their submission spends (None: not rate limited)."""
+
+    principal: Principal
+    spend: Callable[[Principal], None] | None = None
+    emergency_priority: int = EMERGENCY_PRIORITY
+
+    def authorize(self, checked: Checked) -> None:
+        """The kind's role (403), then the rate budget (429); an emergency shed spends none."""
+        policy.require_kind(self.principal, Action.SUBMIT, checked.kind.name)
+        lane = lane_of(checked.new.kind, checked.new.priority, emergency_priority=self.emergency_priority)
+        if self.spend is not None and lane is not Lane.GRID:
+            self.spend(self.principal)
+
+
 async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: ProfileCatalog,
-                 gate: QueueGate | None = None, reserved_slot: bool = False) -> Submitted:
-    """Validate, admit by lane (`gate`; None admits everything), then store in one transaction.
+                 caller: Caller, gate: QueueGate | None = None, reserved_slot: bool = False) -> Submitted:
+    """Validate, authorize, admit by lane (`gate`; None admits everything), then store in
+    one transaction (the area of responsibility is checked inside it).
 
     `reserved_slot`: the request holds an in-flight slot kept for the grid lane.
     """
     checked = check(body)
     key = check_key(key)
+    caller.authorize(checked)
+    checked = replace(checked, new=replace(checked.new, submitted_by=caller.principal.name))
     if gate is None:
-        return await _store(pool, checked, body, key, profiles)
+        return await _store(pool, checked, body, key, profiles, caller.principal)
     decision = gate.take(checked.new.kind, checked.new.priority, reserved_slot=reserved_slot)
     if not decision.admitted:
-        return await _refused(pool, body, key, decision)
+        return await _refused(pool, body, key, decision, caller.principal)
     committed = False
     try:
-        submitted = await _store(pool, checked, body, key, profiles)
+        submitted = await _store(pool, checked, body, key, profiles, caller.principal)
         committed = not submitted.replayed
     finally:
         gate.settle(decision, committed=committed)
@@ -90,27 +114,42 @@ async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: Pr
 
 
 async def _store(pool: asyncpg.Pool, checked: Checked, body: Any, key: str | None,
-                 profiles: ProfileCatalog) -> Submitted:
-    async def in_scope(conn: asyncpg.Connection) -> None:
-        await checked.kind.check(conn, checked.params, profiles)
+                 profiles: ProfileCatalog, principal: Principal) -> Submitted:
+    async def in_scope(conn: asyncpg.Connection) -> frozenset[str]:
+        return await _scope_feeders(conn, checked, profiles, principal)
 
-    return await submit(pool, checked.new, validate=in_scope, idempotency_key=key,
-                        request_hash=request_hash(body))
+    submitted = await submit(pool, checked.new, validate=in_scope, idempotency_key=key,
+                             request_hash=request_hash(body))
+    if submitted.replayed:  # a key is no way into another principal's area
+        policy.require_area(principal, set(submitted.operation.feeders), "the operation")
+    return submitted
 
 
-async def _refused(pool: asyncpg.Pool, body: Any, key: str | None, decision: Decision) -> Submitted:
+async def _scope_feeders(conn: asyncpg.Connection, checked: Checked, profiles: ProfileCatalog,
+                         principal: Principal) -> frozenset[str]:
+    """The scope's feeders: checked by the kind (422), then against the principal's area (403)."""
+    feeders = frozenset(d.feeder for d in await checked.kind.check(conn, checked.params, profiles))
+    policy.require_area(principal, feeders, "the scope")
+    return feeders
+
+
+async def _refused(pool: asyncpg.Pool, body: Any, key: str | None, decision: Decision,
+                   principal: Principal) -> Submitted:
     """A retry of a submission that was accepted gets its replay; anything else is refused."""
     if key is not None:
         before = await accepted_before(pool, key, request_hash(body))
         if before is not None:
+            policy.require_area(principal, set(before.feeders), "the operation")
             return Submitted(before, replayed=True)
     ADMISSION_REFUSED.labels(decision.lane.value, str(decision.refused)).inc()
     raise refusal(decision)
 
 
-async def plan(pool: asyncpg.Pool, body: Any, *, profiles: ProfileCatalog) -> dict[str, Any]:
+async def plan(pool: asyncpg.Pool, body: Any, *, profiles: ProfileCatalog, caller: Caller) -> dict[str, Any]:
+    """The dry run: checked and authorized like a submission, then planned; nothing written."""
     checked = check(body)
+    caller.authorize(checked)
     async with pool.acquire() as conn:
-        await checked.kind.check(conn, checked.params, profiles)
+        await _scope_feeders(conn, checked, profiles, caller.principal)
     return {"dry_run": True, "kind": checked.kind.name,
             "plan": await checked.kind.dry_run(pool, checked.params, profiles)}

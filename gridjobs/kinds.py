@@ -22,6 +22,7 @@ from gridjobs.rollout.runner import run_firmware_rollout
 from gridjobs.load_shed.params import LoadShedParams
 from gridjobs.load_shed.strategy import LoadShedStrategy, run_load_shed
 from gridjobs.profiles import ProfileCatalog
+from gridjobs.records import Device
 from gridjobs.run.context import Finish, RunContext
 from gridjobs.scope import check_scope
 
@@ -30,23 +31,25 @@ from gridjobs.scope import check_scope
 class OperationKind:
     name: str
     params_model: type[BaseModel]
-    check: Callable[[asyncpg.Connection, Any, ProfileCatalog], Awaitable[None]]
+    # The scope's devices, once checked (422 for a scope this kind cannot act on).
+    check: Callable[[asyncpg.Connection, Any, ProfileCatalog], Awaitable[list[Device]]]
     dry_run: Callable[[asyncpg.Pool, Any, ProfileCatalog], Awaitable[dict[str, Any]]]
     run: Callable[[RunContext], Awaitable[Finish]]
 
 
 def _needs(what: str, capable: Callable[[ProfileCatalog, str], bool]):
-    async def check(conn: asyncpg.Connection, params: Any, profiles: ProfileCatalog) -> None:
+    async def check(conn: asyncpg.Connection, params: Any, profiles: ProfileCatalog) -> list[Device]:
         devices = await check_scope(conn, params.scope, field="params.scope")
         if not any(capable(profiles, d.profile) for d in devices):
             raise ValidationFailed(
                 f"the scope contains no device whose profile supports {what}",
                 extra={"errors": [{"field": "params.scope", "message": f"no {what} devices"}]},
             )
+        return devices
     return check
 
 
-async def _check_rollout(conn: asyncpg.Connection, params: Any, profiles: ProfileCatalog) -> None:
+async def _check_rollout(conn: asyncpg.Connection, params: Any, profiles: ProfileCatalog) -> list[Device]:
     artifact = await firmware_for_rollout(conn, params.firmware_id)
     devices = await check_scope(conn, params.scope, field="params.scope")
     if not any(d.profile == artifact.profile for d in devices):
@@ -55,6 +58,7 @@ async def _check_rollout(conn: asyncpg.Connection, params: Any, profiles: Profil
             f"which firmware {artifact.version} is built for",
             extra={"errors": [{"field": "params.scope", "message": "no matching devices"}]},
         )
+    return devices
 
 
 async def load_shed_dry_run(pool: asyncpg.Pool, params: Any, profiles: ProfileCatalog) -> dict[str, Any]:

@@ -58,6 +58,10 @@ class Operation:
     cancel_requested: bool = False
     fence: int = 0
     progress: Progress = Progress()
+    feeders: tuple[str, ...] = ()        # the scope's feeders, when it was submitted
+    submitted_by: str | None = None      # who: a token's name or a JWT's subject
+    cancelled_by: str | None = None
+    resumed_by: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -66,8 +70,9 @@ class Operation:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Operation":
         skip = {"progress"}
-        values = {k: row[k] for k in cls.__dataclass_fields__ if k not in skip}
+        values = {k: row[k] for k in cls.__dataclass_fields__ if k not in skip and k in row.keys()}
         values["status"] = Status(values["status"])
+        values["feeders"] = tuple(values.get("feeders") or ())
         if "total" in row.keys():
             values["progress"] = Progress(row["total"], row["succeeded"], row["failed"])
         return cls(**values)

@@ -21,6 +21,9 @@ import structlog
 from actors.pool import ShardPool
 from actors.shard import ShardConfig
 from gridjobs.admission.gate import QueueGate
+from gridjobs.access.admin import ensure_admin_token
+from gridjobs.access.control import AccessControl
+from gridjobs.access.opening import open_access
 from gridjobs.config import Settings
 from gridjobs.dispatch.dispatcher import Dispatcher, DispatcherConfig
 from gridjobs.errors import ConfigError, StoreError
@@ -47,6 +50,7 @@ class Runtime:
     profiles: ProfileCatalog
     keyring: Keyring | None = None     # None: no master key file (no key operations)
     gate: QueueGate | None = None      # admission by lane; None: admit everything
+    access: AccessControl | None = None  # identities, budgets, the request audit
 
     async def readiness(self) -> dict[str, str]:
         checks = {}
@@ -110,10 +114,15 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
     started_ray = False
     shards = None
     dispatcher = None
+    access = None
     try:
         applied = await migrate(pool)
         log.info("schema_ready", migrations_applied=applied)
         keyring = await open_keyring(pool, master) if master else None
+        access = open_access(settings, pool)
+        await access.start()
+        if settings.bootstrap_admin_token:
+            await ensure_admin_token(pool, settings.data_dir)
         if execute:
             started_ray = await start_ray(settings.ray_address)
             shards = ShardPool.create(settings.shards, _shard_config(settings))
@@ -127,10 +136,12 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
         gate = QueueGate.of(settings)
         running = (lambda: dispatcher.running) if dispatcher is not None else None
         async with open_monitors(settings, gate, shards=shards, running=running):
-            yield Runtime(settings, pool, shards, dispatcher, profiles, keyring, gate)
+            yield Runtime(settings, pool, shards, dispatcher, profiles, keyring, gate, access)
     finally:
         if dispatcher is not None:
             await dispatcher.stop()
+        if access is not None:
+            await access.close()
         if shards is not None:
             await shards.close()
         await pool.close()

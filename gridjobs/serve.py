@@ -20,6 +20,7 @@ import uvicorn
 from gridjobs.api.app import create_app
 from gridjobs.bootstrap import database
 from gridjobs.config import Settings
+from gridjobs.transport import check_transport
 from gridjobs.runtime import Runtime, open_runtime
 from gridjobs.shutdown import StopRequest, stop_signals
 
@@ -82,13 +83,18 @@ def build_server(settings: Settings, *, execute: bool = True,
                      firmware_max_bytes=settings.firmware_max_bytes,
                      max_inflight=settings.max_inflight,
                      grid_inflight_reserve=settings.grid_inflight_reserve)
+    tls = ({"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
+           if settings.tls_cert is not None else {})
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
-                            access_log=False, lifespan="on", timeout_graceful_shutdown=HTTP_DRAIN_S)
+                            access_log=False, lifespan="on", timeout_graceful_shutdown=HTTP_DRAIN_S,
+                            **tls)
     return Server(config, lifespan)
 
 
 def serve(settings: Settings, *, execute: bool = True) -> None:
     """Serve until SIGTERM or SIGINT, then drain and return (exit status 0)."""
+    check_transport(settings)   # before anything starts
+    settings = settings.with_overrides(bootstrap_admin_token=True)
     with stop_signals(settings.drain_s) as stop, database(settings) as resolved:
         if stop.requested:   # asked to stop while the embedded database was starting
             return

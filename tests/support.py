@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
+import asyncpg
 import httpx
 
+from gridjobs.access.admin import create_token
+from gridjobs.access.roles import ALL_ROLES
 from gridjobs.api.app import create_app
 from gridjobs.config import Settings
 from gridjobs.runtime import Runtime, open_runtime
 from gridjobs.serve import build_server
+from gridjobs.store.database import create_pool, migrate
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 LIVE_START_TIMEOUT_S = 30.0
@@ -22,6 +27,14 @@ def test_settings(db_url: str, **overrides) -> Settings:
                 request_timeout_s=0.5, device_deadline_s=5.0)
     base.update(overrides)
     return Settings(**base)
+
+
+async def admin_headers(pool: asyncpg.Pool, *, name: str | None = None, roles=None,
+                        feeders=None) -> dict[str, str]:
+    """A new token's Authorization header: every role and feeder unless told otherwise."""
+    created = await create_token(pool, name=name or f"test-{uuid.uuid4().hex[:12]}",
+                                 roles=roles or sorted(ALL_ROLES), feeders=feeders)
+    return {"Authorization": f"Bearer {created.token}"}
 
 
 @asynccontextmanager
@@ -36,7 +49,9 @@ async def api_client(runtime: Runtime, **app_options) -> AsyncIterator[httpx.Asy
     app = create_app(given, **app_options)
     app.state.runtime = runtime
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gridjobs.test") as client:
+    headers = await admin_headers(runtime.pool)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gridjobs.test",
+                                 headers=headers) as client:
         yield client
 
 
@@ -48,12 +63,19 @@ async def running_service(db_url: str, *, execute: bool = True, **overrides):
 
 
 @asynccontextmanager
-async def live_service(db_url: str, **overrides) -> AsyncIterator[str]:
-    """The real app under a real uvicorn on 127.0.0.1 (a free port), intake-only: its base URL.
+async def live_service(db_url: str, **overrides) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """The real app under a real uvicorn on 127.0.0.1 (a free port), intake-only: its base URL
+    and the headers of an admin token.
 
     Unlike ASGITransport, this keeps connections alive between requests, so a
     test can check that a bad request leaves its connection usable.
     """
+    pool = await create_pool(db_url, min_size=1, max_size=1)
+    try:
+        await migrate(pool)
+        headers = await admin_headers(pool)
+    finally:
+        await pool.close()
     server = build_server(test_settings(db_url, host="127.0.0.1", port=0, **overrides), execute=False)
     serving = asyncio.create_task(server.serve())
     try:
@@ -63,7 +85,7 @@ async def live_service(db_url: str, **overrides) -> AsyncIterator[str]:
                     raise RuntimeError(f"the server did not start: {serving.exception()!r}")
                 await asyncio.sleep(0.05)
         port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", headers
     finally:
         server.should_exit = True
         await serving

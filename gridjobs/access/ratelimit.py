@@ -57,3 +57,19 @@ class LeakyBuckets:
     def _prune(self, now: float) -> None:
         if len(self._tat) > MAX_BUCKETS:
             self._tat = {k: t for k, t in self._tat.items() if t > now}
+
+
+def parse_budgets(text: str) -> dict[str, Budget]:
+    """'operator=20/100,viewer=50/200': requests per second and burst, by role name."""
+    budgets: dict[str, Budget] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, spec = item.partition("=")
+        rate, _, burst = spec.partition("/")
+        try:
+            budget = Budget(float(rate), int(burst))
+        except ValueError:
+            raise ValueError(f"rate limit {item!r} must look like role=requests_per_s/burst") from None
+        if budget.rate_per_s <= 0 or budget.burst < 1:
+            raise ValueError(f"rate limit {item!r}: the rate must be > 0 and the burst >= 1")
+        budgets[name.strip()] = budget
+    return budgets

@@ -8,7 +8,8 @@ from typing import AsyncContextManager, Callable
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gridjobs.api import audit, devices, firmware, operations, service
+from gridjobs.api import audit, devices, firmware, operations, service, tokens
+from gridjobs.api.authentication import Authentication
 from gridjobs.api.body_limit import BodyLimit
 from gridjobs.api.inflight import InflightLimit
 from gridjobs.api.openapi import build_openapi
@@ -29,6 +30,9 @@ ROUTES = [
     Resource("/v1/firmware", post=firmware.upload, get=firmware.list_all),
     Resource("/v1/firmware/{id}", get=firmware.get_one),
     Resource("/v1/audit", get=audit.list_all),
+    Resource("/v1/audit/requests", get=audit.list_requests),
+    Resource("/v1/tokens", post=tokens.create, get=tokens.list_all),
+    Resource("/v1/tokens/{name}", delete=tokens.revoke),
     Resource("/healthz", get=service.healthz),
     Resource("/readyz", get=service.readyz),
     Resource("/metrics", get=service.metrics),
@@ -61,6 +65,7 @@ def create_app(
         middleware=[Middleware(RequestMetrics),
                     Middleware(InflightLimit, max_inflight=max_inflight,
                                reserve=grid_inflight_reserve),
+                    Middleware(Authentication),
                     Middleware(BodyLimit, max_bytes=max_body_bytes,
                                prefix_limits={"/v1/firmware": firmware_max_bytes})],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -9,7 +9,9 @@ from pydantic import Field, TypeAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gridjobs.access import policy
 from gridjobs.api.parsing import decode_cursor, encode_cursor, path_value, query, read_json
+from gridjobs.api.principal import principal_of, visible
 from gridjobs.api.queries import BY_DEVICE_ID, DevicesQuery
 from gridjobs.api.schemas import (
     DEVICE_ID_PATTERN, MAX_DEVICES_PER_BATCH, DeviceId, DeviceIn, DeviceOut, DeviceUpdate,
@@ -34,6 +36,7 @@ async def put_one(request: Request) -> Response:
                                extra={"errors": [{"field": "id", "message": "must match the path"}]})
     device = validate(DeviceIn, {**update.model_dump(exclude={"id"}), "id": device_id})
     _check_profiles(request, [device], prefix="")
+    await _check_area(request, [device])
     [saved] = await store.upsert_devices(_pool(request), [device.to_record()])
     return JSONResponse(DeviceOut.of(saved))
 
@@ -46,6 +49,7 @@ async def post_batch(request: Request) -> Response:
         raise ValidationFailed(f"duplicate device ids in batch: {', '.join(dupes)}",
                                extra={"errors": [{"field": "id", "message": "duplicate"}]})
     _check_profiles(request, devices, prefix="{index}.")
+    await _check_area(request, devices)
     saved = await store.upsert_devices(_pool(request), [d.to_record() for d in devices])
     return JSONResponse({"upserted": len(saved)})
 
@@ -61,16 +65,29 @@ def _check_profiles(request: Request, devices: list[DeviceIn], *, prefix: str) -
         raise ValidationFailed(f"invalid request: {shown}", extra={"errors": errors})
 
 
+async def _check_area(request: Request, devices: list[DeviceIn]) -> None:
+    """An installer changes devices in its area only: where they are, and where they go."""
+    principal = principal_of(request)
+    if principal.feeders is None:
+        return
+    existing = await store.devices_by_ids(_pool(request), [d.id for d in devices])
+    policy.require_area(principal, {d.feeder for d in devices} | {d.feeder for d in existing},
+                        "these devices")
+
+
 async def get_one(request: Request) -> Response:
     device_id = path_value(request, PathDeviceId, what="device",
                            rule=f"device ids are 1 to 128 characters matching {DEVICE_ID_PATTERN}")
-    return JSONResponse(DeviceOut.of(await store.get_device(_pool(request), device_id)))
+    device = await store.get_device(_pool(request), device_id)
+    return JSONResponse(DeviceOut.of(visible(request, device, [device.feeder],
+                                             f"device {quoted(device_id)} does not exist")))
 
 
 async def list_all(request: Request) -> Response:
     q = query(request, DevicesQuery)
     after = decode_cursor(q.cursor, BY_DEVICE_ID)
     found = await store.list_devices(_pool(request), feeder=q.feeder, profile=q.profile,
-                                     after=after[0] if after else None, limit=q.limit)
+                                     after=after[0] if after else None, limit=q.limit,
+                                     area=principal_of(request).feeders)
     next_cursor = encode_cursor([found[-1].id]) if len(found) == q.limit else None
     return JSONResponse({"items": [DeviceOut.of(d) for d in found], "next_cursor": next_cursor})

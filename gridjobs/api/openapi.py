@@ -13,7 +13,8 @@ from uuid import UUID
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gridjobs.api import audit, devices, queries, schemas
+from gridjobs.access import policy
+from gridjobs.api import audit, devices, queries, schemas, tokens
 from gridjobs.api.openapi_objects import (
     REF, SECONDS, URI, header, json_response, key_header, path_id, problems, query_parameters,
     ref, schema_of, submission_model,
@@ -22,7 +23,8 @@ from gridjobs.kinds import KINDS
 
 # Query strings become parameters; they are not components of their own.
 _QUERIES = (queries.OperationsQuery, queries.Page, queries.DevicesQuery, queries.FirmwareListQuery,
-            queries.AuditQuery, queries.SubmitQuery, schemas.FirmwareQuery)
+            queries.AuditQuery, queries.RequestAuditQuery, queries.SubmitQuery, schemas.FirmwareQuery)
+BEARER = "bearer"
 _OPERATION_ID = path_id(UUID, "the operation's id")
 _DEVICE_ID = path_id(schemas.DeviceId, "the device's id")
 _LOCATED = {"Location": header(URI, required=True), "Retry_After": header(SECONDS, required=False)}
@@ -33,17 +35,59 @@ def _models() -> list[type[BaseModel]]:
             schemas.DeviceIn, schemas.DeviceUpdate, schemas.DeviceOut, schemas.DevicePage,
             schemas.UpsertedOut, schemas.OutcomePage, schemas.FirmwareOut, schemas.FirmwarePage,
             schemas.Problem, schemas.HealthOut, schemas.ReadinessOut, audit.AuditOut, audit.AuditPage,
+            audit.RequestAuditOut, audit.RequestAuditPage, tokens.TokenIn, tokens.TokenOut,
+            tokens.CreatedTokenOut, tokens.TokenList,
             *[k.params_model for k in KINDS.values()], *_QUERIES]
 
 
 def build_openapi() -> dict[str, Any]:
     _, found = models_json_schema([(m, "validation") for m in _models()], ref_template=REF)
     defs = found["$defs"]
-    paths = {**_operations(defs), **_devices(defs), **_firmware(defs), **_service()}
+    paths = {**_operations(defs), **_devices(defs), **_firmware(defs), **_access(defs), **_service()}
     for model in _QUERIES:
         del defs[model.__name__]
     return {"openapi": "3.1.0", "info": {"title": "gridjobs", "version": "0.1.0"},
-            "paths": paths, "components": {"schemas": defs}}
+            "paths": _secured(paths), "security": [{BEARER: []}],
+            "components": {"schemas": defs, "securitySchemes": {BEARER: {
+                "type": "http", "scheme": "bearer",
+                "description": "an API token (gjt_…, `gridjobs tokens create`) or a JWT of the "
+                               "configured identity provider"}}}}
+
+
+def _secured(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every protected route answers 401, 403 and 429; a public one needs no identity."""
+    for path, item in paths.items():
+        for method, operation in item.items():
+            rule = policy.rule_for(method.upper(), path)
+            if rule is None or rule.public:
+                operation["security"] = []
+            else:
+                operation["responses"].update(problems(401, 403, 429))
+    return paths
+
+
+def _access(defs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "/v1/tokens": {
+            "post": {"summary": "Create an API token; the token is in this answer only",
+                     "requestBody": _body(ref(tokens.TokenIn)),
+                     "responses": {"201": json_response(tokens.CreatedTokenOut, "created"),
+                                   **problems(400, 409, 413, 422, 503)}},
+            "get": {"summary": "List API tokens (names, roles, areas, expiry, last use; never a token)",
+                    "responses": {"200": json_response(tokens.TokenList, "every token"),
+                                  **problems(503)}},
+        },
+        "/v1/tokens/{name}": {"delete": {
+            "summary": "Revoke a token: every API process refuses it from its next request",
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": schema_of(tokens.TokenName)}],
+            "responses": {"204": {"description": "revoked"}, **problems(404, 503)}}},
+        "/v1/audit/requests": {"get": {
+            "summary": "Every state-changing request, allowed or denied, newest first",
+            "parameters": query_parameters(queries.RequestAuditQuery, defs),
+            "responses": {"200": json_response(audit.RequestAuditPage, "a page"),
+                          **problems(400, 422, 503)}}},
+    }
 
 
 def _body(schema: dict[str, Any], media_type: str = "application/json") -> dict[str, Any]:

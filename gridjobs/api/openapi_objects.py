@@ -14,7 +14,11 @@ from gridjobs.kinds import KINDS
 REF = "#/components/schemas/{model}"
 SECONDS = {"schema": {"type": "string", "pattern": "^[0-9]+$"}}
 URI = {"schema": {"type": "string"}}
-_ERRORS = {400: "malformed JSON, or a query parameter given twice", 404: "no such resource",
+_ERRORS = {400: "malformed JSON, or a query parameter given twice",
+           401: "no valid identity: a missing, malformed, unknown, expired or revoked credential",
+           403: "the principal lacks the role, or the request reaches outside its area",
+           429: "the principal's request budget is spent: retry after Retry-After seconds",
+           404: "no such resource",
            409: "conflict", 413: "body over the limit", 415: "unsupported media type",
            422: "validation failed", 503: "storage unavailable: retry after Retry-After seconds"}
 
@@ -65,6 +69,12 @@ def problems(*codes: int) -> dict[str, Any]:
              for c in codes}
     if "503" in found:
         found["503"]["headers"] = {"Retry-After": header(SECONDS, required=True)}
+    if "401" in found:
+        found["401"]["headers"] = {"WWW-Authenticate": header(URI, required=True)}
+    if "429" in found:
+        found["429"]["headers"] = {"Retry-After": header(SECONDS, required=True),
+                                   "RateLimit": header(URI, required=True),
+                                   "RateLimit-Policy": header(URI, required=True)}
     return found
 
 

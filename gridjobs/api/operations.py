@@ -6,12 +6,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gridjobs import intake
+from gridjobs.access import policy
+from gridjobs.access.policy import Action
+from gridjobs.access.roles import Principal
 from gridjobs.api.inflight import holds_reserve
+from gridjobs.api.principal import principal_of, visible
 from gridjobs.api.parsing import decode_cursor, encode_cursor, path_uuid, query, read_json
 from gridjobs.api.queries import BY_SEQ, NEWEST_FIRST, OperationsQuery, Page, SubmitQuery
 from gridjobs.api.schemas import OperationOut, OutcomeOut
+from gridjobs.errors import Forbidden
 from gridjobs.records import Operation
 from gridjobs.store import operations as store
+from gridjobs.store.operations import Locked
 
 RETRY_AFTER_S = "1"
 
@@ -34,38 +40,52 @@ def _render(op: Operation, status_code: int = 200, **headers: str) -> Response:
     return JSONResponse(OperationOut.of(op), status_code=status_code, headers=headers)
 
 
+def _caller(request: Request) -> intake.Caller:
+    runtime = request.app.state.runtime
+    return intake.Caller(principal_of(request), runtime.access.spend, runtime.settings.emergency_priority)
+
+
 async def submit(request: Request) -> Response:
     dry_run = query(request, SubmitQuery).dry_run
     body = await read_json(request)
     if dry_run:
-        return JSONResponse(await intake.plan(_pool(request), body, profiles=_profiles(request)))
+        return JSONResponse(await intake.plan(_pool(request), body, profiles=_profiles(request),
+                                              caller=_caller(request)))
     key = request.headers.get("idempotency-key") or request.headers.get("x-request-id")
     submitted = await intake.accept(_pool(request), body, key=key, profiles=_profiles(request),
-                                    gate=request.app.state.runtime.gate,
+                                    caller=_caller(request), gate=request.app.state.runtime.gate,
                                     reserved_slot=holds_reserve(request))
     op = submitted.operation
+    request.state.audit_target = str(op.id)
     headers = {"Location": _location(op), "Operation-Location": _location(op)}
     if submitted.replayed:
         headers["Idempotent-Replayed"] = "true"
     return _render(op, 202, **headers)
 
 
+async def _visible(request: Request) -> Operation:
+    """The operation of the path, if it lies in the principal's area (404 otherwise)."""
+    operation = await store.get_operation(_pool(request), path_uuid(request))
+    return visible(request, operation, operation.feeders, f"operation {operation.id} does not exist")
+
+
 async def get_one(request: Request) -> Response:
-    return _render(await store.get_operation(_pool(request), path_uuid(request)))
+    return _render(await _visible(request))
 
 
 async def list_all(request: Request) -> Response:
     q = query(request, OperationsQuery)
     ops = await store.list_operations(_pool(request), kind=q.kind, status=q.status,
-                                      before=decode_cursor(q.cursor, NEWEST_FIRST), limit=q.limit)
+                                      before=decode_cursor(q.cursor, NEWEST_FIRST), limit=q.limit,
+                                      area=principal_of(request).feeders)
     last = ops[-1] if len(ops) == q.limit else None
     next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)]) if last else None
     return JSONResponse({"items": [OperationOut.of(o) for o in ops], "next_cursor": next_cursor})
 
 
 async def list_devices(request: Request) -> Response:
-    operation_id = path_uuid(request)
     q = query(request, Page)
+    operation_id = (await _visible(request)).id
     after = decode_cursor(q.cursor, BY_SEQ)
     outcomes = await store.list_outcomes(_pool(request), operation_id,
                                          after_seq=after[0] if after else None, limit=q.limit)
@@ -73,11 +93,26 @@ async def list_devices(request: Request) -> Response:
     return JSONResponse({"items": [OutcomeOut.of(o) for o in outcomes], "next_cursor": next_cursor})
 
 
+def _may(principal: Principal, action: Action):
+    """The check a cancel or resume makes on the locked operation, in its transaction."""
+    def authorize(locked: Locked) -> None:
+        policy.require_kind(principal, action, locked.kind)
+        policy.require_area(principal, locked.feeders, "the operation")
+        if action is Action.RESUME and locked.approval == "manual" and locked.submitted_by == principal.name:
+            raise Forbidden(f"two-person rule: {principal.name!r} submitted this operation with manual "
+                            "approval, so another principal must resume it")
+    return authorize
+
+
 async def resume(request: Request) -> Response:
-    op = await store.resume(_pool(request), path_uuid(request))
+    principal = principal_of(request)
+    op = await store.resume(_pool(request), path_uuid(request), by=principal.name,
+                            authorize=_may(principal, Action.RESUME))
     return _render(op, 202, Location=_location(op))
 
 
 async def cancel(request: Request) -> Response:
-    op = await store.cancel(_pool(request), path_uuid(request))
+    principal = principal_of(request)
+    op = await store.cancel(_pool(request), path_uuid(request), by=principal.name,
+                            authorize=_may(principal, Action.CANCEL))
     return _render(op, 202, Location=_location(op))

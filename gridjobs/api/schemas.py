@@ -76,6 +76,10 @@ class OperationOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    feeders: list[str] = Field(description="the feeders its scope reached when it was submitted")
+    submitted_by: str | None = Field(description="the token name or JWT subject that submitted it")
+    cancelled_by: str | None
+    resumed_by: str | None
 
     @classmethod
     def of(cls, op: Operation) -> dict[str, Any]:
@@ -88,7 +92,9 @@ class OperationOut(BaseModel):
             "result": op.result,
             "error": {"code": op.error_code, "detail": op.error_detail} if op.error_code else None,
             "created_at": _iso(op.created_at), "started_at": _iso(op.started_at),
-            "finished_at": _iso(op.finished_at),
+            "finished_at": _iso(op.finished_at), "feeders": list(op.feeders),
+            "submitted_by": op.submitted_by, "cancelled_by": op.cancelled_by,
+            "resumed_by": op.resumed_by,
         }
 
 

@@ -21,7 +21,7 @@ TokenName = text(max_length=64)
 
 
 class TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid")   # strict where it matters: all_feeders is a StrictBool
 
     name: TokenName
     roles: list[AccessRole] = Field(min_length=1, max_length=len(AccessRole))

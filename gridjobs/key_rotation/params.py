@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from gridjobs.scope import Scope
@@ -17,3 +19,5 @@ class KeyRotationParams(BaseModel):
     failure_threshold_pct: StrictFloat = Field(default=20.0, ge=0, le=100)
     min_executed: StrictInt = Field(default=1, ge=1)
     device_timeout_s: StrictFloat = Field(default=30.0, gt=0, le=3600)
+    approval: Literal["auto", "manual"] = Field(
+        default="auto", description="manual: pause before the first device until another principal resumes")

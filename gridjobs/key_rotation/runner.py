@@ -60,6 +60,9 @@ class RotationRun:
         in_scope = {d.id: d for d in await ctx.devices.in_scope(self.params.scope)}
         self.devices = {d: in_scope[d] for d in rotation_targets(in_scope.values(), ctx.profiles)}
         todo = [d for d in self.devices if not self._finished(d)]
+        if not await self._approved():
+            await self._never_started(todo, aborted=False)
+            return self._finish(aborted=False)
         aborted = False
         for batch in batches(todo, self.params.max_parallel):
             if ctx.cancelled:
@@ -70,6 +73,16 @@ class RotationRun:
                 break
         await self._never_started(todo, aborted)
         return self._finish(aborted)
+
+    async def _approved(self) -> bool:
+        """With manual approval, wait (paused) before the first device; False if cancelled."""
+        if self.params.approval != "manual" or self.ctx.checkpoint.get("approved"):
+            return True
+        self.ctx.log.info("rotation_paused", reason="manual approval")
+        if not await self.ctx.pause_until_resumed():
+            return False
+        await self.ctx.save_checkpoint(approved=True)
+        return True
 
     def _finished(self, device_id: str) -> bool:
         return device_id in self.ledger and self.ledger.get(device_id).state in VERDICTS

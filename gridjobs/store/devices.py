@@ -37,9 +37,12 @@ async def get_device(pool: asyncpg.Pool, device_id: str) -> Device:
 
 @translated
 async def list_devices(
-    pool: asyncpg.Pool, *, feeder: str | None, profile: str | None, after: str | None, limit: int
+    pool: asyncpg.Pool, *, feeder: str | None, profile: str | None, after: str | None, limit: int,
+    area: frozenset[str] | None = None,
 ) -> list[Device]:
-    rows = await pool.fetch(Q["list_devices"], feeder, profile, after, limit)
+    """By id; with an `area`, only devices on its feeders."""
+    rows = await pool.fetch(Q["list_devices"], feeder, profile, after, limit,
+                            None if area is None else sorted(area))
     return [Device.from_row(r) for r in rows]
 
 

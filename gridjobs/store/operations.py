@@ -18,7 +18,10 @@ from gridjobs.store.queries import Q
 
 IDEMPOTENCY_TTL_S = 24 * 3600.0
 
-Validator = Callable[[asyncpg.Connection], Awaitable[None]]
+# Runs in the submission's transaction; returns the feeders the operation reaches.
+Validator = Callable[[asyncpg.Connection], Awaitable[frozenset[str]]]
+# Runs in a cancel's or resume's transaction, with the locked row; raises to refuse.
+Authorizer = Callable[["Locked"], None]
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,19 @@ class NewOperation:
     kind: str
     priority: int
     params: dict[str, Any]
+    submitted_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Locked:
+    """An operation as a cancel or resume sees it before acting."""
+
+    id: UUID
+    kind: str
+    status: str
+    feeders: frozenset[str]
+    submitted_by: str | None
+    approval: str | None
 
 
 @dataclass(frozen=True)
@@ -55,8 +71,8 @@ async def submit(
                 replay = await _check_key(conn, idempotency_key, request_hash)
                 if replay is not None:
                     return Submitted(await _get(conn, replay), replayed=True)
-            await validate(conn)
-            args = (uuid4(), new.kind, new.priority, new.params)
+            feeders = await validate(conn)
+            args = (uuid4(), new.kind, new.priority, new.params, sorted(feeders), new.submitted_by)
             if idempotency_key is None:
                 row = await conn.fetchrow(Q["insert_operation"], *args)
             else:
@@ -115,30 +131,44 @@ async def list_operations(
     status: str | None,
     before: tuple[datetime, UUID] | None,
     limit: int,
+    area: frozenset[str] | None = None,
 ) -> list[Operation]:
+    """Newest first; with an `area`, only operations whose feeders all lie in it."""
     created, operation_id = before if before else (None, None)
-    rows = await pool.fetch(Q["list_operations"], kind, status, created, operation_id, limit)
+    rows = await pool.fetch(Q["list_operations"], kind, status, created, operation_id, limit,
+                            None if area is None else sorted(area))
     return [Operation.from_row(r) for r in rows]
 
 
+async def _locked(conn: asyncpg.Connection, operation_id: UUID, authorize: Authorizer) -> Locked:
+    row = await conn.fetchrow(Q["lock_operation"], operation_id)
+    if row is None:
+        raise NotFound(f"operation {operation_id} does not exist")
+    locked = Locked(row["id"], row["kind"], row["status"], frozenset(row["feeders"]),
+                    row["submitted_by"], row["approval"])
+    authorize(locked)
+    return locked
+
+
 @translated
-async def cancel(pool: asyncpg.Pool, operation_id: UUID) -> Operation:
+async def cancel(pool: asyncpg.Pool, operation_id: UUID, *, by: str | None,
+                 authorize: Authorizer) -> Operation:
     async with pool.acquire() as conn, conn.transaction():
-        status = await conn.fetchval(Q["cancel_operation"], operation_id)
-        if status is None:
-            current = await _get(conn, operation_id)  # raises NotFound
-            raise Conflict(f"operation {operation_id} is already {current.status}; it cannot be cancelled")
+        locked = await _locked(conn, operation_id, authorize)
+        if await conn.fetchval(Q["cancel_operation"], operation_id, by) is None:
+            raise Conflict(f"operation {operation_id} is already {locked.status}; it cannot be cancelled")
         await conn.execute(Q["notify_cancel"], str(operation_id))
         return await _get(conn, operation_id)
 
 
 @translated
-async def resume(pool: asyncpg.Pool, operation_id: UUID) -> Operation:
+async def resume(pool: asyncpg.Pool, operation_id: UUID, *, by: str | None,
+                 authorize: Authorizer) -> Operation:
     """Let a paused (manual-approval) operation go on."""
     async with pool.acquire() as conn, conn.transaction():
-        if await conn.fetchval(Q["resume_operation"], operation_id) is None:
-            current = await _get(conn, operation_id)  # raises NotFound
-            raise Conflict(f"operation {operation_id} is {current.status}; only a paused operation resumes")
+        locked = await _locked(conn, operation_id, authorize)
+        if await conn.fetchval(Q["resume_operation"], operation_id, by) is None:
+            raise Conflict(f"operation {operation_id} is {locked.status}; only a paused operation resumes")
         await conn.execute(Q["notify_resume"], str(operation_id))
         return await _get(conn, operation_id)
 

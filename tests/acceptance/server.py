@@ -22,14 +22,20 @@ class ServerProcess:
     in `data_dir`."""
 
     def __init__(self, db_url: str | None, log_path: Path, *, data_dir: Path | None = None,
+                 scheme: str = "http", extra_args: list[str] | None = None, ca_file: Path | None = None,
                  **env: str) -> None:
         self.db_url = db_url
         self.data_dir = data_dir
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.extra_args = extra_args or []
+        self.verify = str(ca_file) if ca_file else True
         self.log_path = log_path
         self.env = {**os.environ, "GRIDJOBS_LEASE_S": "2", "GRIDJOBS_POLL_S": "0.2",
-                    "GRIDJOBS_REQUEST_TIMEOUT_S": "0.5", **env}
+                    "GRIDJOBS_REQUEST_TIMEOUT_S": "0.5",
+                    # where `serve` writes the bootstrap admin token (servers of one test share it)
+                    "GRIDJOBS_DATA_DIR": str(data_dir or log_path.parent), **env}
+        self.token_file = Path(self.env["GRIDJOBS_DATA_DIR"]) / "admin.token"
         if db_url is None:  # embedded: <data_dir>/master.key is created on first use
             self.env.pop("GRIDJOBS_DATABASE_URL", None)
         else:  # an external database needs a master key
@@ -38,18 +44,23 @@ class ServerProcess:
             self.env["GRIDJOBS_MASTER_KEY_FILE"] = str(key_file)
         self.proc: subprocess.Popen | None = None
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The bootstrap admin token, as an Authorization header."""
+        return {"Authorization": f"Bearer {self.token_file.read_text().strip()}"}
+
     async def start(self) -> None:
         where = (["--database-url", self.db_url] if self.db_url is not None
                  else ["--data-dir", str(self.data_dir)])
         cmd = [sys.executable, "-m", "gridjobs", "serve", *where,
-               "--port", str(self.port), "--shards", "2"]
+               "--port", str(self.port), "--shards", "2", *self.extra_args]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                          start_new_session=True)
         await self._wait_ready()
 
     async def _wait_ready(self) -> None:
-        async with httpx.AsyncClient(base_url=self.url, timeout=2) as client:
+        async with httpx.AsyncClient(base_url=self.url, timeout=2, verify=self.verify) as client:
             async with asyncio.timeout(READY_TIMEOUT_S):
                 while True:
                     if self.proc.poll() is not None:

@@ -76,7 +76,7 @@ async def server(db_url, tmp_path):
 
 
 async def test_import_submit_wait_status(simulator, server):
-    url = ["--url", server.url]
+    url = ["--url", server.url, "--token-file", str(server.token_file)]
     done = run("devices", "import", str(simulator), *url)
     assert done.returncode == 0 and "imported 20 devices" in done.stdout, done.stderr
     plan = run("submit", "load-shed", "--target-kw", "20", "--feeders", "F1,F2", "--hold-s", "0",
@@ -114,7 +114,7 @@ async def test_field_engineer_rolls_out_firmware_with_manual_approval(tmp_path, 
     inventory = tmp_path / "inventory.json"
     sim = subprocess.Popen([*GRIDJOBS, "simulate", "--fleet", str(tmp_path / "fleet.toml"),
                             "--port", "0", "--inventory", str(inventory)], stdout=subprocess.PIPE, text=True)
-    url = ["--url", server.url]
+    url = ["--url", server.url, "--token-file", str(server.token_file)]
     try:
         assert "listening" in sim.stdout.readline()
         assert run("devices", "import", str(inventory), *url).returncode == 0
@@ -131,8 +131,17 @@ async def test_field_engineer_rolls_out_firmware_with_manual_approval(tmp_path, 
         assert done.returncode == 0, done.stderr
         op_id = done.stdout.split()[1]
         assert _status_until(op_id, url, {"paused"}) == "paused"
-        assert "resume requested" in run("resume", op_id, *url).stdout
+        own = run("resume", op_id, *url)  # the two-person rule: not the principal who submitted it
+        assert own.returncode == 2 and "two-person rule" in own.stderr, own.stderr
+        second = run("tokens", "create", "--name", "engineer-2", "--role", "engineer", "--all-feeders",
+                     "--quiet", "--database-url", server.db_url)
+        assert second.returncode == 0, second.stderr
+        (tmp_path / "engineer-2.token").write_text(second.stdout.strip())
+        other = ["--url", server.url, "--token-file", str(tmp_path / "engineer-2.token")]
+        assert "resume requested" in run("resume", op_id, *other).stdout
         assert _status_until(op_id, url, {"succeeded", "failed", "cancelled"}) == "succeeded"
+        resumed_by = json.loads(run("status", op_id, *url).stdout)["resumed_by"]
+        assert resumed_by == "engineer-2"
     finally:
         sim.terminate()
         sim.wait(timeout=30)

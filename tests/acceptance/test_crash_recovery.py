@@ -42,7 +42,7 @@ def body(fleet, **params) -> dict:
 
 async def start_shed(server, fleet, **params) -> tuple[httpx.AsyncClient, str, dict]:
     await server.start()
-    client = httpx.AsyncClient(base_url=server.url, timeout=10)
+    client = httpx.AsyncClient(base_url=server.url, timeout=10, headers=server.headers)
     assert (await client.post("/v1/devices", json=fleet.inventory())).status_code == 200
     r = await client.post("/v1/operations", json=body(fleet, **params))
     assert r.status_code == 202, r.text
@@ -62,7 +62,7 @@ async def test_kill9_then_restart_completes_without_second_curtailment(server, f
     server.kill9()
     await client.aclose()
     await server.start()
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=server.headers) as client:
         op = await wait_for_status(client, op_id, timeout_s=120)
     assert op["status"] == "succeeded", op
     for device in fleet.devices:

@@ -31,7 +31,7 @@ async def test_kill9_mid_transfer_resumes_from_the_persisted_offset(server):
     }, host="127.0.0.1", port=0)
     async with serving(fleet):
         await server.start()
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=server.headers) as client:
             await client.post("/v1/devices", json=fleet.inventory())
             fw = (await client.post("/v1/firmware", params={"version": "4.2.1", "profile": "rtu"},
                                     content=IMAGE,
@@ -48,7 +48,7 @@ async def test_kill9_mid_transfer_resumes_from_the_persisted_offset(server):
         server.kill9()
         interrupted = {d.spec.id for d in fleet.devices if 0 < d.counters.fw_bytes_received < len(IMAGE)}
         await server.start()
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=server.headers) as client:
             op = await wait_for_status(client, op_id, timeout_s=180)
     assert op["status"] == "succeeded", op
     assert interrupted

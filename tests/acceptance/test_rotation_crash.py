@@ -37,7 +37,7 @@ async def test_kill9_mid_rotation_then_restart_completes(server, db_url, tmp_pat
                                "--database-url", db_url, "--master-key-file", str(key_file)],
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=server.headers) as client:
             await client.post("/v1/devices", json=fleet.inventory())
             body = {"kind": "key_rotation", "params": {"scope": {"feeders": ["F1"]}, "max_parallel": 5}}
             op_id = (await client.post("/v1/operations", json=body)).json()["id"]
@@ -48,7 +48,7 @@ async def test_kill9_mid_rotation_then_restart_completes(server, db_url, tmp_pat
             await wait_until(midway, timeout_s=60, interval_s=0.01)
         server.kill9()
         await server.start()
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=server.headers) as client:
             op = await wait_for_status(client, op_id, timeout_s=120)
         assert op["status"] == "succeeded", op
         pool = await create_pool(db_url, min_size=1, max_size=2)

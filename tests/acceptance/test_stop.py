@@ -46,7 +46,7 @@ async def held_shed(server: ServerProcess, fleet: Fleet) -> tuple[str, set[str]]
     kw = sum(d.measured_kw() for d in fleet.devices if not d.spec.protected)
     params = {"target_kw": round(kw * 0.4, 1), "scope": {"feeders": ["F1", "F2"]},
               "hold_s": None, "revert_timeout_s": 300}
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=server.headers) as client:
         assert (await client.post("/v1/devices", json=fleet.inventory())).status_code == 200
         r = await client.post("/v1/operations", json={"kind": "load_shed", "params": params})
         assert r.status_code == 202, r.text
@@ -104,7 +104,7 @@ async def test_sigterm_hands_the_operation_to_another_server_at_once(db_url, poo
             return row["fence"] == 2 and f":{second.proc.pid}:" in (row["lease_owner"] or "")
         await wait_until(taken_over, timeout_s=TAKEOVER_S)
 
-        async with httpx.AsyncClient(base_url=second.url, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=second.url, timeout=10, headers=second.headers) as client:
             assert (await client.post(f"/v1/operations/{op_id}/cancel")).status_code == 202
             op = await wait_for_status(client, op_id, timeout_s=60)
         assert op["status"] == "cancelled", op

@@ -21,7 +21,7 @@ from gridjobs.store.firmware_rows import STORAGE_CHUNK_BYTES
 from gridjobs.firmware.artifacts import (
     RangeNotSatisfiable, firmware_for_rollout, read_range,
 )
-from tests.support import running_service
+from tests.support import admin_headers, running_service
 
 FIRMWARE_PROFILE = """
 name = "fw_rtu"
@@ -224,7 +224,8 @@ async def test_app_level_firmware_limit_refuses_declared_and_streamed_bodies(ser
     runtime, _ = service
     app = create_app(None, firmware_max_bytes=100_000)  # no lifespan: the runtime is given
     app.state.runtime = runtime
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 headers=await admin_headers(runtime.pool)) as client:
         _assert_problem(await _upload(client, b"x" * 100_001), 413, "100000")
 
         async def pieces():  # BodyLimit raises mid-stream, inside the upload's transaction

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from simulators import Fault, Fleet
-from tests.support import outcomes, running_service, serving, wait_for_status, wait_until
+from tests.support import admin_headers, outcomes, running_service, serving, wait_for_status, wait_until
 
 OLD, NEW = "4.2.0", "4.2.1"
 IMAGE = os.urandom(6 * 1024 + 17)  # 26 chunks of 240 bytes, the last one short
@@ -92,18 +92,25 @@ async def test_failures_abort_at_the_threshold(db_url, ray_local, fleet50):
 
 
 async def test_manual_approval_pauses_between_waves(db_url, ray_local):
-    async with serving(rtu_fleet(4)) as fleet, running_service(db_url) as (_, client):
+    async with serving(rtu_fleet(4)) as fleet, running_service(db_url) as (runtime, client):
         await client.post("/v1/devices", json=fleet.inventory())
         fw = await upload(client)
-        op_id = await start(client, rollout(fw, waves=[1, "100%"], approval="manual"))
+        first = await admin_headers(runtime.pool, name="engineer-1", roles=["engineer"])
+        second = await admin_headers(runtime.pool, name="engineer-2", roles=["engineer"])
+        r = await client.post("/v1/operations", json=rollout(fw, waves=[1, "100%"], approval="manual"),
+                              headers=first)
+        op_id = r.json()["id"]
         paused = await wait_for_status(client, op_id, {"paused"}, timeout_s=60)
         assert paused["progress"]["succeeded"] == 1
         assert sum(d.firmware_version == NEW for d in fleet.devices) == 1
-        r = await client.post(f"/v1/operations/{op_id}/resume")
+        own = await client.post(f"/v1/operations/{op_id}/resume", headers=first)
+        assert own.status_code == 403 and "two-person rule" in own.json()["detail"]  # not its submitter
+        r = await client.post(f"/v1/operations/{op_id}/resume", headers=second)
         assert r.status_code == 202
         op = await wait_for_status(client, op_id, timeout_s=60)
         assert op["status"] == "succeeded" and op["result"]["updated"] == 4
-        again = await client.post(f"/v1/operations/{op_id}/resume")
+        assert (op["submitted_by"], op["resumed_by"]) == ("engineer-1", "engineer-2")
+        again = await client.post(f"/v1/operations/{op_id}/resume", headers=second)
         assert again.status_code == 409
 
 

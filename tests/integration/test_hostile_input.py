@@ -28,9 +28,9 @@ LISTS = ["/v1/operations", "/v1/devices", "/v1/firmware", "/v1/audit",
 
 @pytest.fixture
 async def live(db_url, pool):
-    async with live_service(db_url) as base:
+    async with live_service(db_url) as (base, headers):
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30, headers=headers) as client:
             assert (await client.put("/v1/devices/d1", json=DEVICE)).status_code == 200
             yield Refusals(client, pool, await _rows(pool))
 

@@ -57,7 +57,7 @@ def is_problem(ctx, response, case) -> None:
 # An explicit configuration, so no schemathesis.toml lying around changes the run. A request
 # the document calls invalid must be refused with one of these (413: over the body limit).
 CONFIG = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {
-    "expected-statuses": ["400", "404", "409", "413", "415", "422"]}}})
+    "expected-statuses": ["400", "401", "403", "404", "409", "413", "415", "422"]}}})
 CHECKS = [not_a_server_error, is_problem, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance, negative_data_rejection]
 
@@ -89,6 +89,7 @@ class Seeds:
 class Run:
     base_url: str
     seeds: Seeds
+    headers: dict[str, str]
     answers: Counter = field(default_factory=Counter)  # (operation, status) → count
     failures: list[str] = field(default_factory=list)
 
@@ -100,6 +101,7 @@ class Run:
         if fixed:
             strategies.append(operation.as_strategy(**fixed))
         session = requests.Session()
+        session.headers.update(self.headers)  # an admin token: every route is open to it
         for strategy in strategies:
             self._explore(strategy, session, operation.label)
 
@@ -119,8 +121,8 @@ class Run:
             self.failures.append(f"{label}: {exc}")
 
 
-async def _seed(base_url: str) -> Seeds:
-    async with httpx.AsyncClient(base_url=base_url) as client:
+async def _seed(base_url: str, headers: dict[str, str]) -> Seeds:
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
         assert (await client.post("/v1/devices", json=DEVICES)).status_code == 200
         stored = await client.post("/v1/firmware", params={"version": "4.2.1", "profile": "rtu"},
                                    content=FIRMWARE, headers={"content-type": "application/octet-stream"})
@@ -140,9 +142,9 @@ def _fuzz(document: dict, run: Run) -> Run:
 
 
 async def test_generated_requests_get_no_5xx_and_conform_to_the_document(db_url):
-    async with live_service(db_url) as base_url:
-        seeds, document = await _seed(base_url)
-        run = await asyncio.to_thread(_fuzz, document, Run(base_url, seeds))
+    async with live_service(db_url) as (base_url, headers):
+        seeds, document = await _seed(base_url, headers)
+        run = await asyncio.to_thread(_fuzz, document, Run(base_url, seeds, headers))
     print(f"schemathesis {schemathesis.SCHEMATHESIS_VERSION}: {sum(run.answers.values())} requests")
     for (label, status), count in sorted(run.answers.items()):
         print(f"  {label:40s} {status} ×{count}")

@@ -30,7 +30,7 @@ GRIDJOBS_LAYERS = (
     ("kinds",),                                                # the registry of kinds
     ("admission",),                                            # lanes, queue bounds, the depth gate
     ("dispatch", "intake", "testing", "telemetry"),            # running work; taking it in; the test seam; watchers
-    ("runtime", "bootstrap", "shutdown"),                      # one process's resources; its stop
+    ("runtime", "bootstrap", "shutdown", "transport"),         # one process's resources; its stop; TLS
     ("api",),                                                  # HTTP
     ("serve", "key_admin", "token_admin"),                     # entry points that hold a database
     ("client", "progress", "profile_view"),                    # what people see

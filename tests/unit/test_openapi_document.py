@@ -73,7 +73,7 @@ def test_params_are_one_of_by_kind():
 def test_every_response_and_error_has_a_schema():
     for path, method, op in OPERATIONS:
         for status, response in op["responses"].items():
-            assert response.get("content"), f"{method} {path} {status} has no content"
+            assert status == "204" or response.get("content"), f"{method} {path} {status} has no content"
             if status.startswith(("4", "5")) and path != "/readyz":
                 assert list(response["content"]) == ["application/problem+json"]
             if status == "503" and path != "/readyz":

@@ -8,6 +8,7 @@ replacing a failed device, going deeper, aborting at the threshold, rolling back
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -214,3 +215,20 @@ async def test_a_runner_whose_lease_was_taken_over_commands_nothing(loads):
         with pytest.raises(StaleLeaseError):
             await run_load_shed(ctx)
     assert all(not d.counters.writes for d in loads.devices)
+
+
+async def test_a_manual_rotation_waits_for_approval_before_its_first_device():
+    async with serving(secure_fleet(2)) as fleet:
+        store = provisioned(fleet)
+        async with local_ports(devices_from_inventory(fleet.inventory()), key_store=store) as ports:
+            ctx = run_context(new_operation("key_rotation", {"scope": {"feeders": ["F1"]},
+                                                             "approval": "manual"}), ports)
+            running = asyncio.ensure_future(run_key_rotation(ctx))
+            async with asyncio.timeout(10):
+                while ctx.lease.status != Status.PAUSED:
+                    await asyncio.sleep(0.02)
+            assert not store.audit_log and all(d.auth.active.version == 1 for d in fleet.devices)
+            ctx.resume.set()  # another principal resumed it (the API enforces who)
+            finish = await running
+        assert finish.status == Status.SUCCEEDED and finish.result["rotated"] == 2
+        assert ctx.lease.checkpoint["approved"] is True

@@ -18,6 +18,7 @@ SELECT * FROM devices
 WHERE ($1::text IS NULL OR feeder = $1)
   AND ($2::text IS NULL OR profile = $2)
   AND ($3::text IS NULL OR id > $3)
+  AND ($5::text[] IS NULL OR feeder = ANY($5))   -- the principal's area (NULL: every feeder)
 ORDER BY id
 LIMIT $4;
 
@@ -40,8 +41,8 @@ DELETE FROM idempotency_keys WHERE expires_at <= now();
 -- name: insert_operation
 -- Insert, announce (NOTIFY is delivered at commit) and return the new resource.
 WITH op AS (
-    INSERT INTO operations (id, kind, status, priority, params)
-    VALUES ($1, $2, 'queued', $3, $4)
+    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by)
+    VALUES ($1, $2, 'queued', $3, $4, $5, $6)
     RETURNING *
 ), announced AS (
     SELECT pg_notify('gridjobs_queued', $1::text)
@@ -53,12 +54,12 @@ FROM op, announced;
 -- As insert_operation, and keep the idempotency key (replacing an expired one).
 -- key_saved is false when another request saved the same key first.
 WITH op AS (
-    INSERT INTO operations (id, kind, status, priority, params)
-    VALUES ($1, $2, 'queued', $3, $4)
+    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by)
+    VALUES ($1, $2, 'queued', $3, $4, $5, $6)
     RETURNING *
 ), saved AS (
     INSERT INTO idempotency_keys AS k (key, request_hash, operation_id, expires_at)
-    SELECT $5, $6, op.id, now() + make_interval(secs => $7) FROM op
+    SELECT $7, $8, op.id, now() + make_interval(secs => $9) FROM op
     ON CONFLICT (key) DO UPDATE SET
         request_hash = EXCLUDED.request_hash, operation_id = EXCLUDED.operation_id,
         created_at = now(), expires_at = EXCLUDED.expires_at
@@ -101,11 +102,18 @@ CROSS JOIN LATERAL (
 WHERE ($1::text IS NULL OR o.kind = $1)
   AND ($2::text IS NULL OR o.status = $2)
   AND ($3::timestamptz IS NULL OR (o.created_at, o.id) < ($3, $4::uuid))
+  AND ($6::text[] IS NULL OR o.feeders <@ $6)   -- the principal's area (NULL: every feeder)
 ORDER BY o.created_at DESC, o.id DESC
 LIMIT $5;
 
+-- name: lock_operation
+-- What a cancel or resume checks first (kind, area, who submitted), locked until it commits.
+SELECT id, kind, status, feeders, submitted_by, params->>'approval' AS approval
+FROM operations WHERE id = $1 FOR UPDATE;
+
 -- name: cancel_operation
 UPDATE operations SET
+    cancelled_by = $2,
     cancel_requested = true,
     status = CASE status WHEN 'queued' THEN 'cancelled' ELSE 'cancelling' END,
     finished_at = CASE status WHEN 'queued' THEN now() ELSE finished_at END,
@@ -114,7 +122,7 @@ WHERE id = $1 AND status IN ('queued', 'running', 'cancelling', 'paused')
 RETURNING status;
 
 -- name: resume_operation
-UPDATE operations SET resume_requested = true, updated_at = now()
+UPDATE operations SET resume_requested = true, resumed_by = $2, updated_at = now()
 WHERE id = $1 AND status = 'paused'
 RETURNING status;
 

@@ -1,0 +1,57 @@
+"""What `gridjobs serve` listens with: TLS, or plaintext only where that is safe.
+
+A non-loopback bind without TLS is refused unless `allow_plaintext` says a
+TLS-terminating proxy sits in front. The key file must be private, as the
+master key file must.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+
+from gridjobs.config import Settings
+from gridjobs.device_keys.master import check_private
+from gridjobs.errors import ConfigError
+
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+
+
+def check_transport(settings: Settings) -> None:
+    """ConfigError (exit 2) for a TLS setting that cannot work, or a plaintext public bind."""
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError("TLS needs both --tls-cert and --tls-key (GRIDJOBS_TLS_CERT, GRIDJOBS_TLS_KEY)")
+    if settings.tls_cert is not None:
+        _readable(settings.tls_cert)
+        check_private(settings.tls_key, _stat(settings.tls_key))
+        return
+    if not loopback(settings.host) and not settings.allow_plaintext:
+        raise ConfigError(f"refusing to serve plaintext HTTP on {settings.host}: bearer tokens would cross "
+                          "the network in clear. Give --tls-cert and --tls-key, or --allow-plaintext "
+                          "if a TLS-terminating proxy is in front")
+
+
+def loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def scheme(settings: Settings) -> str:
+    return "https" if settings.tls_cert is not None else "http"
+
+
+def _stat(path: Path) -> os.stat_result:
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+
+
+def _readable(path: Path) -> None:
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"{path}: not readable")
