@@ -197,7 +197,8 @@ async def started(stack: AsyncExitStack, server: HttpServer, name: str) -> HttpS
     return server
 
 
-async def workers(stack: AsyncExitStack, url: str, concurrency: int) -> list[httpx.AsyncClient]:
+async def workers(stack: AsyncExitStack, url: str, concurrency: int,
+                  headers: dict[str, str] | None = None) -> list[httpx.AsyncClient]:
     """One one-connection client per worker.
 
     One client shared by 32 workers spends its time in httpcore's pool (on
@@ -205,7 +206,7 @@ async def workers(stack: AsyncExitStack, url: str, concurrency: int) -> list[htt
     included), so the load generator, not the server, would be measured.
     """
     return [await stack.enter_async_context(
-        httpx.AsyncClient(base_url=url, limits=ONE_CONNECTION, timeout=HTTP_TIMEOUT_S))
+        httpx.AsyncClient(base_url=url, limits=ONE_CONNECTION, timeout=HTTP_TIMEOUT_S, headers=headers))
         for _ in range(concurrency)]
 
 
@@ -224,7 +225,7 @@ async def bench(args: argparse.Namespace, dsn: str, workdir: Path) -> dict:
         ceiling = await started(stack, HttpServer(
             [sys.executable, str(Path(__file__).resolve()), "--ceiling-server", "--port", str(port),
              "--database-url", dsn], port=port, log_path=workdir / "ceiling.log"), "ceiling")
-        sides = {"gridjobs": await workers(stack, gridjobs.url, args.concurrency),
+        sides = {"gridjobs": await workers(stack, gridjobs.url, args.concurrency, gridjobs.headers),
                  "ceiling": await workers(stack, ceiling.url, args.concurrency)}
         loads: dict[str, list[Load]] = {name: [] for name in sides}
         for name, clients in sides.items():  # untimed: opens every connection on both sides
