@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridjobs.access import policy
 from gridjobs.access.roles import Principal
 from gridjobs.api.problems import problem
+from gridjobs.api.route_match import route_template
 from gridjobs.errors import GridjobsError, Unauthorized
 from gridjobs.store.request_audit import RequestEntry
 
@@ -33,7 +33,7 @@ class Authentication:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        route = _route_of(scope)
+        route = route_template(scope)
         rule = policy.rule_for(_method(scope), route) if route else None
         if rule is None or rule.public:  # unknown routes answer 404/405 with no identity
             return await self.app(scope, receive, send)
@@ -84,15 +84,6 @@ class Authentication:
 def _method(scope: Scope) -> str:
     """HEAD is a GET without the body: it needs what the GET needs."""
     return "GET" if scope["method"] == "HEAD" else scope["method"]
-
-
-def _route_of(scope: Scope) -> str | None:
-    for route in scope["app"].router.routes:
-        match, child = route.matches(scope)
-        if match == Match.FULL:
-            scope.setdefault("path_params", {}).update(child.get("path_params", {}))
-            return getattr(route, "path", None)
-    return None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

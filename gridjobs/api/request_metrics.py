@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gridjobs.api.route_match import route_template
 from gridjobs.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 
@@ -29,14 +29,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, capture)
         finally:
-            route = _route_of(scope)
+            route = route_template(scope) or "unmatched"
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(route).observe(time.perf_counter() - started)
 
-
-def _route_of(scope: Scope) -> str:
-    app = scope.get("app")
-    for route in getattr(getattr(app, "router", None), "routes", ()):
-        if route.matches(scope)[0] == Match.FULL:
-            return getattr(route, "path", "other")
-    return "unmatched"
