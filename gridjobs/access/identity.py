@@ -10,6 +10,7 @@ scrape token, if configured, opens /metrics alone.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import time
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from gridjobs.errors import Unauthorized
 from gridjobs.store.tokens import TokenRecord, find_token, touch_tokens
 
 CACHE_S = 5.0
+KNOWN_ROLES = frozenset(AccessRole)
 CACHE_ENTRIES = 10_000
 SCRAPER = "metrics-scraper"
 
@@ -75,9 +77,7 @@ class Authenticator:
         if record.expires_at is not None and record.expires_at <= datetime.now(timezone.utc):
             raise Unauthorized(f"token {record.name!r} expired at {record.expires_at.isoformat()}")
         self._used.add(record.id)
-        roles = frozenset(AccessRole(r) for r in record.roles if r in set(AccessRole))
-        feeders = None if record.feeders is None else frozenset(record.feeders)
-        return Principal(record.name, "token", roles, feeders)
+        return _principal_of(record)
 
     async def _record(self, token_id: str) -> TokenRecord | None:
         cached = self._cache.get(token_id)
@@ -90,3 +90,11 @@ class Authenticator:
             while len(self._cache) > CACHE_ENTRIES:
                 self._cache.popitem(last=False)
         return record
+
+
+@functools.lru_cache(maxsize=CACHE_ENTRIES)
+def _principal_of(record: TokenRecord) -> Principal:
+    """A token's principal (records are frozen, so one principal per record)."""
+    roles = frozenset(AccessRole(r) for r in record.roles if r in KNOWN_ROLES)
+    feeders = None if record.feeders is None else frozenset(record.feeders)
+    return Principal(record.name, "token", roles, feeders)
