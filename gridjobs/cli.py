@@ -8,6 +8,7 @@ or SIGINT; 2 bad configuration or usage (a request refused as wrong, 4xx);
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import asyncio
 import json
 import os
@@ -89,6 +90,13 @@ def _profiles_flag(p: argparse.ArgumentParser) -> None:
                    help="directory of user device profiles (.json/.toml), beside the shipped ones")
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("gridjobs")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _client_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=os.environ.get("GRIDJOBS_URL", DEFAULT_URL),
                    help=f"gridjobs API base URL (default {DEFAULT_URL})")
@@ -121,6 +129,7 @@ def _client(args: argparse.Namespace) -> Client:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridjobs", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"gridjobs {_version()}")
     verbs = parser.add_subparsers(dest="verb", required=True)
     serve = verbs.add_parser("serve", help="run the API server and dispatcher")
     _server_flags(serve)

@@ -77,10 +77,14 @@ class Runtime:
 
 
 def ensure_ray(address: str | None) -> bool:
-    """Connect to RAY_ADDRESS or start a local Ray; return True if we started it."""
+    """Connect to RAY_ADDRESS or start a local Ray; return True if we started it.
+
+    Without an address, always a new local Ray ("local"): Ray would otherwise join
+    whatever cluster /tmp/ray/ray_current_cluster last named, live or not.
+    """
     if ray.is_initialized():
         return False
-    ray.init(address=address, namespace="gridjobs", include_dashboard=False,
+    ray.init(address=address or "local", namespace="gridjobs", include_dashboard=False,
              log_to_driver=False, configure_logging=False)
     return True
 

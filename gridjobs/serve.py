@@ -20,7 +20,7 @@ import uvicorn
 from gridjobs.api.app import create_app
 from gridjobs.bootstrap import database
 from gridjobs.config import Settings
-from gridjobs.transport import check_transport
+from gridjobs.transport import check_transport, listening_socket
 from gridjobs.runtime import Runtime, open_runtime
 from gridjobs.shutdown import StopRequest, stop_signals
 
@@ -67,6 +67,13 @@ class Server(uvicorn.Server):
             super().handle_exit(sig, frame)
         self.runtime_lifespan.stop(sig, frame)
 
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            where = self.servers[0].sockets[0].getsockname() if self.servers else ("?", 0)
+            scheme = "https" if self.config.is_ssl else "http"
+            log.info(f"listening on {scheme}://{self.config.host}:{where[1]}")
+
     async def serve(self, sockets=None) -> None:
         try:
             await super().serve(sockets)
@@ -94,10 +101,11 @@ def build_server(settings: Settings, *, execute: bool = True,
 def serve(settings: Settings, *, execute: bool = True) -> None:
     """Serve until SIGTERM or SIGINT, then drain and return (exit status 0)."""
     check_transport(settings)   # before anything starts
+    sock = listening_socket(settings.host, settings.port)
     settings = settings.with_overrides(bootstrap_admin_token=True)
-    with stop_signals(settings.drain_s) as stop, database(settings) as resolved:
+    with sock, stop_signals(settings.drain_s) as stop, database(settings) as resolved:
         if stop.requested:   # asked to stop while the embedded database was starting
             return
         log.info("serving", host=resolved.host, port=resolved.port, shards=resolved.shards,
                  execute=execute, drain_s=resolved.drain_s)
-        asyncio.run(build_server(resolved, execute=execute, stop=stop).serve())
+        asyncio.run(build_server(resolved, execute=execute, stop=stop).serve(sockets=[sock]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from pathlib import Path
 
 from gridjobs.config import Settings
@@ -16,6 +17,7 @@ from gridjobs.device_keys.master import check_private
 from gridjobs.errors import ConfigError
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+LISTEN_BACKLOG = 2048   # uvicorn's own default
 
 
 def check_transport(settings: Settings) -> None:
@@ -43,6 +45,22 @@ def loopback(host: str) -> bool:
 
 def scheme(settings: Settings) -> str:
     return "https" if settings.tls_cert is not None else "http"
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound now: a busy port stops `serve` before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)  # listening at once: a second serve cannot bind it too
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; is another gridjobs "
+                          "serve running there? (--port, GRIDJOBS_PORT)") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _stat(path: Path) -> os.stat_result:

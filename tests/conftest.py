@@ -83,7 +83,7 @@ async def pool(db_url):
 def ray_local():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              configure_logging=False, namespace="gridjobs-tests")
     yield ray
     ray.shutdown()
