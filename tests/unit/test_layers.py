@@ -23,7 +23,8 @@ GRIDJOBS_LAYERS = (
     ("errors", "states", "event_types"),                       # words and the exception tree
     ("config", "records", "validation", "logs", "metrics"),    # settings, frozen records
     ("store",),                                                # Postgres: all the SQL
-    ("profiles", "scope", "device_keys", "firmware", "ledger", "access", "webhooks"),  # domain services
+    ("profiles", "scope", "device_keys", "firmware", "ledger", "access"),  # domain services
+    ("webhooks",),                                             # endpoints, secrets (sealed by device_keys), signing
     ("run",),                                                  # a running operation and its ports
     ("curtailment",),                                          # the curtailment engine
     ("load_shed", "der", "rollout", "key_rotation"),           # the kinds
