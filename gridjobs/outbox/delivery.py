@@ -135,11 +135,11 @@ class DeliveryWorkers:
         except asyncio.CancelledError:
             await self._release(claimed)
             raise
-        verdict = decide(status=answer.status, attempt=claimed.attempts - claimed.schedule_from,
-                         now=datetime.now(timezone.utc), retry_after_s=answer.retry_after_s,
-                         failing_since=claimed.failing_since, factor=self.config.retry_factor,
-                         disable_after_s=self.config.disable_after_s)
-        await self._settle(claimed, answer, verdict)
+        now = datetime.now(timezone.utc)
+        verdict = decide(status=answer.status, attempt=claimed.attempts - claimed.schedule_from, now=now,
+                         retry_after_s=answer.retry_after_s, failing_since=claimed.failing_since,
+                         factor=self.config.retry_factor, disable_after_s=self.config.disable_after_s)
+        await self._settle(claimed, answer, verdict, now)
 
     async def _post(self, claimed: Claimed, secrets: list[Secret]) -> Answer:
         if not secrets:
@@ -150,9 +150,9 @@ class DeliveryWorkers:
         WEBHOOK_LATENCY.observe(answer.latency_s)
         return answer
 
-    async def _settle(self, claimed: Claimed, answer: Answer, verdict: Verdict) -> None:
+    async def _settle(self, claimed: Claimed, answer: Answer, verdict: Verdict, at: datetime) -> None:
         attempt = AttemptRecord(verdict.state, verdict.next_attempt_at, answer.status,
-                                round(answer.latency_s * 1000, 3), answer.error, answer.body or None)
+                                round(answer.latency_s * 1000, 3), answer.error, answer.body or None, at)
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 recorded = await deliveries.record(conn, claimed, attempt)

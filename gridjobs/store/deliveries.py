@@ -55,6 +55,7 @@ class AttemptRecord:
     latency_ms: float | None
     error: str | None
     response: str | None
+    at: datetime                   # when the answer came (or the attempt gave up)
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ async def record(conn: asyncpg.Connection | asyncpg.Pool, claimed: Claimed, atte
     """Settle a claim; False when the claim is no longer held (another process took it over)."""
     return bool(await conn.fetchval(Q["record_attempt"], claimed.id, claimed.claim, attempt.state,
                                     attempt.next_attempt_at, attempt.status_code, attempt.latency_ms,
-                                    attempt.error, attempt.response))
+                                    attempt.error, attempt.response, attempt.at))
 
 
 @translated

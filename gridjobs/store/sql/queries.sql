@@ -766,9 +766,9 @@ WITH settled AS (
     WHERE id = $1 AND claim = $2 AND state = 'sending'
     RETURNING id, endpoint_id, attempts
 ), logged AS (
-    INSERT INTO webhook_attempts (delivery_id, attempt, status_code, latency_ms, error, response,
+    INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, latency_ms, error, response,
                                   next_attempt_at)
-    SELECT id, attempts, $5, $6, $7, $8, $4 FROM settled
+    SELECT id, attempts, $9, $5, $6, $7, $8, $4 FROM settled
     ON CONFLICT (delivery_id, attempt) DO NOTHING
 ), streak AS (
     UPDATE webhook_endpoints w SET
