@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import AsyncIterator
 
+import anyio
+
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import SendTimeoutError
@@ -45,13 +47,19 @@ class EventsQuery(BaseModel):
 
 
 class EventStream(EventSourceResponse):
-    """An EventSourceResponse that treats a client too slow to take bytes as gone."""
+    """An EventSourceResponse that treats a client too slow to take bytes as gone, and
+    that ends when gridjobs ends it: a stop (Runtime.begin_stop) closes the event hub,
+    which ends every stream. sse-starlette's own exit watcher is a process-wide task
+    polling uvicorn's flags; it would outlive the server that started it."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         except SendTimeoutError:
             EVENT_STREAMS_CUT.labels("send_timeout").inc()
+
+    async def _listen_for_exit_signal_with_grace(self) -> None:
+        await anyio.sleep_forever()
 
 
 def last_event_id(request: Request) -> int | None:
