@@ -40,7 +40,7 @@ JWT_FEEDERS_CLAIM = "feeders"
 # Events, webhooks and streams (README "Events and webhooks").
 WEBHOOK_TIMEOUT_S = 15.0      # one delivery request, at most; only 2xx counts
 WEBHOOK_RETRY_FACTOR = 1.0    # scales the retry schedule (immediately, 5 s, 5 min, ... 10 h); tests shrink it
-WEBHOOK_CONCURRENCY = 32      # deliveries one process sends at once
+WEBHOOK_CONCURRENCY = 32      # deliveries one process sends at once (0: this process sends none)
 WEBHOOK_PER_ENDPOINT = 4      # of which to one endpoint, so a slow receiver holds back no other
 WEBHOOK_DISABLE_AFTER_S = 5 * 24 * 3600.0   # an endpoint failing this long in a row is disabled
 WEBHOOK_ALLOW_HOSTS = ""      # hosts (besides loopback) an endpoint may reach over plain http

@@ -64,7 +64,8 @@ async def _listen(listener: Listener) -> None:
 def _build(settings: Settings, pool: asyncpg.Pool, keyring: Keyring | None) -> Outbox:
     hub = EventHub(pool, poll_s=settings.events_poll_s)
     relay = Relay(pool, poll_s=settings.events_poll_s)
-    workers = DeliveryWorkers(pool, keyring, delivery_config(settings)) if keyring else None
+    sends = keyring is not None and settings.webhook_concurrency > 0   # 0: this process sends none
+    workers = DeliveryWorkers(pool, keyring, delivery_config(settings)) if sends else None
 
     def deliveries_due(_payload: str) -> None:
         if workers is not None:
@@ -88,6 +89,8 @@ async def open_outbox(settings: Settings, pool: asyncpg.Pool, keyring: Keyring |
     outbox = _build(settings, pool, keyring)
     if keyring is None:
         log.warning("webhook_delivery_off", reason="no master key: webhook secrets cannot be opened")
+    elif outbox.workers is None:
+        log.info("webhook_delivery_off", reason="webhook_concurrency is 0")
     keeper = None
     try:
         await outbox.hub.start()

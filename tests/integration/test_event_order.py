@@ -38,6 +38,19 @@ async def test_a_later_commit_with_a_higher_id_waits_for_the_earlier_transaction
         await pool.release(late)
 
 
+async def test_a_transaction_in_another_database_holds_nothing_back(pool, admin_url):
+    import asyncpg
+    elsewhere = await asyncpg.connect(admin_url)   # the server's own database, not this test's
+    try:
+        async with elsewhere.transaction():
+            await elsewhere.fetchval("SELECT pg_current_xact_id()")   # an xid, in flight
+            async with pool.acquire() as conn, conn.transaction():
+                written = await conn.fetchval(INSERT, {"n": 1})
+            assert [e.id for e in await events_after(pool, 0, limit=10)] == [written]
+    finally:
+        await elsewhere.close()
+
+
 async def _writer(pool, rng: random.Random, transactions: int, written: list[int]) -> None:
     for _ in range(transactions):
         async with pool.acquire() as conn, conn.transaction():

@@ -576,7 +576,7 @@ SELECT e.id, e.type, e.operation_id, e.principal, e.data, e.created_at,
        coalesce(o.feeders, '{}') AS feeders
 FROM events e
 LEFT JOIN operations o ON o.id = e.operation_id
-WHERE e.id > $1 AND e.id < events_horizon() AND ($3::bigint IS NULL OR e.id <= $3)
+WHERE e.id > $1 AND e.id < (SELECT events_horizon()) AND ($3::bigint IS NULL OR e.id <= $3)
   AND ($4::uuid IS NULL OR e.operation_id = $4)
   AND ($5::text[] IS NULL OR e.type = ANY($5))
   AND ($6::text[] IS NULL OR coalesce(o.feeders, '{}') <@ $6)
@@ -587,7 +587,7 @@ LIMIT $2;
 
 -- name: last_event_id
 -- The highest id a reader may pass now.
-SELECT coalesce(max(id), 0) FROM events WHERE id < events_horizon();
+SELECT coalesce(max(id), 0) FROM events WHERE id < (SELECT events_horizon());
 
 -- name: terminal_event_id
 SELECT max(id) FROM events
@@ -692,7 +692,7 @@ WITH cursor AS (
     SELECT e.id, e.type, e.operation_id, e.principal, coalesce(o.feeders, '{}') AS feeders,
            o.callback_webhook_id AS callback
     FROM cursor c
-    JOIN events e ON e.id > c.position AND e.id < events_horizon()
+    JOIN events e ON e.id > c.position AND e.id < (SELECT events_horizon())
     LEFT JOIN operations o ON o.id = e.operation_id
     ORDER BY e.id
     LIMIT $2

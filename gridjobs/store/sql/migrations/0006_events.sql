@@ -7,10 +7,10 @@ ALTER TABLE operations ADD COLUMN callback_webhook_id uuid;   -- a submission's 
 -- Readers (the webhook relay, the event streams) resume after an id, so ids must
 -- grow in the order readers may see rows, not in the order rows were inserted:
 -- events_position() makes the id (transaction id << 20) + the event's number
--- within its transaction, and readers take only ids below
--- events_horizon() = (oldest transaction still in flight << 20). A transaction
--- in flight, or one yet to come, has an id at or above the horizon, so nothing
--- a reader has passed can still appear behind it.
+-- within its transaction, and readers take only ids below events_horizon(),
+-- (the oldest transaction that may still write events << 20). A transaction in
+-- flight, or one yet to come, has an id at or above the horizon, so nothing a
+-- reader has passed can still appear behind it.
 CREATE TABLE events (
     id            bigint PRIMARY KEY,       -- set by events_position(); never given
     type          text NOT NULL,
@@ -38,8 +38,26 @@ $$;
 CREATE TRIGGER events_position BEFORE INSERT ON events
     FOR EACH ROW EXECUTE FUNCTION events_position();
 
-CREATE FUNCTION events_horizon() RETURNS bigint LANGUAGE sql STABLE AS $$
-    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20
+-- The id below which every event is final: the oldest transaction that may still write
+-- events (one in flight in this database, or not yet begun), shifted like the ids.
+-- Transactions of other databases on the same server cannot write here and do not
+-- hold it back (pg_stat_activity names their database; one it cannot see is kept).
+CREATE FUNCTION events_horizon() RETURNS bigint LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    snap       pg_snapshot := pg_current_snapshot();
+    elsewhere  xid[];
+    lowest     xid8;
+    next       xid8 := pg_snapshot_xmax(snap);
+BEGIN
+    SELECT coalesce(array_agg(backend_xid), '{}') INTO elsewhere FROM pg_stat_activity
+    WHERE backend_xid IS NOT NULL
+      AND datid IS DISTINCT FROM (SELECT oid FROM pg_database WHERE datname = current_database());
+    SELECT min(x) INTO lowest FROM pg_snapshot_xip(snap) AS x WHERE NOT x::xid = ANY (elsewhere);
+    WHILE next::xid = ANY (elsewhere) LOOP   -- at most one step per other backend
+        next := (next::text::bigint + 1)::text::xid8;
+    END LOOP;
+    RETURN least(coalesce(lowest, next), next)::text::bigint << 20;
+END
 $$;
 
 -- Wake the relays and the streams; delivered at commit, once per transaction.
