@@ -16,8 +16,8 @@ from collections import deque
 import structlog
 
 from gridjobs.errors import GridjobsError
-from gridjobs.outbox.waking import Wake
-from gridjobs.store.events import Event, EventFilter, events_after, last_event_id
+from gridjobs.outbox.waking import Backoff, Wake
+from gridjobs.store.events import Event, EventFilter, events_after, held_back, last_event_id
 
 READ_BATCH = 1000
 RETRY_S = 2.0
@@ -95,15 +95,14 @@ class EventHub:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
+        backoff = Backoff(self._poll_s)
         while True:
             try:
-                caught_up = await self._pull()
+                if await self._pull():   # caught up
+                    await self._wake.nap(backoff.pause(await held_back(self._pool)))
             except GridjobsError as exc:
                 log.warning("event_hub_read_failed", error=str(exc))
                 await asyncio.sleep(RETRY_S)
-                continue
-            if caught_up:
-                await self._wake.nap(self._poll_s)
 
     async def _pull(self) -> bool:
         events = await events_after(self._pool, self.position, limit=READ_BATCH)

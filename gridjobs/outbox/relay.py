@@ -15,7 +15,7 @@ import structlog
 
 from gridjobs.errors import GridjobsError
 from gridjobs.metrics import OUTBOX_RELAYED
-from gridjobs.outbox.waking import Wake
+from gridjobs.outbox.waking import Backoff, Wake
 from gridjobs.store.deliveries import Relayed, ensure_cursor, relay
 
 RELAY_BATCH = 500
@@ -43,15 +43,17 @@ class Relay:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
+        backoff = Backoff(self._poll_s)
         while True:
+            held_back = False
             try:
-                await self.drain()
+                held_back = (await self.drain()).held_back
             except GridjobsError as exc:
                 log.warning("outbox_relay_failed", error=str(exc))
-            await self._wake.nap(self._poll_s)
+            await self._wake.nap(backoff.pause(held_back))
 
-    async def drain(self) -> int:
-        """Relay until caught up (bounded); the number of events passed."""
+    async def drain(self) -> Relayed:
+        """Relay until caught up (bounded); the last step, with the events passed in all."""
         passed = 0
         for _ in range(MAX_STEPS_PER_WAKE):
             step: Relayed = await relay(self._pool, limit=self._batch)
@@ -59,4 +61,4 @@ class Relay:
             OUTBOX_RELAYED.inc(step.events)
             if not step.held or step.events < self._batch:
                 break
-        return passed
+        return Relayed(step.held, passed, step.deliveries, step.held_back)

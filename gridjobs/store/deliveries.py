@@ -22,6 +22,7 @@ class Relayed:
     held: bool        # False: another process holds the cursor now
     events: int
     deliveries: int
+    held_back: bool = False   # committed events wait above the horizon
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ async def ensure_cursor(pool: asyncpg.Pool, name: str = WEBHOOK_CURSOR) -> None:
 @translated
 async def relay(pool: asyncpg.Pool, *, limit: int, name: str = WEBHOOK_CURSOR) -> Relayed:
     row = await pool.fetchrow(Q["relay_events"], name, limit)
-    return Relayed(bool(row["held"]), row["events"], row["deliveries"])
+    return Relayed(bool(row["held"]), row["events"], row["deliveries"], row["held_back"])
 
 
 @translated

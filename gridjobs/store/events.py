@@ -88,6 +88,12 @@ async def last_event_id(pool: asyncpg.Pool) -> int:
 
 
 @translated
+async def held_back(pool: asyncpg.Pool) -> bool:
+    """Whether committed events wait above the horizon for an older transaction to end."""
+    return await pool.fetchval(Q["events_held_back"])
+
+
+@translated
 async def terminal_event_id(pool: asyncpg.Pool, operation_id: UUID) -> int | None:
     return await pool.fetchval(Q["terminal_event_id"], operation_id)
 

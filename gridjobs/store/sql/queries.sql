@@ -589,6 +589,10 @@ LIMIT $2;
 -- The highest id a reader may pass now.
 SELECT coalesce(max(id), 0) FROM events WHERE id < (SELECT events_horizon());
 
+-- name: events_held_back
+-- Whether committed events wait above the horizon (a transaction older than them is in flight).
+SELECT EXISTS (SELECT 1 FROM events WHERE id >= (SELECT events_horizon()));
+
 -- name: terminal_event_id
 SELECT max(id) FROM events
 WHERE operation_id = $1 AND type IN ('operation.succeeded', 'operation.failed', 'operation.cancelled');
@@ -714,7 +718,8 @@ WITH cursor AS (
     SELECT pg_notify('gridjobs_deliveries', '') WHERE EXISTS (SELECT 1 FROM fanned)
 )
 SELECT (SELECT count(*) FROM cursor) AS held, (SELECT count(*) FROM batch) AS events,
-       (SELECT count(*) FROM fanned) AS deliveries, (SELECT count(*) FROM woken) AS woken;
+       (SELECT count(*) FROM fanned) AS deliveries, (SELECT count(*) FROM woken) AS woken,
+       EXISTS (SELECT 1 FROM events WHERE id >= (SELECT events_horizon())) AS held_back;
 
 -- name: rescue_deliveries
 -- Claims whose holder went away (its lease ran out) are due again at once.
