@@ -263,3 +263,51 @@ async def test_webhooks_need_a_master_key(db_url):
         r = await client.post("/v1/webhooks", json={"url": "https://127.0.0.1:9/h",
                                                     "event_types": ["operation.accepted"]})
         assert r.status_code == 503 and "master key" in r.json()["detail"]
+
+
+async def test_a_webhook_secret_is_shown_once_and_stays_out_of_logs_answers_and_rows(db_url, master_key):
+    import base64
+    import io
+    import json
+
+    from gridjobs import logs
+    from tests.secrets_scan import assert_no_secret
+
+    stream, texts = io.StringIO(), []
+    logs.configure(stream=stream, level="debug")
+    try:
+        async with running_service(db_url, master_key_file=master_key, **FAST) as (runtime, client):
+            assert (await client.post("/v1/devices", json=DEVICES)).status_code == 200
+            async with receiving(Receiver()) as receiver:
+                hook = await register(client, receiver)
+                rotated = (await client.post(f"/v1/webhooks/{hook['id']}/rotate-secret")).json()
+                await submit(client)
+                await arrivals(receiver, 1)
+            for path in ("/v1/webhooks", f"/v1/webhooks/{hook['id']}", f"/v1/webhooks/{hook['id']}/deliveries",
+                         "/metrics"):
+                answer = await client.get(path)
+                texts += [answer.text, json.dumps(dict(answer.headers))]
+            for table in ("webhook_endpoints", "webhook_secrets", "webhook_deliveries", "webhook_attempts",
+                          "events", "request_audit"):
+                texts += [repr(r) for r in await runtime.pool.fetch(f"SELECT * FROM {table}")]
+    finally:
+        logs.configure()
+    texts.append(stream.getvalue())
+    assert "webhook_attempt" in texts[-1]   # the log was captured
+    secrets = [base64.b64decode(s.removeprefix("whsec_")) for s in (hook["secret"], rotated["secret"])]
+    assert_no_secret(texts, secrets + [s.encode() for s in (hook["secret"], rotated["secret"])])
+    assert all(a.verified == {"current": True} for a in receiver.arrivals)
+
+
+async def test_revoking_a_token_disables_its_endpoints(service):
+    runtime, client = service
+    north = await admin_headers(runtime.pool, name="north", roles=["viewer"], feeders=["F1"])
+    created = await client.post("/v1/webhooks", headers=north,
+                                json={"url": "https://127.0.0.1:9/h", "event_types": ["operation.accepted"]})
+    assert created.status_code == 201
+    assert (await client.delete("/v1/tokens/north")).status_code == 204
+    row = await runtime.pool.fetchrow("SELECT status, disabled_reason FROM webhook_endpoints WHERE id = $1",
+                                      __import__("uuid").UUID(created.json()["id"]))
+    assert tuple(row) == ("disabled", "principal_revoked")
+    said = await runtime.pool.fetch("SELECT principal, data FROM events WHERE type = 'webhook.disabled'")
+    assert [(e["principal"], e["data"]["reason"]) for e in said] == [("north", "principal_revoked")]
