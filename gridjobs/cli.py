@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = verbs.add_parser("status", help="show an operation")
     status.add_argument("id")
     status.add_argument("--devices", action="store_true", help="also summarise per-device outcomes")
+    status.add_argument("--follow", action="store_true",
+                        help="follow its event stream until it ends, then summarise it")
     _client_flags(status)
     return parser
 
@@ -183,7 +185,7 @@ def _submit_flags(p: argparse.ArgumentParser, *, dry_run_help: str) -> None:
     p.add_argument("--priority", type=int, help="-100..100, higher first (server default 0)")
     p.add_argument("--idempotency-key")
     p.add_argument("--dry-run", action="store_true", help=dry_run_help)
-    p.add_argument("--wait", action="store_true", help="follow progress until the end")
+    p.add_argument("--wait", action="store_true", help="follow progress (its event stream) until the end")
     _client_flags(p)
 
 
@@ -266,15 +268,22 @@ async def _submit(args: argparse.Namespace) -> int:
         print(f"accepted {op['id']} ({op['status']})")
         if not args.wait:
             return 0
-        printer = ProgressPrinter()
-        final = await client.follow(op["id"], on_update=printer, timeout_s=WAIT_TIMEOUT_S)
-        printer.close()
-        print(summary(final, await client.outcomes(op["id"])))
-        return 0 if final["status"] == "succeeded" else EXIT_FAILURE
+        return await _follow(client, op["id"])
+
+
+async def _follow(client: Client, operation_id: str) -> int:
+    """Progress from the operation's event stream, then the summary; 0 if it succeeded."""
+    printer = ProgressPrinter()
+    final = await client.follow(operation_id, on_update=printer, timeout_s=WAIT_TIMEOUT_S)
+    printer.close()
+    print(summary(final, await client.outcomes(operation_id)))
+    return 0 if final["status"] == "succeeded" else EXIT_FAILURE
 
 
 async def _status(args: argparse.Namespace) -> int:
     async with _client(args) as client:
+        if args.follow:
+            return await _follow(client, args.id)
         op = await client.operation(args.id)
         outcomes = await client.outcomes(args.id) if args.devices else []
         print(summary(op, outcomes) if args.devices else json.dumps(op, indent=2))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 import json
+import ssl
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import httpx
 
@@ -14,7 +15,10 @@ from gridjobs.errors import GridjobsError
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 REQUEST_TIMEOUT_S = 30.0
-FOLLOW_INTERVAL_S = 0.5
+STREAM_READ_TIMEOUT_S = 60.0   # the server sends a comment line every 15 s
+FOLLOW_INTERVAL_S = 0.5        # the first pause before reconnecting a stream; doubles up to RECONNECT_MAX_S
+RECONNECT_MAX_S = 10.0
+MAX_RECONNECTS = 10_000
 IMPORT_BATCH = 2000
 UPLOAD_PIECE = 256 * 1024
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -104,15 +108,74 @@ class Client:
             if cursor is None:
                 return items
 
+    async def events(self, path: str, *, after: int | None = None) -> AsyncIterator[StreamEvent]:
+        """A Server-Sent Event stream of the API, from after the outbox id `after`."""
+        headers = {"Accept": "text/event-stream", **({"Last-Event-ID": str(after)} if after else {})}
+        timeout = httpx.Timeout(REQUEST_TIMEOUT_S, read=STREAM_READ_TIMEOUT_S)
+        try:
+            async with self._http.stream("GET", path, headers=headers, timeout=timeout) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise ApiError(f"GET {path} -> {response.status_code}: {_detail(response)}",
+                                   status=response.status_code)
+                async for event in parse_sse(response.aiter_lines()):
+                    yield event
+        except httpx.HTTPError as exc:
+            raise ApiError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+
     async def follow(self, operation_id: str, *, on_update: Callable[[dict], None], timeout_s: float) -> dict:
-        """Poll until the operation is terminal (bounded by `timeout_s`)."""
+        """Follow the operation's event stream until it is terminal (bounded by `timeout_s`),
+        reconnecting with Last-Event-ID when the stream drops."""
         async with asyncio.timeout(timeout_s):
-            while True:
-                op = await self.operation(operation_id)
-                on_update(op)
+            op = await self.operation(operation_id)
+            on_update(op)
+            last, pause = None, FOLLOW_INTERVAL_S
+            for _ in range(MAX_RECONNECTS):
+                try:
+                    async for event in self.events(f"/v1/operations/{operation_id}/events", after=last):
+                        last, op, pause = event.id, applied(op, event), FOLLOW_INTERVAL_S
+                        on_update(op)
+                except ApiError as exc:
+                    if 400 <= exc.status < 500:
+                        raise
                 if op["status"] in TERMINAL:
-                    return op
-                await asyncio.sleep(FOLLOW_INTERVAL_S)
+                    return await self.operation(operation_id)
+                await asyncio.sleep(pause)   # the stream ended early or dropped: resume after `last`
+                pause = min(pause * 2, RECONNECT_MAX_S)
+            raise ApiError(f"gave up following {operation_id} after {MAX_RECONNECTS} reconnects")
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    id: int | None
+    type: str
+    data: dict
+
+
+async def parse_sse(lines: AsyncIterator[str]) -> AsyncIterator[StreamEvent]:
+    """Server-Sent Events from text lines: fields until a blank line; comments skipped."""
+    fields: dict[str, list[str]] = {}
+    async for line in lines:
+        if line == "":
+            if "data" in fields:
+                event_id = fields.get("id", [""])[-1]
+                yield StreamEvent(int(event_id) if event_id.isdigit() else None,
+                                  fields.get("event", ["message"])[-1], json.loads("\n".join(fields["data"])))
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields.setdefault(name, []).append(value[1:] if value.startswith(" ") else value)
+
+
+def applied(op: dict, event: StreamEvent) -> dict:
+    """The operation as an event leaves it: its status and, when the event has them, its counts."""
+    data = event.data.get("data", {})
+    changed = dict(op)
+    if "status" in data:
+        changed["status"] = data["status"]
+    if "progress" in data:
+        changed["progress"] = data["progress"]
+    return changed
 
 
 def _detail(response: httpx.Response) -> str:

@@ -37,6 +37,19 @@ RATE_LIMITS = ("viewer=20/100,operator=20/100,engineer=20/100,installer=100/1000
                "secadm=10/50,secaud=10/50")  # role=requests per second/burst, per principal, per process
 JWT_ROLES_CLAIM = "roles"
 JWT_FEEDERS_CLAIM = "feeders"
+# Events, webhooks and streams (README "Events and webhooks").
+WEBHOOK_TIMEOUT_S = 15.0      # one delivery request, at most; only 2xx counts
+WEBHOOK_RETRY_FACTOR = 1.0    # scales the retry schedule (immediately, 5 s, 5 min, ... 10 h); tests shrink it
+WEBHOOK_CONCURRENCY = 32      # deliveries one process sends at once (0: this process sends none)
+WEBHOOK_PER_ENDPOINT = 4      # of which to one endpoint, so a slow receiver holds back no other
+WEBHOOK_DISABLE_AFTER_S = 5 * 24 * 3600.0   # an endpoint failing this long in a row is disabled
+WEBHOOK_ALLOW_HOSTS = ""      # hosts (besides loopback) an endpoint may reach over plain http
+EVENTS_POLL_S = 1.0           # relay, deliveries and streams look for work this often (NOTIFY wakes them sooner)
+EVENT_RETENTION_S = 7 * 24 * 3600.0   # delivered events and delivery logs are kept this long
+MAX_STREAMS = 256             # open event streams per process, beside (not within) max_inflight
+STREAM_BUFFER = 1000          # events one stream may have waiting; past it the stream is closed
+STREAM_HEARTBEAT_S = 15.0     # a comment line this often keeps proxies from closing idle streams
+STREAM_SEND_TIMEOUT_S = 30.0  # a stream whose client takes no bytes this long is closed
 
 
 def default_data_dir() -> Path:
@@ -85,6 +98,18 @@ class Settings:
     tls_key: Path | None = None
     allow_plaintext: bool = False            # a TLS-terminating proxy is in front of a non-loopback bind
     bootstrap_admin_token: bool = False      # serve: write <data_dir>/admin.token if no token exists
+    webhook_timeout_s: float = WEBHOOK_TIMEOUT_S
+    webhook_retry_factor: float = WEBHOOK_RETRY_FACTOR
+    webhook_concurrency: int = WEBHOOK_CONCURRENCY
+    webhook_per_endpoint: int = WEBHOOK_PER_ENDPOINT
+    webhook_disable_after_s: float = WEBHOOK_DISABLE_AFTER_S
+    webhook_allow_hosts: str = WEBHOOK_ALLOW_HOSTS
+    events_poll_s: float = EVENTS_POLL_S
+    event_retention_s: float = EVENT_RETENTION_S
+    max_streams: int = MAX_STREAMS
+    stream_buffer: int = STREAM_BUFFER
+    stream_heartbeat_s: float = STREAM_HEARTBEAT_S
+    stream_send_timeout_s: float = STREAM_SEND_TIMEOUT_S
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
@@ -124,6 +149,18 @@ _ENV = {
     "GRIDJOBS_TLS_CERT": "tls_cert",
     "GRIDJOBS_TLS_KEY": "tls_key",
     "GRIDJOBS_ALLOW_PLAINTEXT": "allow_plaintext",
+    "GRIDJOBS_WEBHOOK_TIMEOUT_S": "webhook_timeout_s",
+    "GRIDJOBS_WEBHOOK_RETRY_FACTOR": "webhook_retry_factor",
+    "GRIDJOBS_WEBHOOK_CONCURRENCY": "webhook_concurrency",
+    "GRIDJOBS_WEBHOOK_PER_ENDPOINT": "webhook_per_endpoint",
+    "GRIDJOBS_WEBHOOK_DISABLE_AFTER_S": "webhook_disable_after_s",
+    "GRIDJOBS_WEBHOOK_ALLOW_HOSTS": "webhook_allow_hosts",
+    "GRIDJOBS_EVENTS_POLL_S": "events_poll_s",
+    "GRIDJOBS_EVENT_RETENTION_S": "event_retention_s",
+    "GRIDJOBS_MAX_STREAMS": "max_streams",
+    "GRIDJOBS_STREAM_BUFFER": "stream_buffer",
+    "GRIDJOBS_STREAM_HEARTBEAT_S": "stream_heartbeat_s",
+    "GRIDJOBS_STREAM_SEND_TIMEOUT_S": "stream_send_timeout_s",
 }
 
 

@@ -148,6 +148,15 @@ class Overloaded(GridjobsError):
         self.retry_after_s = retry_after_s
 
 
+class Unavailable(GridjobsError):
+    """Something this process cannot do as configured (webhooks without a master key)."""
+
+    status = 503
+    title = "Service unavailable"
+    type_slug = "unavailable"
+    chosen = True
+
+
 class ExecutionError(GridjobsError):
     """The execution fabric (Ray) failed; the operation will be retried."""
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
+from uuid import UUID
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
@@ -24,14 +25,25 @@ from gridjobs.metrics import ADMISSION_REFUSED
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.store.operations import NewOperation, Submitted, accepted_before, submit
 from gridjobs.validation import text, validate
+from gridjobs.webhooks.endpoints import Owner, check_callback
 
 MAX_KEY_LENGTH = 255
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = -100, 100, 0
 IdempotencyKey = text(max_length=MAX_KEY_LENGTH)
 
 
+class CallbackIn(BaseModel):
+    """Where this operation's events go besides the subscriptions: a webhook of the submitter's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_id: UUID = Field(description="a registered webhook of the submitting principal "
+                                         "(POST /v1/webhooks); it gets every event of this operation")
+
+
 class OperationIn(BaseModel):
-    """A submission: the kind, its params (validated by the kind's own model) and a priority."""
+    """A submission: the kind, its params (validated by the kind's own model), a priority and
+    optionally a callback webhook."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -39,6 +51,7 @@ class OperationIn(BaseModel):
     params: dict[str, Any]
     priority: StrictInt = Field(default=DEFAULT_PRIORITY, ge=MIN_PRIORITY, le=MAX_PRIORITY,
                           description="higher runs first")
+    callback: CallbackIn | None = Field(default=None, description="send this operation's events to a webhook")
 
 
 @dataclass(frozen=True)
@@ -56,7 +69,8 @@ def check(body: Any, kinds: Mapping[str, OperationKind] = KINDS) -> Checked:
         raise ValidationFailed(f"unknown operation kind {quoted(op_in.kind)}; known kinds: {known}",
                                extra={"errors": [{"field": "kind", "message": f"must be one of {known}"}]})
     params = validate(kind.params_model, op_in.params, prefix="params.")
-    new = NewOperation(kind.name, op_in.priority, params.model_dump(mode="json"))
+    new = NewOperation(kind.name, op_in.priority, params.model_dump(mode="json"),
+                       callback_webhook_id=op_in.callback.webhook_id if op_in.callback else None)
     return Checked(kind, new, params)
 
 
@@ -127,9 +141,12 @@ async def _store(pool: asyncpg.Pool, checked: Checked, body: Any, key: str | Non
 
 async def _scope_feeders(conn: asyncpg.Connection, checked: Checked, profiles: ProfileCatalog,
                          principal: Principal) -> frozenset[str]:
-    """The scope's feeders: checked by the kind (422), then against the principal's area (403)."""
+    """The scope's feeders: checked by the kind (422), then against the principal's area (403);
+    then the callback, which must name a webhook of the principal's (422, 403)."""
     feeders = frozenset(d.feeder for d in await checked.kind.check(conn, checked.params, profiles))
     policy.require_area(principal, feeders, "the scope")
+    if checked.new.callback_webhook_id is not None:
+        await check_callback(conn, Owner(principal.name, principal.feeders), checked.new.callback_webhook_id)
     return feeders
 
 

@@ -84,6 +84,34 @@ ADMISSION_REFUSED = Counter(
     ["lane", "reason"], registry=REGISTRY,
 )
 
+# Events: webhook deliveries and streams.
+WEBHOOK_DELIVERIES = Counter(
+    "gridjobs_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome: delivered, retry, failed (no attempt left), disabled",
+    ["outcome"], registry=REGISTRY,
+)
+WEBHOOK_LATENCY = Histogram(
+    "gridjobs_webhook_delivery_seconds", "Time from sending a webhook to its answer (or giving up)",
+    registry=REGISTRY, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
+)
+WEBHOOK_OLDEST_UNDELIVERED = Gauge(
+    "gridjobs_webhook_oldest_undelivered_seconds",
+    "Per enabled endpoint (its id), the age of the oldest event still waiting for delivery",
+    ["endpoint"], registry=REGISTRY,
+)
+OUTBOX_RELAYED = Counter(
+    "gridjobs_outbox_relayed_events_total", "Events the webhook relay passed (fanned out to endpoints)",
+    registry=REGISTRY,
+)
+EVENT_STREAMS_OPEN = Gauge(
+    "gridjobs_event_streams_open", "Server-Sent Event streams open in this process", registry=REGISTRY,
+)
+EVENT_STREAMS_CUT = Counter(
+    "gridjobs_event_streams_cut_total",
+    "Streams closed by the server: overflow (the client read too slowly), refused (too many open)",
+    ["reason"], registry=REGISTRY,
+)
+
 # The shards (Ray actors, other processes), as the shard-stats poller last saw them.
 SHARD_RESTARTS = Counter(
     "gridjobs_shard_restarts_total", "Shard actor restarts seen (a new incarnation)",

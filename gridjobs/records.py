@@ -62,6 +62,7 @@ class Operation:
     submitted_by: str | None = None      # who: a token's name or a JWT's subject
     cancelled_by: str | None = None
     resumed_by: str | None = None
+    callback_webhook_id: UUID | None = None   # a webhook that gets every event of it
 
     @property
     def terminal(self) -> bool:

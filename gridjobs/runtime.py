@@ -30,6 +30,7 @@ from gridjobs.errors import ConfigError, StoreError
 from gridjobs.device_keys.keyring import Keyring, open_keyring
 from gridjobs.device_keys.master import MasterKey, load_master_key
 from gridjobs.kinds import KINDS
+from gridjobs.outbox.service import Outbox, open_outbox
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.run.context import RunPorts
 from gridjobs.run.postgres import PgDevices, PgFirmware
@@ -51,6 +52,7 @@ class Runtime:
     keyring: Keyring | None = None     # None: no master key file (no key operations)
     gate: QueueGate | None = None      # admission by lane; None: admit everything
     access: AccessControl | None = None  # identities, budgets, the request audit
+    outbox: Outbox | None = None         # event streams, the webhook relay and delivery workers
 
     async def readiness(self) -> dict[str, str]:
         checks = {}
@@ -74,6 +76,8 @@ class Runtime:
         (their leases released at once). Closing the runtime waits for it."""
         if self.dispatcher is not None:
             self.dispatcher.begin_stop()
+        if self.outbox is not None:   # streams end, no more deliveries are claimed
+            self.outbox.begin_stop()
 
 
 def ensure_ray(address: str | None) -> bool:
@@ -139,8 +143,9 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
             await dispatcher.start()
         gate = QueueGate.of(settings)
         running = (lambda: dispatcher.running) if dispatcher is not None else None
-        async with open_monitors(settings, gate, shards=shards, running=running):
-            yield Runtime(settings, pool, shards, dispatcher, profiles, keyring, gate, access)
+        async with (open_monitors(settings, gate, shards=shards, running=running),
+                    open_outbox(settings, pool, keyring) as outbox):
+            yield Runtime(settings, pool, shards, dispatcher, profiles, keyring, gate, access, outbox)
     finally:
         if dispatcher is not None:
             await dispatcher.stop()

@@ -89,7 +89,8 @@ def build_server(settings: Settings, *, execute: bool = True,
     app = create_app(lifespan, max_body_bytes=settings.max_body_bytes,
                      firmware_max_bytes=settings.firmware_max_bytes,
                      max_inflight=settings.max_inflight,
-                     grid_inflight_reserve=settings.grid_inflight_reserve)
+                     grid_inflight_reserve=settings.grid_inflight_reserve,
+                     max_streams=settings.max_streams)
     tls = ({"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
            if settings.tls_cert is not None else {})
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,

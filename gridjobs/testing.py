@@ -63,6 +63,7 @@ class InMemoryLease:
         self.checkpoint: dict[str, Any] = copy.deepcopy(operation.checkpoint)
         self.finished: tuple[Status, dict[str, Any] | None, str | None] | None = None
         self.cancel_requested = self.resume_requested = False
+        self.events: list[tuple[str, dict[str, Any]]] = []   # what the runner announced
         self._lost = False
 
     @property
@@ -108,6 +109,10 @@ class InMemoryLease:
 
     async def release(self) -> None:
         pass
+
+    async def event(self, type: str, data: dict[str, Any]) -> None:
+        self._check()
+        self.events.append((type, json.loads(json.dumps(data))))
 
 
 class InMemoryDevices:

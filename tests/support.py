@@ -63,9 +63,10 @@ async def running_service(db_url: str, *, execute: bool = True, **overrides):
 
 
 @asynccontextmanager
-async def live_service(db_url: str, **overrides) -> AsyncIterator[tuple[str, dict[str, str]]]:
-    """The real app under a real uvicorn on 127.0.0.1 (a free port), intake-only: its base URL
-    and the headers of an admin token.
+async def live_service(db_url: str, *, execute: bool = False,
+                       **overrides) -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """The real app under a real uvicorn on 127.0.0.1 (a free port), intake-only unless told to
+    `execute`: its base URL and the headers of an admin token.
 
     Unlike ASGITransport, this keeps connections alive between requests, so a
     test can check that a bad request leaves its connection usable.
@@ -76,7 +77,7 @@ async def live_service(db_url: str, **overrides) -> AsyncIterator[tuple[str, dic
         headers = await admin_headers(pool)
     finally:
         await pool.close()
-    server = build_server(test_settings(db_url, host="127.0.0.1", port=0, **overrides), execute=False)
+    server = build_server(test_settings(db_url, host="127.0.0.1", port=0, **overrides), execute=execute)
     serving = asyncio.create_task(server.serve())
     try:
         async with asyncio.timeout(LIVE_START_TIMEOUT_S):

@@ -45,6 +45,17 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/operations/{id}/devices"): Rule(OPERATION_READERS),
     ("POST", "/v1/operations/{id}/cancel"): Rule(by_kind=Action.CANCEL),
     ("POST", "/v1/operations/{id}/resume"): Rule(by_kind=Action.RESUME),
+    ("GET", "/v1/operations/{id}/events"): Rule(OPERATION_READERS),
+    ("GET", "/v1/events"): Rule(OPERATION_READERS),
+    # Webhooks: whoever may read operations may push them to itself. Each principal
+    # manages only its own endpoints, which reach no further than its area.
+    ("POST", "/v1/webhooks"): Rule(OPERATION_READERS),
+    ("GET", "/v1/webhooks"): Rule(OPERATION_READERS),
+    ("GET", "/v1/webhooks/{id}"): Rule(OPERATION_READERS),
+    ("DELETE", "/v1/webhooks/{id}"): Rule(OPERATION_READERS),
+    ("POST", "/v1/webhooks/{id}/rotate-secret"): Rule(OPERATION_READERS),
+    ("GET", "/v1/webhooks/{id}/deliveries"): Rule(OPERATION_READERS),
+    ("POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/retry"): Rule(OPERATION_READERS),
     ("POST", "/v1/devices"): Rule(frozenset({INSTALLER})),
     ("GET", "/v1/devices"): Rule(READERS),
     ("PUT", "/v1/devices/{id}"): Rule(frozenset({INSTALLER})),

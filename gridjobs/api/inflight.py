@@ -5,6 +5,9 @@ Retry-After: 1, before its body is read and without touching Postgres: the
 server sheds load before its latency runs away. /healthz, /readyz and
 /metrics are exempt, so probes and scrapes still see an overloaded server.
 
+Event streams are exempt too: they last as long as their client, and have
+their own bound (api/stream_limit.py).
+
 `reserve` more slots are kept for POST /v1/operations, for the grid lane
 (emergency sheds and curtailments). The body is not read here, so the lane
 is not known yet: a submission that gets a reserved slot is marked
@@ -19,6 +22,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gridjobs.api.problems import problem
+from gridjobs.api.stream_limit import is_stream
 from gridjobs.metrics import ADMISSION_REFUSED, HTTP_IN_FLIGHT
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -37,7 +41,7 @@ class InflightLimit:
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        if scope["type"] != "http" or scope["path"] in self.exempt or is_stream(scope["path"]):
             return await self.app(scope, receive, send)
         if self.in_flight < self.max_inflight:
             return await self._handle(scope, receive, send)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gridjobs.access import policy
-from gridjobs.api import audit, devices, queries, schemas, tokens
+from gridjobs.api import audit, devices, openapi_events, queries, schemas, tokens
 from gridjobs.api.openapi_objects import (
     REF, SECONDS, URI, header, json_response, key_header, path_id, problems, query_parameters,
     ref, schema_of, submission_model,
@@ -23,7 +23,8 @@ from gridjobs.kinds import KINDS
 
 # Query strings become parameters; they are not components of their own.
 _QUERIES = (queries.OperationsQuery, queries.Page, queries.DevicesQuery, queries.FirmwareListQuery,
-            queries.AuditQuery, queries.RequestAuditQuery, queries.SubmitQuery, schemas.FirmwareQuery)
+            queries.AuditQuery, queries.RequestAuditQuery, queries.SubmitQuery, schemas.FirmwareQuery,
+            *openapi_events.QUERIES)
 BEARER = "bearer"
 _OPERATION_ID = path_id(UUID, "the operation's id")
 _DEVICE_ID = path_id(schemas.DeviceId, "the device's id")
@@ -36,14 +37,15 @@ def _models() -> list[type[BaseModel]]:
             schemas.UpsertedOut, schemas.OutcomePage, schemas.FirmwareOut, schemas.FirmwarePage,
             schemas.Problem, schemas.HealthOut, schemas.ReadinessOut, audit.AuditOut, audit.AuditPage,
             audit.RequestAuditOut, audit.RequestAuditPage, tokens.TokenIn, tokens.TokenOut,
-            tokens.CreatedTokenOut, tokens.TokenList,
+            tokens.CreatedTokenOut, tokens.TokenList, *openapi_events.MODELS,
             *[k.params_model for k in KINDS.values()], *_QUERIES]
 
 
 def build_openapi() -> dict[str, Any]:
     _, found = models_json_schema([(m, "validation") for m in _models()], ref_template=REF)
     defs = found["$defs"]
-    paths = {**_operations(defs), **_devices(defs), **_firmware(defs), **_access(defs), **_service()}
+    paths = {**_operations(defs), **openapi_events.event_paths(defs), **_devices(defs), **_firmware(defs),
+             **_access(defs), **openapi_events.webhook_paths(defs), **_service()}
     for model in _QUERIES:
         del defs[model.__name__]
     return {"openapi": "3.1.0", "info": {"title": "gridjobs", "version": "0.1.0"},

@@ -64,6 +64,10 @@ class ErrorOut(BaseModel):
     detail: str | None
 
 
+class CallbackOut(BaseModel):
+    webhook_id: UUID
+
+
 class OperationOut(BaseModel):
     id: UUID
     kind: str
@@ -80,6 +84,7 @@ class OperationOut(BaseModel):
     submitted_by: str | None = Field(description="the token name or JWT subject that submitted it")
     cancelled_by: str | None
     resumed_by: str | None
+    callback: CallbackOut | None = Field(description="the webhook that gets every event of it, if any")
 
     @classmethod
     def of(cls, op: Operation) -> dict[str, Any]:
@@ -95,6 +100,7 @@ class OperationOut(BaseModel):
             "finished_at": _iso(op.finished_at), "feeders": list(op.feeders),
             "submitted_by": op.submitted_by, "cancelled_by": op.cancelled_by,
             "resumed_by": op.resumed_by,
+            "callback": {"webhook_id": str(op.callback_webhook_id)} if op.callback_webhook_id else None,
         }
 
 

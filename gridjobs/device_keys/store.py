@@ -18,7 +18,7 @@ from gridjobs.errors import ConfigError, NotFound
 from gridjobs.device_keys.audit import AuditEntry, record_audit  # noqa: F401  (the store's way in)
 from gridjobs.device_keys.errors import KeyConflict, KeyStoreError
 from gridjobs.device_keys.master import MasterKey
-from gridjobs.device_keys.wrapping import Sealed, seal, unseal
+from gridjobs.device_keys.wrapping import Sealed, seal, unseal, webhook_subject
 from gridjobs.store.database import translated
 from gridjobs.store.queries import Q
 
@@ -192,7 +192,19 @@ async def rewrap_all(pool: asyncpg.Pool, old_master: MasterKey, new_master: Mast
         await conn.execute(Q["rewrap_device_keys"], new_version,
                            [r["device_id"] for r in rows], [r["version"] for r in rows],
                            [s.wrapped for s in resealed], [s.nonce for s in resealed])
+        await _rewrap_webhook_secrets(conn, old_master, new_master, new_version)
     return Rewrapped(new_version, len(rows))
+
+
+async def _rewrap_webhook_secrets(conn: asyncpg.Connection, old: MasterKey, new: MasterKey,
+                                  new_version: int) -> None:
+    """Webhook signing secrets are sealed under the master key too: they move with the device keys."""
+    rows = await conn.fetch(Q["lock_webhook_secrets"])
+    subjects = [webhook_subject(r["endpoint_id"]) for r in rows]
+    resealed = [seal(new, subject, r["version"], unseal(old, subject, r["version"], Sealed(r["wrapped"], r["nonce"])))
+                for subject, r in zip(subjects, rows)]
+    await conn.execute(Q["rewrap_webhook_secrets"], new_version, [r["endpoint_id"] for r in rows],
+                       [r["version"] for r in rows], [s.wrapped for s in resealed], [s.nonce for s in resealed])
 
 
 def _reseal(old: MasterKey, new: MasterKey, row: Mapping[str, Any]) -> Sealed:

@@ -28,6 +28,11 @@ class Sealed:
         return f"Sealed({len(self.wrapped)} bytes)"
 
 
+def webhook_subject(endpoint_id: object) -> str:
+    """Webhook signing secrets are sealed the same way, under this name in place of a device id."""
+    return f"webhook:{endpoint_id}"
+
+
 def row_binding(device_id: str, version: int) -> bytes:
     return f"{device_id}:{version}".encode()
 

@@ -13,6 +13,7 @@ from typing import Iterable
 from uuid import UUID
 
 from adapters import FaultCode
+from gridjobs.event_types import EventType
 from gridjobs.ledger import Ledger
 from gridjobs.records import Device, FirmwareArtifact
 from gridjobs.rollout.params import FirmwareRolloutParams
@@ -70,21 +71,37 @@ class RolloutRun:
     async def _waves(self, waves: list[tuple[str, ...]], pipeline: BatchPipeline) -> bool:
         """Run waves from the checkpointed one on; return True if the rollout aborted."""
         for index in range(self.ctx.checkpoint["wave"], len(waves)):
+            await self._announce_wave(index, waves)
             for batch in batches(waves[index], self.params.max_parallel):
                 if self.ctx.cancelled:
                     return False
                 await pipeline.run(batch)
                 if self._abort():
-                    self.ctx.log.warning("rollout_aborted", wave=index + 1, **vars(self._tally()))
+                    await self._aborted(index, "abort_threshold")
                     return True
             self.ctx.log.info("wave_done", wave=index + 1, of=len(waves), **vars(self._tally()))
             if self._wave_failed(waves[index]):  # the next wave needs this one's success ratio
-                self.ctx.log.warning("rollout_aborted", wave=index + 1, reason="wave_failed")
+                await self._aborted(index, "wave_failed")
                 return True
             await self.ctx.save_checkpoint(wave=index + 1)
             if index + 1 < len(waves) and not await self._gate(index):
                 return False
         return False
+
+    async def _announce_wave(self, index: int, waves: list[tuple[str, ...]]) -> None:
+        """rollout.wave_started, once per wave (a resumed run does not repeat it)."""
+        if self.ctx.checkpoint.get("wave_started", -1) >= index:
+            return
+        await self.ctx.lease.event(EventType.ROLLOUT_WAVE_STARTED,
+                                   {"wave": index + 1, "waves": len(waves), "devices": len(waves[index])})
+        await self.ctx.save_checkpoint(wave_started=index)
+
+    async def _aborted(self, index: int, reason: str) -> None:
+        tally = self._tally()
+        self.ctx.log.warning("rollout_aborted", wave=index + 1, reason=reason, **vars(tally))
+        await self.ctx.lease.event(EventType.ROLLOUT_ABORTED, {"wave": index + 1, "reason": reason,
+                                                               "executed": tally.executed,
+                                                               "failed": tally.failed})
 
     async def _gate(self, index: int) -> bool:
         """Soak, then (manual approval) pause until resumed; False if cancelled."""

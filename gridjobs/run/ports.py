@@ -45,6 +45,8 @@ class LeasePort(Protocol):
 
     async def unpause(self) -> None: ...
 
+    async def event(self, type: str, data: dict[str, Any]) -> None: ...
+
 
 class DevicePort(Protocol):
     """The device registry, read-only."""

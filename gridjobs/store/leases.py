@@ -19,6 +19,8 @@ from gridjobs.records import Operation, Outcome
 from gridjobs.store.database import translated
 from gridjobs.store.queries import Q
 
+PROGRESS_EVERY_S = 1.0   # at most one operation.progress event per operation this often
+
 
 @dataclass(frozen=True)
 class Beat:
@@ -54,12 +56,14 @@ class Lease:
         row = await self.pool.fetchrow(Q["heartbeat"], self.operation_id, self.fence, self.lease_s)
         if row is None:
             raise StaleLeaseError(f"lease on operation {self.operation_id} was lost")
+        # the trailing operation.progress, should the last record have come too soon after another
+        await self.pool.execute(Q["progress_event"], self.operation_id, PROGRESS_EVERY_S)
         return Beat(cancel=bool(row["cancel_requested"]), resume=bool(row["resume_requested"]))
 
     @translated
     async def pause(self) -> None:
-        """Status `paused`: the run waits for POST .../resume, holding its lease."""
-        await self._fenced(Q["pause_operation"], self.operation_id, self.fence)
+        """Status `paused` (and operation.paused): the run waits for POST .../resume, holding its lease."""
+        await self._counted(Q["pause_operation"], self.operation_id, self.fence)
 
     @translated
     async def unpause(self) -> None:
@@ -78,13 +82,19 @@ class Lease:
         self, status: str, *, result: dict[str, Any] | None,
         error_code: str | None = None, error_detail: str | None = None,
     ) -> None:
-        await self._fenced(
+        await self._counted(
             Q["finish_operation"], self.operation_id, self.fence, status, result, error_code, error_detail
         )
 
     @translated
+    async def event(self, type: str, data: dict[str, Any]) -> None:
+        """An event the runner announces (rollout.wave_started, rollout.aborted), fenced."""
+        await self._fenced(Q["operation_event"], self.operation_id, self.fence, type, data)
+
+    @translated
     async def record(self, outcomes: Sequence[Outcome]) -> None:
-        """Write outcomes in one statement; all are refused if the fence moved."""
+        """Write outcomes in one statement (device.failed events with them); all are refused
+        if the fence moved. The operation.progress event follows in the same transaction."""
         if not outcomes:
             return
         columns = (
@@ -93,7 +103,9 @@ class Lease:
             [o.detail for o in outcomes], [o.attempts for o in outcomes],
             [json.dumps(o.data) for o in outcomes], [o.seq for o in outcomes],
         )
-        await self._fenced(Q["upsert_outcomes"], self.operation_id, self.fence, *columns)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self._counted(Q["upsert_outcomes"], self.operation_id, self.fence, *columns, conn=conn)
+            await conn.execute(Q["progress_event"], self.operation_id, PROGRESS_EVERY_S)
 
     @translated
     async def outcomes(self) -> list[Outcome]:
@@ -103,4 +115,9 @@ class Lease:
     async def _fenced(self, query: str, *args: Any) -> None:
         status = await self.pool.execute(query, *args)
         if status.endswith(" 0"):
+            raise StaleLeaseError(f"lease on operation {self.operation_id} was lost")
+
+    async def _counted(self, query: str, *args: Any, conn: asyncpg.Connection | None = None) -> None:
+        """A fenced statement that returns the rows it changed (it writes events beside them)."""
+        if not await (conn or self.pool).fetchval(query, *args):
             raise StaleLeaseError(f"lease on operation {self.operation_id} was lost")

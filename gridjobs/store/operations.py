@@ -30,6 +30,7 @@ class NewOperation:
     priority: int
     params: dict[str, Any]
     submitted_by: str | None = None
+    callback_webhook_id: UUID | None = None   # a webhook that gets every event of this operation
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ async def submit(
                 if replay is not None:
                     return Submitted(await _get(conn, replay), replayed=True)
             feeders = await validate(conn)
-            args = (uuid4(), new.kind, new.priority, new.params, sorted(feeders), new.submitted_by)
+            args = (uuid4(), new.kind, new.priority, new.params, sorted(feeders), new.submitted_by,
+                    new.callback_webhook_id)
             if idempotency_key is None:
                 row = await conn.fetchrow(Q["insert_operation"], *args)
             else:

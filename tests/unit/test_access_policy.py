@@ -27,6 +27,12 @@ EXPECTED = {
     ("GET", "/v1/audit"): {R.SECAUD, R.SECADM}, ("GET", "/v1/audit/requests"): {R.SECAUD, R.SECADM},
     ("POST", "/v1/tokens"): {R.SECADM}, ("GET", "/v1/tokens"): {R.SECADM},
     ("DELETE", "/v1/tokens/{name}"): {R.SECADM},
+    ("GET", "/v1/operations/{id}/events"): READ | {R.SECADM}, ("GET", "/v1/events"): READ | {R.SECADM},
+    ("POST", "/v1/webhooks"): READ | {R.SECADM}, ("GET", "/v1/webhooks"): READ | {R.SECADM},
+    ("GET", "/v1/webhooks/{id}"): READ | {R.SECADM}, ("DELETE", "/v1/webhooks/{id}"): READ | {R.SECADM},
+    ("POST", "/v1/webhooks/{id}/rotate-secret"): READ | {R.SECADM},
+    ("GET", "/v1/webhooks/{id}/deliveries"): READ | {R.SECADM},
+    ("POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/retry"): READ | {R.SECADM},
 }
 BY_KIND = {("POST", "/v1/operations"): Action.SUBMIT, ("POST", "/v1/operations/{id}/cancel"): Action.CANCEL,
            ("POST", "/v1/operations/{id}/resume"): Action.RESUME}

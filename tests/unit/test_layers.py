@@ -20,16 +20,18 @@ ALLOWED_TOP = {
 }
 # The layers inside gridjobs, lowest first; README "How the code is laid out" explains them.
 GRIDJOBS_LAYERS = (
-    ("errors", "states"),                                      # words and the exception tree
+    ("errors", "states", "event_types"),                       # words and the exception tree
     ("config", "records", "validation", "logs", "metrics"),    # settings, frozen records
     ("store",),                                                # Postgres: all the SQL
     ("profiles", "scope", "device_keys", "firmware", "ledger", "access"),  # domain services
+    ("webhooks",),                                             # endpoints, secrets (sealed by device_keys), signing
     ("run",),                                                  # a running operation and its ports
     ("curtailment",),                                          # the curtailment engine
     ("load_shed", "der", "rollout", "key_rotation"),           # the kinds
     ("kinds",),                                                # the registry of kinds
     ("admission",),                                            # lanes, queue bounds, the depth gate
-    ("dispatch", "intake", "testing", "telemetry"),            # running work; taking it in; the test seam; watchers
+    ("dispatch", "intake", "testing", "telemetry", "outbox"),  # running work; taking it in; the test seam;
+                                                               # watchers; events relayed, delivered, streamed
     ("runtime", "bootstrap", "shutdown", "transport"),         # one process's resources; its stop; TLS
     ("api",),                                                  # HTTP
     ("serve", "key_admin", "token_admin"),                     # entry points that hold a database

@@ -39,13 +39,19 @@ LEFT JOIN idempotency_keys k ON k.key = $1 AND k.expires_at > now();
 DELETE FROM idempotency_keys WHERE expires_at <= now();
 
 -- name: insert_operation
--- Insert, announce (NOTIFY is delivered at commit) and return the new resource.
+-- Insert, write its operation.accepted event, announce (NOTIFY is delivered at
+-- commit) and return the new resource.
 WITH op AS (
-    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by)
-    VALUES ($1, $2, 'queued', $3, $4, $5, $6)
+    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by, callback_webhook_id)
+    VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)
     RETURNING *
 ), announced AS (
     SELECT pg_notify('gridjobs_queued', $1::text)
+), accepted AS (
+    INSERT INTO events (type, operation_id, data)
+    SELECT 'operation.accepted', op.id,
+           jsonb_build_object('operation_id', op.id, 'kind', op.kind, 'status', op.status)
+    FROM op
 )
 SELECT op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint AS failed, true AS key_saved
 FROM op, announced;
@@ -54,12 +60,12 @@ FROM op, announced;
 -- As insert_operation, and keep the idempotency key (replacing an expired one).
 -- key_saved is false when another request saved the same key first.
 WITH op AS (
-    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by)
-    VALUES ($1, $2, 'queued', $3, $4, $5, $6)
+    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by, callback_webhook_id)
+    VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)
     RETURNING *
 ), saved AS (
     INSERT INTO idempotency_keys AS k (key, request_hash, operation_id, expires_at)
-    SELECT $7, $8, op.id, now() + make_interval(secs => $9) FROM op
+    SELECT $8, $9, op.id, now() + make_interval(secs => $10) FROM op
     ON CONFLICT (key) DO UPDATE SET
         request_hash = EXCLUDED.request_hash, operation_id = EXCLUDED.operation_id,
         created_at = now(), expires_at = EXCLUDED.expires_at
@@ -67,6 +73,11 @@ WITH op AS (
     RETURNING 1
 ), announced AS (
     SELECT pg_notify('gridjobs_queued', $1::text)
+), accepted AS (
+    INSERT INTO events (type, operation_id, data)
+    SELECT 'operation.accepted', op.id,
+           jsonb_build_object('operation_id', op.id, 'kind', op.kind, 'status', op.status)
+    FROM op
 )
 SELECT op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint AS failed,
        EXISTS (SELECT 1 FROM saved) AS key_saved
@@ -112,14 +123,25 @@ SELECT id, kind, status, feeders, submitted_by, params->>'approval' AS approval
 FROM operations WHERE id = $1 FOR UPDATE;
 
 -- name: cancel_operation
-UPDATE operations SET
-    cancelled_by = $2,
-    cancel_requested = true,
-    status = CASE status WHEN 'queued' THEN 'cancelled' ELSE 'cancelling' END,
-    finished_at = CASE status WHEN 'queued' THEN now() ELSE finished_at END,
-    updated_at = now()
-WHERE id = $1 AND status IN ('queued', 'running', 'cancelling', 'paused')
-RETURNING status;
+-- A queued operation is cancelled here (and says so); a running one when its run finishes.
+WITH cancelled AS (
+    UPDATE operations SET
+        cancelled_by = $2,
+        cancel_requested = true,
+        status = CASE status WHEN 'queued' THEN 'cancelled' ELSE 'cancelling' END,
+        finished_at = CASE status WHEN 'queued' THEN now() ELSE finished_at END,
+        updated_at = now()
+    WHERE id = $1 AND status IN ('queued', 'running', 'cancelling', 'paused')
+    RETURNING id, kind, status
+), announced AS (
+    INSERT INTO events (type, operation_id, data)
+    SELECT 'operation.cancelled', id,
+           jsonb_build_object('operation_id', id, 'kind', kind, 'status', status, 'error_code', 'cancelled',
+                              'progress', jsonb_build_object('total', 0, 'succeeded', 0, 'failed', 0,
+                                                             'pending', 0))
+    FROM cancelled WHERE status = 'cancelled'
+)
+SELECT status FROM cancelled;
 
 -- name: resume_operation
 UPDATE operations SET resume_requested = true, resumed_by = $2, updated_at = now()
@@ -130,35 +152,62 @@ RETURNING status;
 SELECT pg_notify('gridjobs_resume', $1::text);
 
 -- name: pause_operation
--- A paused operation taken over after a crash pauses again (status stays paused).
-UPDATE operations SET status = 'paused', updated_at = now(),
-    resume_requested = CASE status WHEN 'paused' THEN resume_requested ELSE false END
-WHERE id = $1 AND fence = $2 AND status IN ('running', 'paused');
+-- A paused operation taken over after a crash pauses again (status stays paused, no new event).
+-- Returns the number of rows changed (0: the fence moved).
+WITH before AS (
+    SELECT id, status AS was FROM operations
+    WHERE id = $1 AND fence = $2 AND status IN ('running', 'paused')
+    FOR UPDATE
+), paused AS (
+    UPDATE operations o SET status = 'paused', updated_at = now(),
+        resume_requested = CASE before.was WHEN 'paused' THEN o.resume_requested ELSE false END
+    FROM before WHERE o.id = before.id
+    RETURNING o.id, o.kind, before.was
+), announced AS (
+    INSERT INTO events (type, operation_id, data)
+    SELECT 'operation.paused', id, jsonb_build_object('operation_id', id, 'kind', kind, 'status', 'paused')
+    FROM paused WHERE was = 'running'
+)
+SELECT count(*) FROM paused;
 
 -- name: unpause_operation
-UPDATE operations SET status = 'running', resume_requested = false, updated_at = now()
-WHERE id = $1 AND fence = $2 AND status = 'paused';
+WITH resumed AS (
+    UPDATE operations SET status = 'running', resume_requested = false, updated_at = now()
+    WHERE id = $1 AND fence = $2 AND status = 'paused'
+    RETURNING id, kind, resumed_by
+)
+INSERT INTO events (type, operation_id, data)
+SELECT 'operation.resumed', id,
+       jsonb_build_object('operation_id', id, 'kind', kind, 'status', 'running', 'resumed_by', resumed_by)
+FROM resumed;
 
 -- name: claim_operation
+-- The first claim of a queued operation starts it (operation.started); a takeover does not.
 WITH next AS (
-    SELECT id FROM operations
+    SELECT id, status AS was FROM operations
     WHERE status = 'queued'
        OR (status IN ('running', 'cancelling', 'paused') AND lease_expires_at < now())
     ORDER BY priority DESC, created_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE operations o SET
+        status = CASE o.status WHEN 'queued' THEN 'running' ELSE o.status END,
+        lease_owner = $1,
+        lease_expires_at = now() + make_interval(secs => $2),
+        fence = o.fence + 1,
+        claims = o.claims + 1,
+        started_at = coalesce(o.started_at, now()),
+        updated_at = now()
+    FROM next
+    WHERE o.id = next.id
+    RETURNING o.*, next.was
+), started AS (
+    INSERT INTO events (type, operation_id, data)
+    SELECT 'operation.started', id, jsonb_build_object('operation_id', id, 'kind', kind, 'status', status)
+    FROM claimed WHERE was = 'queued'
 )
-UPDATE operations o SET
-    status = CASE o.status WHEN 'queued' THEN 'running' ELSE o.status END,
-    lease_owner = $1,
-    lease_expires_at = now() + make_interval(secs => $2),
-    fence = o.fence + 1,
-    claims = o.claims + 1,
-    started_at = coalesce(o.started_at, now()),
-    updated_at = now()
-FROM next
-WHERE o.id = next.id
-RETURNING o.*;
+SELECT * FROM claimed;
 
 -- name: heartbeat
 UPDATE operations SET lease_expires_at = now() + make_interval(secs => $3)
@@ -180,25 +229,96 @@ UPDATE operations SET checkpoint = $3, updated_at = now()
 WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused');
 
 -- name: finish_operation
-UPDATE operations SET
-    status = $3, result = $4, error_code = $5, error_detail = $6,
-    finished_at = now(), updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
-WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused');
+-- The terminal status and its event (operation.succeeded, .failed or .cancelled, with
+-- the counts), in one statement. Returns the number of rows changed (0: the fence moved).
+WITH finished AS (
+    UPDATE operations SET
+        status = $3, result = $4, error_code = $5, error_detail = $6,
+        finished_at = now(), updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused')
+    RETURNING id, kind, status, error_code
+), counts AS (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE state IN ('failed', 'cancelled')) AS failed
+    FROM device_outcomes WHERE operation_id = $1
+), announced AS (
+    INSERT INTO events (type, operation_id, data)
+    SELECT 'operation.' || f.status, f.id,
+           jsonb_build_object('operation_id', f.id, 'kind', f.kind, 'status', f.status,
+                              'error_code', f.error_code,
+                              'progress', jsonb_build_object('total', c.total, 'succeeded', c.succeeded,
+                                                             'failed', c.failed,
+                                                             'pending', c.total - c.succeeded - c.failed))
+    FROM finished f, counts c
+)
+SELECT count(*) FROM finished;
 
 -- name: upsert_outcomes
-INSERT INTO device_outcomes AS d
-    (operation_id, device_id, state, step, code, detail, attempts, data, seq)
-SELECT o.id, u.device_id, u.state, u.step, u.code, u.detail, u.attempts, u.data::jsonb, u.seq
-FROM operations o,
-     unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::integer[], $9::text[], $10::integer[])
-         AS u(device_id, state, step, code, detail, attempts, data, seq)
-WHERE o.id = $1 AND o.fence = $2 AND o.status IN ('running', 'cancelling', 'paused')
-FOR SHARE OF o
-ON CONFLICT (operation_id, device_id) DO UPDATE SET
-    state = EXCLUDED.state, step = EXCLUDED.step, code = EXCLUDED.code,
-    detail = EXCLUDED.detail, attempts = EXCLUDED.attempts, data = EXCLUDED.data,
-    updated_at = now();
+-- Fenced; a device that turns failed gets its device.failed event in the same statement.
+-- Returns the number of outcomes written (0: the fence moved).
+WITH fenced AS (
+    SELECT id FROM operations
+    WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused')
+    FOR SHARE
+), prior AS (
+    SELECT device_id, state FROM device_outcomes WHERE operation_id = $1 AND device_id = ANY($3::text[])
+), written AS (
+    INSERT INTO device_outcomes AS d
+        (operation_id, device_id, state, step, code, detail, attempts, data, seq)
+    SELECT f.id, u.device_id, u.state, u.step, u.code, u.detail, u.attempts, u.data::jsonb, u.seq
+    FROM fenced f,
+         unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::integer[], $9::text[], $10::integer[])
+             AS u(device_id, state, step, code, detail, attempts, data, seq)
+    ON CONFLICT (operation_id, device_id) DO UPDATE SET
+        state = EXCLUDED.state, step = EXCLUDED.step, code = EXCLUDED.code,
+        detail = EXCLUDED.detail, attempts = EXCLUDED.attempts, data = EXCLUDED.data,
+        updated_at = now()
+    RETURNING d.device_id, d.state, d.step, d.code, d.seq
+), failed AS (
+    INSERT INTO events (type, operation_id, data)
+    SELECT 'device.failed', $1,
+           jsonb_build_object('operation_id', $1::uuid, 'device_id', w.device_id, 'code', w.code,
+                              'step', w.step)
+    FROM written w LEFT JOIN prior p USING (device_id)
+    WHERE w.state = 'failed' AND p.state IS DISTINCT FROM 'failed'
+    ORDER BY w.seq
+)
+SELECT count(*) FROM written;
+
+-- name: progress_event
+-- operation.progress with the counts, at most one per operation per $2 seconds, and
+-- only when the counts moved since the last one (a heartbeat writes the trailing one).
+WITH last AS (
+    SELECT data->'progress' AS progress, created_at FROM events
+    WHERE operation_id = $1 AND type = 'operation.progress'
+    ORDER BY id DESC LIMIT 1
+), counts AS (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE state IN ('failed', 'cancelled')) AS failed
+    FROM device_outcomes WHERE operation_id = $1
+), now_counts AS (
+    SELECT jsonb_build_object('total', total, 'succeeded', succeeded, 'failed', failed,
+                              'pending', total - succeeded - failed) AS progress
+    FROM counts
+)
+INSERT INTO events (type, operation_id, data)
+SELECT 'operation.progress', o.id,
+       jsonb_build_object('operation_id', o.id, 'kind', o.kind, 'status', o.status, 'progress', n.progress)
+FROM operations o, now_counts n
+WHERE o.id = $1 AND o.status IN ('running', 'cancelling', 'paused')
+  AND (n.progress->>'total')::bigint > 0
+  AND NOT EXISTS (SELECT 1 FROM last WHERE last.created_at > clock_timestamp() - make_interval(secs => $2))
+  AND NOT EXISTS (SELECT 1 FROM last WHERE last.progress = n.progress);
+
+-- name: operation_event
+-- An event a runner announces (rollout.wave_started, rollout.aborted), fenced like its writes.
+INSERT INTO events (type, operation_id, data)
+SELECT $3, o.id, jsonb_build_object('operation_id', o.id) || $4::jsonb
+FROM operations o
+WHERE o.id = $1 AND o.fence = $2 AND o.status IN ('running', 'cancelling', 'paused');
 
 -- name: load_outcomes
 SELECT * FROM device_outcomes WHERE operation_id = $1 ORDER BY seq;
@@ -256,7 +376,8 @@ SELECT version, fingerprint FROM master_keys ORDER BY version DESC LIMIT 1;
 INSERT INTO master_keys (version, fingerprint) VALUES ($1, $2);
 
 -- name: any_device_key
-SELECT EXISTS (SELECT 1 FROM device_keys);
+-- Anything sealed under the current master key: device keys or webhook secrets.
+SELECT EXISTS (SELECT 1 FROM device_keys) OR EXISTS (SELECT 1 FROM webhook_secrets);
 
 -- name: insert_device_key
 -- Nothing is returned when (device_id, version) is already stored.
@@ -385,11 +506,24 @@ SELECT * FROM api_tokens ORDER BY name;
 SELECT EXISTS (SELECT 1 FROM api_tokens);
 
 -- name: revoke_api_token
--- Every API process drops the token from its cache when the NOTIFY arrives.
+-- Every API process drops the token from its cache when the NOTIFY arrives. The
+-- token's webhook endpoints stop with it (webhook.disabled, reason principal_revoked).
 WITH revoked AS (
     UPDATE api_tokens SET revoked_at = now()
     WHERE name = $1 AND revoked_at IS NULL
-    RETURNING id
+    RETURNING id, name
+), stopped AS (
+    UPDATE webhook_endpoints w SET status = 'disabled', disabled_reason = 'principal_revoked',
+        updated_at = now()
+    FROM revoked r WHERE w.principal = r.name AND w.status = 'enabled'
+    RETURNING w.id, w.principal
+), failed AS (
+    UPDATE webhook_deliveries d SET state = 'failed', updated_at = now()
+    FROM stopped s WHERE d.endpoint_id = s.id AND d.state = 'pending'
+), announced AS (
+    INSERT INTO events (type, principal, data)
+    SELECT 'webhook.disabled', principal, jsonb_build_object('webhook_id', id, 'reason', 'principal_revoked')
+    FROM stopped
 )
 SELECT id, pg_notify('gridjobs_tokens', id) FROM revoked;
 
@@ -430,3 +564,274 @@ SELECT kind, priority, count(*) AS operations
 FROM operations
 WHERE started_at > now() - make_interval(secs => $1)
 GROUP BY kind, priority;
+
+-- The event outbox (gridjobs.store.events). Readers take ids below events_horizon()
+-- only: see schema.sql. Each event carries its operation's feeders for area checks.
+
+-- name: events_after
+-- Up to $2 events after id $1 and up to id $3 (NULL: the horizon), that match: the
+-- operation $4, the types $5, feeders within $6 (the area) and within $7 (a filter),
+-- and principal-addressed events ($8: whose; NULL: none of them).
+SELECT e.id, e.type, e.operation_id, e.principal, e.data, e.created_at,
+       coalesce(o.feeders, '{}') AS feeders
+FROM events e
+LEFT JOIN operations o ON o.id = e.operation_id
+WHERE e.id > $1 AND e.id < (SELECT events_horizon()) AND ($3::bigint IS NULL OR e.id <= $3)
+  AND ($4::uuid IS NULL OR e.operation_id = $4)
+  AND ($5::text[] IS NULL OR e.type = ANY($5))
+  AND ($6::text[] IS NULL OR coalesce(o.feeders, '{}') <@ $6)
+  AND ($7::text[] IS NULL OR coalesce(o.feeders, '{}') <@ $7)
+  AND (e.principal IS NULL OR e.principal = $8)
+ORDER BY e.id
+LIMIT $2;
+
+-- name: last_event_id
+-- The highest id a reader may pass now.
+SELECT coalesce(max(id), 0) FROM events WHERE id < (SELECT events_horizon());
+
+-- name: events_held_back
+-- Whether committed events wait above the horizon (a transaction older than them is in flight).
+SELECT EXISTS (SELECT 1 FROM events WHERE id >= (SELECT events_horizon()));
+
+-- name: terminal_event_id
+SELECT max(id) FROM events
+WHERE operation_id = $1 AND type IN ('operation.succeeded', 'operation.failed', 'operation.cancelled');
+
+-- name: purge_events
+-- Events past retention that the relay has passed and no delivery still waits on.
+DELETE FROM events WHERE id IN (
+    SELECT e.id FROM events e
+    WHERE e.created_at < now() - make_interval(secs => $1)
+      AND e.id <= (SELECT coalesce(min(position), 0) FROM outbox_cursors)
+      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                      WHERE d.event_id = e.id AND d.state IN ('pending', 'sending'))
+    ORDER BY e.created_at
+    LIMIT $2
+);
+
+-- Webhook endpoints and their secrets (gridjobs.store.webhooks).
+
+-- name: insert_webhook
+INSERT INTO webhook_endpoints (id, principal, url, event_types, feeders, description)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING *;
+
+-- name: insert_webhook_secret
+-- A new current secret; the one it replaces signs beside it until now() + $6 seconds.
+WITH retired AS (
+    UPDATE webhook_secrets SET expires_at = now() + make_interval(secs => $6)
+    WHERE endpoint_id = $1 AND expires_at IS NULL
+)
+INSERT INTO webhook_secrets (endpoint_id, version, wrapped, nonce, master_version)
+VALUES ($1, $2, $3, $4, $5);
+
+-- name: webhook_secret_version
+-- The next secret version, the endpoint's row locked for the rotation.
+SELECT coalesce((SELECT max(version) FROM webhook_secrets WHERE endpoint_id = w.id), 0) + 1
+FROM webhook_endpoints w WHERE w.id = $1 AND w.principal = $2
+FOR UPDATE OF w;
+
+-- name: list_webhooks
+SELECT * FROM webhook_endpoints WHERE principal = $1 ORDER BY created_at, id;
+
+-- name: count_webhooks
+SELECT count(*) FROM webhook_endpoints WHERE principal = $1;
+
+-- name: get_webhook
+SELECT * FROM webhook_endpoints WHERE id = $1;
+
+-- name: delete_webhook
+DELETE FROM webhook_endpoints WHERE id = $1 AND principal = $2 RETURNING id;
+
+-- name: webhook_secrets
+-- The secrets that sign now, newest first, with the fingerprint of the master key that sealed each.
+SELECT s.endpoint_id, s.version, s.wrapped, s.nonce, s.master_version, m.fingerprint AS master_fingerprint
+FROM webhook_secrets s JOIN master_keys m ON m.version = s.master_version
+WHERE s.endpoint_id = ANY($1::uuid[]) AND (s.expires_at IS NULL OR s.expires_at > now())
+ORDER BY s.endpoint_id, s.version DESC;
+
+-- name: lock_webhook_secrets
+SELECT endpoint_id, version, wrapped, nonce FROM webhook_secrets
+ORDER BY endpoint_id, version
+FOR UPDATE;
+
+-- name: rewrap_webhook_secrets
+UPDATE webhook_secrets AS s
+SET wrapped = u.wrapped, nonce = u.nonce, master_version = $1
+FROM unnest($2::uuid[], $3::integer[], $4::bytea[], $5::bytea[])
+    AS u(endpoint_id, version, wrapped, nonce)
+WHERE s.endpoint_id = u.endpoint_id AND s.version = u.version;
+
+-- name: disable_webhook
+-- Stop an endpoint (410 Gone, or failing too long): its waiting deliveries fail, and an
+-- event (to the owner's other endpoints and streams) says so.
+WITH stopped AS (
+    UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $2, updated_at = now()
+    WHERE id = $1 AND status = 'enabled'
+    RETURNING id, principal
+), failed AS (
+    UPDATE webhook_deliveries d SET state = 'failed', updated_at = now()
+    FROM stopped s WHERE d.endpoint_id = s.id AND d.state = 'pending'
+), announced AS (
+    INSERT INTO events (type, principal, data)
+    SELECT 'webhook.disabled', principal, jsonb_build_object('webhook_id', id, 'reason', $2::text)
+    FROM stopped
+)
+SELECT count(*) FROM stopped;
+
+-- Deliveries (gridjobs.store.deliveries).
+
+-- name: ensure_cursor
+INSERT INTO outbox_cursors (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING;
+
+-- name: relay_events
+-- One relay step, in one statement: up to $2 events after the cursor $1 (and below the
+-- horizon) fanned out to the endpoints that take them, and the cursor moved past them.
+-- An endpoint takes an event when it is the operation's callback, or when the type is
+-- one it subscribed to, the event is not addressed to another principal, and the
+-- operation's feeders lie within the endpoint's. held = 0: another process relays now.
+WITH cursor AS (
+    SELECT position FROM outbox_cursors WHERE name = $1 FOR UPDATE SKIP LOCKED
+), batch AS (
+    SELECT e.id, e.type, e.operation_id, e.principal, coalesce(o.feeders, '{}') AS feeders,
+           o.callback_webhook_id AS callback
+    FROM cursor c
+    JOIN events e ON e.id > c.position AND e.id < (SELECT events_horizon())
+    LEFT JOIN operations o ON o.id = e.operation_id
+    ORDER BY e.id
+    LIMIT $2
+), fanned AS (
+    INSERT INTO webhook_deliveries (endpoint_id, event_id, operation_id)
+    SELECT w.id, b.id, b.operation_id
+    FROM batch b JOIN webhook_endpoints w ON w.status = 'enabled' AND (
+        b.callback = w.id
+        OR (b.type = ANY (w.event_types)
+            AND (b.principal IS NULL OR b.principal = w.principal)
+            AND (w.feeders IS NULL OR b.feeders <@ w.feeders)))
+    ORDER BY b.id
+    ON CONFLICT (endpoint_id, event_id) DO NOTHING
+    RETURNING 1
+), moved AS (
+    UPDATE outbox_cursors SET position = (SELECT max(id) FROM batch)
+    WHERE name = $1 AND EXISTS (SELECT 1 FROM batch)
+), woken AS (
+    SELECT pg_notify('gridjobs_deliveries', '') WHERE EXISTS (SELECT 1 FROM fanned)
+)
+SELECT (SELECT count(*) FROM cursor) AS held, (SELECT count(*) FROM batch) AS events,
+       (SELECT count(*) FROM fanned) AS deliveries, (SELECT count(*) FROM woken) AS woken,
+       EXISTS (SELECT 1 FROM events WHERE id >= (SELECT events_horizon())) AS held_back;
+
+-- name: rescue_deliveries
+-- Claims whose holder went away (its lease ran out) are due again at once.
+UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = now(), updated_at = now()
+WHERE state = 'sending' AND claim_expires_at < now();
+
+-- name: claim_deliveries
+-- Up to $2 due deliveries, at most $3 minus what this process sends already ($4, $5)
+-- per endpoint, each the oldest open one of its operation at its endpoint (in order).
+-- Claimed for $1 seconds; the claim number fences the result.
+WITH busy AS (
+    SELECT * FROM unnest($4::uuid[], $5::integer[]) AS b(endpoint_id, sending)
+), chosen AS (
+    SELECT d.id
+    FROM webhook_endpoints w
+    LEFT JOIN busy b ON b.endpoint_id = w.id
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
+        WHERE d.endpoint_id = w.id AND d.state = 'pending' AND d.next_attempt_at <= now()
+          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+                          WHERE p.endpoint_id = d.endpoint_id AND p.operation_id = d.operation_id
+                            AND p.event_id < d.event_id AND p.state IN ('pending', 'sending'))
+        ORDER BY d.next_attempt_at, d.event_id
+        LIMIT greatest(0, $3 - coalesce(b.sending, 0))
+        FOR UPDATE OF d SKIP LOCKED
+    ) d
+    WHERE w.status = 'enabled'
+    ORDER BY d.next_attempt_at
+    LIMIT $2
+), claimed AS (
+    UPDATE webhook_deliveries d SET state = 'sending', claim = d.claim + 1, attempts = d.attempts + 1,
+        claim_expires_at = now() + make_interval(secs => $1), updated_at = now()
+    FROM chosen WHERE d.id = chosen.id
+    RETURNING d.*
+)
+SELECT c.id, c.endpoint_id, c.event_id, c.claim, c.attempts, c.schedule_from,
+       w.url, w.failing_since, e.type, e.data, e.created_at AS event_at
+FROM claimed c
+JOIN webhook_endpoints w ON w.id = c.endpoint_id
+JOIN events e ON e.id = c.event_id
+ORDER BY c.event_id;
+
+-- name: record_attempt
+-- The result of claim $2 of delivery $1: its new state, the attempt, and the
+-- endpoint's failing streak. Nothing happens when the claim is no longer held.
+WITH settled AS (
+    UPDATE webhook_deliveries SET state = $3, next_attempt_at = coalesce($4, next_attempt_at),
+        claim_expires_at = NULL, updated_at = now()
+    WHERE id = $1 AND claim = $2 AND state = 'sending'
+    RETURNING id, endpoint_id, attempts
+), logged AS (
+    INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, latency_ms, error, response,
+                                  next_attempt_at)
+    SELECT id, attempts, $9, $5, $6, $7, $8, $4 FROM settled
+    ON CONFLICT (delivery_id, attempt) DO NOTHING
+), streak AS (
+    UPDATE webhook_endpoints w SET
+        failing_since = CASE WHEN $3 = 'delivered' THEN NULL ELSE coalesce(w.failing_since, now()) END
+    FROM settled s WHERE w.id = s.endpoint_id
+)
+SELECT count(*) FROM settled;
+
+-- name: release_delivery
+-- A claim given back unsent (this process is stopping): due again at once.
+UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = now(), attempts = attempts - 1,
+    claim_expires_at = NULL, updated_at = now()
+WHERE id = $1 AND claim = $2 AND state = 'sending';
+
+-- name: list_deliveries
+-- Newest first; $3 is the id of the last delivery of the previous page.
+SELECT d.id, d.event_id, d.operation_id, d.state, d.attempts, d.next_attempt_at, d.created_at,
+       d.updated_at, e.type AS event_type,
+       coalesce((SELECT jsonb_agg(jsonb_build_object(
+                     'attempt', a.attempt, 'at', a.at, 'status_code', a.status_code,
+                     'latency_ms', a.latency_ms, 'error', a.error, 'response', a.response)
+                     ORDER BY a.attempt)
+                 FROM webhook_attempts a WHERE a.delivery_id = d.id), '[]'::jsonb) AS attempt_log
+FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+WHERE d.endpoint_id = $1 AND ($3::bigint IS NULL OR d.id < $3)
+ORDER BY d.id DESC
+LIMIT $2;
+
+-- name: retry_delivery
+-- Send again now, with the retry schedule started over; not while it is being sent.
+WITH again AS (
+    UPDATE webhook_deliveries d SET state = 'pending', next_attempt_at = now(),
+        schedule_from = d.attempts, updated_at = now()
+    FROM webhook_endpoints w
+    WHERE d.id = $2 AND d.endpoint_id = $1 AND w.id = d.endpoint_id AND w.status = 'enabled'
+      AND d.state <> 'sending'
+    RETURNING d.id
+)
+SELECT (SELECT count(*) FROM again) AS retried, pg_notify('gridjobs_deliveries', '') AS woken;
+
+-- name: get_delivery
+SELECT d.id, d.state, w.status AS endpoint_status
+FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+WHERE d.id = $2 AND d.endpoint_id = $1;
+
+-- name: undelivered_ages
+-- Per enabled endpoint, the age of the oldest event it still waits for.
+SELECT d.endpoint_id, extract(epoch FROM now() - min(e.created_at))::float8 AS age_s
+FROM webhook_deliveries d
+JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.status = 'enabled'
+JOIN events e ON e.id = d.event_id
+WHERE d.state IN ('pending', 'sending')
+GROUP BY d.endpoint_id;
+
+-- name: purge_deliveries
+DELETE FROM webhook_deliveries WHERE id IN (
+    SELECT id FROM webhook_deliveries
+    WHERE state IN ('delivered', 'failed') AND updated_at < now() - make_interval(secs => $1)
+    ORDER BY updated_at
+    LIMIT $2
+);
