@@ -30,7 +30,7 @@ KindName = Literal[tuple(KINDS)]  # type: ignore[valid-type]
 class Page(BaseModel):
     """`limit` and `cursor`, as on every list."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")   # an unknown parameter is a mistake, not a filter to skip
 
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="items per page")
     cursor: Cursor | None = Field(default=None, description="`next_cursor` of the previous page")
@@ -60,7 +60,7 @@ class RequestAuditQuery(Page):
 
 
 class SubmitQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")   # an unknown parameter is a mistake, not a filter to skip
 
     dry_run: bool = Field(default=False, description="plan the operation (200) instead of queueing it")
 

@@ -38,7 +38,7 @@ _FEEDER = TypeAdapter(FeederName)
 
 
 class EventsQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")   # an unknown parameter is a mistake, not a filter to skip
 
     types: text(max_length=2000) | None = Field(
         default=None, description="comma-separated event types (default: every type)")
