@@ -73,7 +73,11 @@ async def list_all(request: Request) -> Response:
 
 
 async def revoke(request: Request) -> Response:
-    await revoke_token(request.app.state.runtime.pool, request.path_params["name"])
+    runtime = request.app.state.runtime
+    token_id = await revoke_token(runtime.pool, request.path_params["name"])
+    if runtime.access is not None:
+        # This process does not wait for its own NOTIFY: the next request here is refused.
+        runtime.access.authenticator.forget(token_id)
     return Response(status_code=204)
 
 

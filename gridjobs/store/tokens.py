@@ -64,10 +64,13 @@ async def any_token(pool: asyncpg.Pool) -> bool:
 
 
 @translated
-async def revoke_token(pool: asyncpg.Pool, name: str) -> None:
-    """Revoke at once (a NOTIFY tells every API process); a token revoked already is a 404."""
-    if await pool.fetchval(Q["revoke_api_token"], name) is None:
+async def revoke_token(pool: asyncpg.Pool, name: str) -> str:
+    """Revoke at once (a NOTIFY tells every API process); a token revoked already is a 404.
+    Returns the token's id."""
+    token_id = await pool.fetchval(Q["revoke_api_token"], name)
+    if token_id is None:
         raise NotFound(f"no active token named {name!r}")
+    return token_id
 
 
 @translated
