@@ -39,6 +39,8 @@ from gridjobs.store.shard_services import pg_shard_services
 from gridjobs.telemetry.monitors import open_monitors
 
 READY_TIMEOUT_S = 3.0
+LOCAL_RAY = "local"  # ray.init: start a Ray of our own, never join one found on the machine
+
 log = structlog.get_logger("gridjobs.runtime")
 
 
@@ -83,12 +85,12 @@ class Runtime:
 def ensure_ray(address: str | None) -> bool:
     """Connect to RAY_ADDRESS or start a local Ray; return True if we started it.
 
-    Without an address, always a new local Ray ("local"): Ray would otherwise join
-    whatever cluster /tmp/ray/ray_current_cluster last named, live or not.
+    Without an address, "local": a bare `ray.init()` would join whichever cluster the
+    last `ray start` on this machine recorded (another user's, or a dead one).
     """
     if ray.is_initialized():
         return False
-    ray.init(address=address or "local", namespace="gridjobs", include_dashboard=False,
+    ray.init(address=address or LOCAL_RAY, namespace="gridjobs", include_dashboard=False,
              log_to_driver=False, configure_logging=False)
     return True
 

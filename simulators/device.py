@@ -138,10 +138,13 @@ class SimulatedDevice(DeviceBase):
 
     def _settle(self) -> None:
         if (expired_at := self._timer.take_expiry(self._clock())) is not None:
+            before = self._in_force()
             if self._gated:
                 self._change(at=expired_at, enabled=0)
             else:
                 self._change(at=expired_at, setpoint=NORMAL_SETPOINT_PCT)
+            if self._in_force() != before:
+                self.counters.timer_releases += 1
 
     def _in_force(self) -> int:
         return self._setpoint if self._enabled else NORMAL_SETPOINT_PCT

@@ -14,7 +14,7 @@ from .errors import SpecError
 from .faults import APPLY_FAULTS, AUTH_FAULTS, FIRMWARE_FAULTS, MODEL_FAULTS, Fault, FaultKind, InjectedFault
 from .physics import unit_noise
 from .spec import DeviceSpec
-from .write_log import WRITE_LOG_LIMIT, WriteRecord
+from .write_log import WRITE_LOG_LIMIT, WriteListener, WriteRecord
 
 HISTORY_LIMIT = 1024
 NORMAL_PCT = 100
@@ -44,11 +44,13 @@ class Request:
 
 @dataclass(slots=True)
 class Counters:
-    """What happened to the device: requests seen, writes per role or point, requests a fault hit."""
+    """What happened to the device: requests seen, writes per role or point, requests a fault hit,
+    and curtailments its own dead-man timer released (no write asked for those)."""
 
     requests: int = 0
     writes: Counter[str] = field(default_factory=Counter)
     faults_injected: int = 0
+    timer_releases: int = 0
 
 
 class DeviceBase:
@@ -71,6 +73,7 @@ class DeviceBase:
         self._fault: InjectedFault | None = None
         self._write_hits = 0  # applied writes an ambiguous-write fault hit since injection
         self._reply: Fault | None = None  # what happens to the answer of the request just applied
+        self._write_listeners: list[WriteListener] = []
 
     @property
     def id(self) -> str:
@@ -129,6 +132,15 @@ class DeviceBase:
                                           values=MappingProxyType(by_role)))
         if (fault := self._write_fault(roles)) is not None:
             self._reply = fault
+        for listener in tuple(self._write_listeners):
+            listener(self.id, self.write_log[-1])
+
+    def add_write_listener(self, listener: WriteListener) -> None:
+        """Call ``listener(device_id, record)`` after each write this device applies, before it answers."""
+        self._write_listeners.append(listener)
+
+    def remove_write_listener(self, listener: WriteListener) -> None:
+        self._write_listeners.remove(listener)
 
     def apply_write(self, *, address: int, words: Sequence[int], values: Mapping[str, Value]) -> None:
         """One write request as received: its raw words (for devices that authenticate them) and values by role."""

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from .physics import LoadPhysics
 from .secure_load import SimulatedSecureLoad
 from .sampler import DEFAULT_SAMPLE_INTERVAL_S, FeederSampler
 from .spec import DeviceSpec, FleetSpec
-from .write_log import WriteRecord
+from .write_log import WriteListener, WriteRecord
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 0
@@ -164,6 +164,17 @@ class Fleet:
     def write_log(self, device_id: str) -> list[WriteRecord]:
         """The writes ``device_id`` applied, oldest first (the last ``WRITE_LOG_LIMIT``)."""
         return list(self.device(device_id).write_log)
+
+    def watch_writes(self, listener: WriteListener) -> Callable[[], None]:
+        """Call ``listener(device_id, record)`` after every write any device applies, before
+        the device answers it; stop when the returned function is called."""
+        for device in self._devices.values():
+            device.add_write_listener(listener)
+
+        def stop() -> None:
+            for device in self._devices.values():
+                device.remove_write_listener(listener)
+        return stop
 
     def faulty_devices(self) -> dict[str, Fault]:
         """Every device with an injected fault, and the fault."""

@@ -119,6 +119,8 @@ class SimulatedInverter(DeviceBase):
 
     def _settle(self) -> None:
         if (expired_at := self._timer.take_expiry(self._clock())) is not None:
+            if self._settings[LIMIT_ENABLE] and self._settings[LIMIT_PCT] < NO_LIMIT_PCT:
+                self.counters.timer_releases += 1
             self._settings[LIMIT_ENABLE] = 0
             self._retarget(at=expired_at)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 WRITE_LOG_LIMIT = 4096  # records kept per device; older ones are dropped
@@ -21,3 +21,6 @@ class WriteRecord:
     address: int
     roles: tuple[str, ...]
     values: Mapping[str, object]
+
+
+WriteListener = Callable[[str, WriteRecord], None]  # (device id, the write it just applied)

@@ -181,6 +181,8 @@ class CurtailmentRun:
     async def _hold(self) -> None:
         until = self.ctx.checkpoint.get("hold_until")
         refresh_every = max(1.0, self.params.revert_timeout_s / 3)
+        if until is not None and until <= self.ctx.clock():
+            return  # it ended while nothing ran it: re-arming would curtail devices that released
         await self._refresh()  # a resumed hold re-arms the timers at once
         while True:
             remaining = refresh_every if until is None else until - self.ctx.clock()

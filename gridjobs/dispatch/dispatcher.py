@@ -139,7 +139,8 @@ class Dispatcher:
         claimed = 0
         while len(self._running) < self.config.max_running and self._stopping is None:
             try:
-                op = await leases.claim_next(self.pool, owner=self.owner, lease_s=self.config.lease_s)
+                op = await leases.claim_next(self.pool, owner=self.owner, lease_s=self.config.lease_s,
+                                             running=[ctx.operation_id for _, ctx in self._running.values()])
             except GridjobsError as exc:
                 log.warning("claim_failed", error=str(exc))
                 return claimed

@@ -46,7 +46,7 @@ def next_move(slots: KeySlots, *, old: int, new: int, confirmed: bool) -> Move:
 def undo(slots: KeySlots, *, old: int, new: int) -> Move:
     """Back to the old key: before activation drop the pending key, after it revert."""
     if slots.active == new and slots.previous == old:
-        return Move("revert", KeyOp.REVERT, old, new)
+        return Move("revert", KeyOp.REVERT, old, old)  # names the key that becomes active again
     if slots.active == old and slots.pending is not None:
         return Move("abort", KeyOp.ABORT_PENDING, old, new)
     if slots.active == old:

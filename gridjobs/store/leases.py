@@ -29,8 +29,11 @@ class Beat:
 
 
 @translated
-async def claim_next(pool: asyncpg.Pool, *, owner: str, lease_s: float) -> Operation | None:
-    row = await pool.fetchrow(Q["claim_operation"], owner, lease_s)
+async def claim_next(pool: asyncpg.Pool, *, owner: str, lease_s: float,
+                     running: Sequence[UUID] = ()) -> Operation | None:
+    """The next operation to run, claimed with a new fence; never one of `running`
+    (those this process still runs, even if their lease ran out meanwhile)."""
+    row = await pool.fetchrow(Q["claim_operation"], owner, lease_s, list(running))
     return Operation.from_row(row) if row else None
 
 

@@ -78,6 +78,11 @@ class ServerProcess:
         self.proc.wait(timeout=30)
         self._sweep()
 
+    def kill_group_now(self) -> None:
+        """SIGKILL the server and everything it started (Ray) in one signal, without waiting:
+        safe inside a simulated device's write, which is then applied and never answered."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+
     def _sweep(self) -> None:
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import pytest
 
@@ -21,10 +22,11 @@ from gridjobs.load_shed.strategy import run_load_shed
 from gridjobs.rollout.runner import run_firmware_rollout
 from gridjobs.states import OutcomeState, Status
 from gridjobs.testing import (
-    InMemoryFirmware, InMemoryKeyStore, devices_from_inventory, local_ports, new_operation, run_context,
+    InMemoryFirmware, InMemoryKeyStore, InMemoryLease, devices_from_inventory, local_ports, new_operation,
+    run_context,
 )
 from simulators import Fault, Fleet
-from tests.support import serving
+from tests.support import serving, wait_until
 
 SETPOINT = "curtail_setpoint_pct"
 
@@ -232,3 +234,29 @@ async def test_a_manual_rotation_waits_for_approval_before_its_first_device():
             finish = await running
         assert finish.status == Status.SUCCEEDED and finish.result["rotated"] == 2
         assert ctx.lease.checkpoint["approved"] is True
+
+
+async def test_a_hold_that_ended_while_nothing_ran_it_curtails_no_device_again(loads):
+    """Found by the chaos suite: a run resumed after its hold had ended (the process was
+    down longer) re-armed the hold first, re-applying the curtailment to every device
+    whose dead-man timer had released it, and restored them a moment later."""
+    op = new_operation("load_shed", shed_params(5.0, hold_s=60, revert_timeout_s=3))
+    lease, devices = InMemoryLease(op), devices_from_inventory(loads.inventory())
+    async with local_ports(devices) as ports:  # the first run dies mid-hold
+        first = asyncio.create_task(run_load_shed(run_context(op, ports, lease=lease)))
+        await wait_until(lambda: _now(lease.checkpoint.get("phase") == "hold"), timeout_s=60)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+    shed = [d for d in loads.devices if d.setpoint_pct < 100]
+    await wait_until(lambda: _now(all(d.setpoint_pct == 100 for d in shed)), timeout_s=30)  # timers release them
+    marks = {d.id: len(d.write_log) for d in loads.devices}
+    async with local_ports(devices) as ports:  # resumed once the hold is over
+        finish = await run_load_shed(run_context(op, ports, lease=lease, clock=lambda: time.time() + 120))
+    assert shed and finish.status == Status.SUCCEEDED, finish
+    again = [d.id for d in loads.devices
+             if any(r.values.get(SETPOINT, 100) < 100 for r in list(d.write_log)[marks[d.id]:])]
+    assert again == [] and all(d.setpoint_pct == 100 for d in loads.devices)
+
+
+async def _now(value: bool) -> bool:
+    return value

@@ -183,10 +183,13 @@ FROM resumed;
 
 -- name: claim_operation
 -- The first claim of a queued operation starts it (operation.started); a takeover does not.
+-- $3: operations the claiming process is still running; their own runner renews the
+-- lease (or finds it taken over and stops), so the process never runs one twice.
 WITH next AS (
     SELECT id, status AS was FROM operations
-    WHERE status = 'queued'
-       OR (status IN ('running', 'cancelling', 'paused') AND lease_expires_at < now())
+    WHERE (status = 'queued'
+           OR (status IN ('running', 'cancelling', 'paused') AND lease_expires_at < now()))
+      AND id <> ALL($3::uuid[])
     ORDER BY priority DESC, created_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
