@@ -51,14 +51,20 @@ async def metric(client: httpx.AsyncClient, name: str) -> float:
 
 
 def drained_to_eof(sock: socket.socket) -> bool:
-    """Read what the kernel holds; True if the server closed the stream (bounded)."""
-    sock.settimeout(5)
+    """Read what the kernel holds; True if the server ended the stream (bounded).
+
+    Ended means the last chunk of the chunked body arrived (the connection may then
+    stay open for keep-alive until uvicorn's idle timeout) or the server closed it."""
+    sock.settimeout(15)
+    tail = b""
     for _ in range(100_000):
         try:
-            if not sock.recv(65536):
-                return True
+            data = sock.recv(65536)
         except TimeoutError:
-            return False
+            return tail.endswith(b"\r\n0\r\n\r\n")
+        if not data:
+            return True
+        tail = (tail + data)[-16:]
     return False
 
 
