@@ -78,7 +78,7 @@ async def one_run(kind: Kind, run: Run, planned: int, figures: Figures, *, say: 
 
 
 async def submit(kind: Kind, server: ServerProcess, fleet, run: Run) -> list[str]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, headers=server.headers) as client:
         r = await client.post("/v1/devices", json=fleet.inventory())
         assert r.status_code == 200, r.text
         ids = []
@@ -95,7 +95,7 @@ async def kill_and_restart(kind: Kind, run: Run, server: ServerProcess, fleet, o
     for number, mode in enumerate(modes(run.rng, planned), 1):
         point = draw(run.rng, mode, horizon_s=kind.horizon_s, writes_per_device=kind.writes_per_device,
                      resumed=number > 1)
-        async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+        async with httpx.AsyncClient(base_url=server.url, timeout=5, headers=server.headers) as client:
             what = await kill_at(point, server, fleet, lambda: all_terminal(client, op_ids))
         if what is None:
             say(f"{run.name}: kill {number} ({point.describe()}) came too late: the operations had ended")
@@ -142,7 +142,7 @@ async def _get(client: httpx.AsyncClient, op_id: str) -> dict[str, Any] | None:
 async def finish(server: ServerProcess, op_ids: Sequence[str],
                  timeout_s: float = FINISH_TIMEOUT_S) -> dict[str, dict | None]:
     """Each accepted operation as the server has it once all are terminal (or the time is up)."""
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=server.headers) as client:
         try:
             async with asyncio.timeout(timeout_s):
                 while not await all_terminal(client, op_ids):

@@ -105,7 +105,7 @@ async def claims(db_url: str, op_ids: list[str]) -> list[int]:
 
 async def holding(server: ServerProcess, op_ids: list[str]) -> None:
     """Every device's curtailment recorded, some curtailed: the shed is over, the hold has begun."""
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=server.headers) as client:
         async def recorded() -> bool:
             for op_id in op_ids:
                 found = (await outcomes(client, op_id)).values()
