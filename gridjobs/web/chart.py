@@ -14,6 +14,7 @@ from datetime import datetime
 from html import escape
 from typing import Sequence
 
+from adapters import Role
 from gridjobs.records import Operation, Outcome
 
 WIDTH, HEIGHT, PAD = 720, 240, 40
@@ -28,7 +29,7 @@ class Point:
 def feeder_series(op: Operation, outcomes: Sequence[Outcome], feeder_devices: set[str],
                   now: float) -> list[Point]:
     readings = op.checkpoint.get("readings", {})
-    base = sum(float(r.get("measured_kw", 0.0)) for d, r in readings.items() if d in feeder_devices)
+    base = sum(float(r.get(Role.MEASURED_KW.value, 0.0)) for d, r in readings.items() if d in feeder_devices)
     start = (op.started_at or op.created_at).timestamp()
     end = op.finished_at.timestamp() if op.finished_at else now
     changes: list[tuple[float, float]] = []

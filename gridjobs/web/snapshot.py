@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from actors.step_names import Step
+from adapters import Role
 from gridjobs.records import Operation, Outcome
 
 CURTAILMENTS = frozenset({"load_shed", "der_curtailment"})
 ROLLOUT = "firmware_rollout"
 CURTAILED = "curtailed"
-MEASURED = "measured_kw"
+MEASURED = Role.MEASURED_KW.value
+SURVEY, CURTAIL, RESTORE = Step.SURVEY.value, Step.CURTAIL.value, Step.RESTORE.value
 MAX_DEVICES = 500          # rows the view and each snapshot carry; the API pages the rest
 
 
@@ -35,20 +38,20 @@ def phase(op: Operation, outcomes: Sequence[Outcome], now: float) -> dict[str, A
 def _curtailment_phase(op: Operation, outcomes: Sequence[Outcome], now: float) -> dict[str, Any]:
     checkpoint = op.checkpoint
     if "readings" not in checkpoint:
-        return {"name": "survey", "label": "survey"}
+        return {"name": SURVEY, "label": SURVEY}
     if checkpoint.get("phase") == "shed":
-        return {"name": "curtail", "label": "curtail"}
+        return {"name": CURTAIL, "label": CURTAIL}
     if checkpoint.get("phase") == "hold" and not op.cancel_requested:
         until = checkpoint.get("hold_until")
         if until is None:
             return {"name": "hold", "label": "hold (until cancelled)", "until": None}
         left = max(0, round(float(until) - now))
         return {"name": "hold", "label": f"hold, {_duration(left)} left", "until": float(until)}
-    stages = int(op.params.get("restore", {}).get("stages", 1))
+    stages = int(op.params.get("restore", {}).get("stages", 1))   # the parameter, not the step
     shed = sum(1 for o in outcomes if "reduction_kw" in o.data) or 1
     n = max(1, min(stages, shed))
     k = max((int(o.data.get("restore_stage", 0)) for o in outcomes), default=0)
-    return {"name": "restore", "label": f"restore stage {max(k, 1)} of {n}", "k": max(k, 1), "n": n}
+    return {"name": RESTORE, "label": f"{RESTORE} stage {max(k, 1)} of {n}", "k": max(k, 1), "n": n}
 
 
 def kw(op: Operation, outcomes: Sequence[Outcome]) -> dict[str, float | None]:

@@ -87,8 +87,10 @@ async def test_an_operator_follows_a_shed_live_and_cancels_it(service, chromium,
         shed_ids = {d for d, o in devices.items() if o["step"] in ("restored", "restore")}
         assert shed_ids and all(devices[d]["step"] == "restored" for d in shed_ids)
 
-        await page.goto(f"{service.base}/feeders/F1?operation={op_id}")
-        assert await page.locator("svg.chart path.series").count() == 1
+        feeder = next(d["feeder"] for d in service.fleet.inventory() if d["id"] in shed_ids)
+        await page.goto(f"{service.base}/feeders/{feeder}?operation={op_id}")
+        steps_drawn = await page.get_attribute("svg.chart path.series", "d")
+        assert len(set(re.findall(r"V([\d.]+)", steps_drawn))) >= 2   # the feeder's kW went down and back
         await page.screenshot(path=str(artifacts / "feeder-view.png"), full_page=True)
         await page.goto(f"{service.base}/devices/{sorted(shed_ids)[0]}")
         assert await page.locator(f'a[href="/operations/{op_id}"]').count() == 1
