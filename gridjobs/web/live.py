@@ -73,8 +73,8 @@ async def _snapshots(runtime: Any, operation_id: UUID, where: EventFilter) -> As
                     continue
             current = await _read(runtime.pool, operation_id)
             read_at, dirty = time.monotonic(), False
-            if current != last:
-                last = current
+            if _steady(current) != last:
+                last = _steady(current)
                 yield ServerSentEvent(json.dumps(current, separators=(",", ":")), event="snapshot")
             if current["terminal"]:
                 return
@@ -83,6 +83,11 @@ async def _snapshots(runtime: Any, operation_id: UUID, where: EventFilter) -> As
             pending.cancel()
             await asyncio.gather(pending, return_exceptions=True)
         await events.aclose()
+
+
+def _steady(view: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot less the hold's countdown, which the page keeps by itself."""
+    return {**view, "phase": {k: v for k, v in view["phase"].items() if k not in ("label", "left_s")}}
 
 
 def _advance(done: asyncio.Task, events: AsyncIterator[Event]) -> asyncio.Task | None:

@@ -46,7 +46,8 @@ def _curtailment_phase(op: Operation, outcomes: Sequence[Outcome], now: float) -
         if until is None:
             return {"name": "hold", "label": "hold (until cancelled)", "until": None}
         left = max(0, round(float(until) - now))
-        return {"name": "hold", "label": f"hold, {_duration(left)} left", "until": float(until)}
+        return {"name": "hold", "label": f"hold, {_duration(left)} left", "until": float(until),
+                "left_s": left}   # the page counts down from left_s: the browser's clock may differ
     stages = int(op.params.get("restore", {}).get("stages", 1))   # the parameter, not the step
     shed = sum(1 for o in outcomes if "reduction_kw" in o.data) or 1
     n = max(1, min(stages, shed))

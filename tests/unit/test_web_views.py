@@ -45,7 +45,7 @@ def test_the_phases_of_a_curtailment():
     assert phase(shed(), [], now)["name"] == "survey"
     assert phase(shed(checkpoint={"readings": READINGS, "phase": "shed"}), [], now)["label"] == "curtail"
     hold = phase(shed(checkpoint={"readings": READINGS, "phase": "hold", "hold_until": now + 125}), [], now)
-    assert hold == {"name": "hold", "label": "hold, 2:05 left", "until": now + 125}
+    assert hold == {"name": "hold", "label": "hold, 2:05 left", "until": now + 125, "left_s": 125}
     forever = phase(shed(checkpoint={"readings": READINGS, "phase": "hold", "hold_until": None}), [], now)
     assert forever["label"] == "hold (until cancelled)"
     restoring = [outcome("a", "restored", reduction_kw=30.0, restore_stage=1),

@@ -4,7 +4,9 @@
   "use strict";
   const root = document.getElementById("operation");
   if (!root) { return; }
-  let holdUntil = parseFloat(root.dataset.holdUntil) || null;
+  // The hold's end on the browser's own clock: now plus the seconds the server said were left.
+  function holdEnd(left) { return left === "" || left === null || left === undefined ? null : Date.now() / 1000 + Number(left); }
+  let holdUntil = holdEnd(root.dataset.holdLeft);
   let phase = document.getElementById("phase").textContent;
 
   function text(id, value) {
@@ -47,7 +49,7 @@
     status.textContent = s.status;
     status.className = "status s-" + s.status;
     phase = s.phase.label;
-    holdUntil = s.phase.name === "hold" && s.phase.until ? s.phase.until : null;
+    holdUntil = s.phase.name === "hold" ? holdEnd(s.phase.left_s) : null;
     text("phase", phase);
     if (s.kw.target !== null && document.getElementById("kw-achieved")) {
       text("kw-achieved", Number(s.kw.achieved || 0).toFixed(1));
