@@ -18,12 +18,12 @@ from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridjobs.access import policy
+from gridjobs.access.sessions import COOKIE
 from gridjobs.access.roles import Principal
 from gridjobs.api.problems import problem
 from gridjobs.api.route_match import route_template
 from gridjobs.errors import GridjobsError, Unauthorized
 from gridjobs.store.request_audit import RequestEntry
-from gridjobs.access.sessions import COOKIE
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 METRICS = "/metrics"
@@ -48,8 +48,10 @@ class Authentication:
             principal = await self._admit(runtime, scope, route, rule)
         except GridjobsError as exc:
             await self._audit(runtime, scope, route, None, exc.status, exc.detail)
-            if rule.session and exc.status == 401 and _method(scope) == "GET":
-                return await RedirectResponse("/signin", 303)(scope, receive, send)
+            if rule.session and exc.status == 401:   # revoked, expired or no session: sign in again
+                scope["app"].state.sessions.close(HTTPConnection(scope).cookies.get(COOKIE))
+                if _method(scope) == "GET":
+                    return await RedirectResponse("/signin", 303)(scope, receive, send)
             response = problem(exc.status, exc.title, exc.detail, slug=exc.type_slug,
                                instance=scope.get("path"), headers=exc.headers or None, **exc.extra)
             return await response(scope, receive, send)

@@ -74,6 +74,7 @@ async def test_signing_in_opens_a_session_that_follows_the_token(db_url):
                     ).status_code == 204
             revoked = await client.get("/")
             assert revoked.status_code == 303 and revoked.headers["location"] == "/signin"
+            assert len(client._transport.app.state.sessions) == 0    # the session went with the token
     finally:
         logs.configure()
     texts.append(stream.getvalue())
