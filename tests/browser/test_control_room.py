@@ -36,7 +36,7 @@ async def sign_in(browser, service, role: str):
     return context, page
 
 
-async def test_an_operator_follows_a_shed_live_and_cancels_it(service, chromium, artifacts):
+async def test_an_operator_follows_a_shed_live_and_cancels_it(chromium, service, artifacts):
     context, page = await sign_in(chromium, service, "operator")
     try:
         cookie = next(c for c in await context.cookies() if c["name"] == "gridjobs_session")
@@ -98,7 +98,7 @@ async def test_an_operator_follows_a_shed_live_and_cancels_it(service, chromium,
         await context.close()
 
 
-async def test_a_viewer_sees_no_cancel_and_a_forged_post_is_refused(service, chromium, artifacts):
+async def test_a_viewer_sees_no_cancel_and_a_forged_post_is_refused(chromium, service, artifacts):
     async with service.api("operator") as api:
         op_id = (await api.post("/v1/operations", json=shed(service, hold_s=None))).json()["id"]
     operator, operator_page = await sign_in(chromium, service, "operator")
@@ -129,7 +129,7 @@ async def test_a_viewer_sees_no_cancel_and_a_forged_post_is_refused(service, chr
         await operator.close()
 
 
-async def test_docs_and_problem_pages_render_offline(service, chromium, artifacts):
+async def test_docs_and_problem_pages_render_offline(chromium, service, artifacts):
     context, page = await sign_in(chromium, service, "viewer")
     try:
         requests: list = []
