@@ -23,6 +23,7 @@ from gridjobs.config import Settings
 from gridjobs.transport import check_transport, listening_socket
 from gridjobs.runtime import Runtime, open_runtime
 from gridjobs.shutdown import StopRequest, stop_signals
+from gridjobs import web
 
 HTTP_DRAIN_S = 5.0   # open requests may finish this long after a stop signal
 
@@ -90,7 +91,7 @@ def build_server(settings: Settings, *, execute: bool = True,
                      firmware_max_bytes=settings.firmware_max_bytes,
                      max_inflight=settings.max_inflight,
                      grid_inflight_reserve=settings.grid_inflight_reserve,
-                     max_streams=settings.max_streams)
+                     max_streams=settings.max_streams, pages=web.routes())
     tls = ({"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
            if settings.tls_cert is not None else {})
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,

@@ -31,6 +31,7 @@ class Rule:
     roles: frozenset[AccessRole] = frozenset()
     public: bool = False          # no identity needed
     by_kind: Action | None = None  # the roles depend on the operation's kind (KINDS)
+    session: bool = False         # a page route: the identity comes from the sign-in cookie
 
 
 PUBLIC = Rule(public=True)
@@ -69,6 +70,28 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/tokens"): Rule(frozenset({SECADM})),
     ("DELETE", "/v1/tokens/{name}"): Rule(frozenset({SECADM})),
 }
+# The control-room page (gridjobs/web): the same roles as the API it shows. A page route
+# takes its identity from the session cookie of the sign-in, not from a bearer header.
+PAGE = Rule(OPERATION_READERS, session=True)
+PAGES: dict[tuple[str, str], Rule] = {
+    ("GET", "/signin"): PUBLIC,
+    ("POST", "/signin"): PUBLIC,          # checks the token it is given, and a CSRF cookie
+    ("POST", "/signout"): Rule(ANYONE, session=True),
+    ("GET", "/static"): PUBLIC,           # the page's own scripts and styles
+    ("GET", "/docs/assets"): PUBLIC,      # Swagger UI's
+    ("GET", "/problems"): PUBLIC,
+    ("GET", "/problems/{code}"): PUBLIC,
+    ("GET", "/docs"): Rule(ANYONE, session=True),   # as /openapi.json
+    ("GET", "/"): PAGE,
+    ("GET", "/live"): PAGE,
+    ("GET", "/operations/{id}"): PAGE,
+    ("GET", "/operations/{id}/live"): PAGE,
+    ("POST", "/operations/{id}/cancel"): Rule(by_kind=Action.CANCEL, session=True),
+    ("POST", "/operations/{id}/resume"): Rule(by_kind=Action.RESUME, session=True),
+    ("GET", "/feeders/{feeder}"): PAGE,
+    ("GET", "/devices"): Rule(READERS, session=True),
+    ("GET", "/devices/{id}"): Rule(READERS, session=True),
+}
 KINDS: dict[tuple[Action, str], frozenset[AccessRole]] = {
     (Action.SUBMIT, "load_shed"): frozenset({OPERATOR}),
     (Action.CANCEL, "load_shed"): frozenset({OPERATOR}),
@@ -85,7 +108,8 @@ KINDS: dict[tuple[Action, str], frozenset[AccessRole]] = {
 
 def rule_for(method: str, path: str) -> Rule | None:
     """The rule of a route template; None for a route the table does not know (refused)."""
-    return ROUTES.get((method.upper(), path))
+    key = (method.upper(), path)
+    return ROUTES.get(key) or PAGES.get(key)
 
 
 def require(principal: Principal, roles: frozenset[AccessRole], what: str) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import AsyncContextManager, Callable
+from typing import AsyncContextManager, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 
+from gridjobs.access.sessions import Sessions
 from gridjobs.api import audit, devices, firmware, operations, service, streams, tokens, webhooks
 from gridjobs.api.authentication import Authentication
 from gridjobs.api.body_limit import BodyLimit
@@ -55,7 +57,7 @@ def create_app(
     *, max_body_bytes: int = MAX_BODY_BYTES,
     firmware_max_bytes: int = FIRMWARE_MAX_BYTES,
     max_inflight: int = MAX_INFLIGHT, grid_inflight_reserve: int = GRID_INFLIGHT_RESERVE,
-    max_streams: int = MAX_STREAMS,
+    max_streams: int = MAX_STREAMS, pages: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """Build the app; `open_runtime` provides the pool, shards and dispatcher.
 
@@ -63,7 +65,8 @@ def create_app(
     the runtime's `settings.firmware_max_bytes`, so the lower of the two applies.
     Past `max_inflight` requests at once it answers 503, except for submissions
     that may take one of `grid_inflight_reserve` more slots (api/inflight.py). Event
-    streams are bounded apart, at `max_streams` (api/stream_limit.py).
+    streams are bounded apart, at `max_streams` (api/stream_limit.py). `pages` are the
+    control-room page's routes (gridjobs.web.routes()), signed in through `app.state.sessions`.
     """
 
     @asynccontextmanager
@@ -73,7 +76,7 @@ def create_app(
             yield
 
     app = Starlette(
-        routes=ROUTES,
+        routes=[*ROUTES, *pages],
         middleware=[Middleware(RequestMetrics),
                     Middleware(InflightLimit, max_inflight=max_inflight,
                                reserve=grid_inflight_reserve),
@@ -85,4 +88,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.openapi = build_openapi()
+    app.state.sessions = Sessions()
     return app

@@ -5,15 +5,20 @@ route against the authorization table (403), spends the principal's rate
 budget (429), and appends every state-changing request, allowed or denied,
 to the request audit. The principal travels in `scope["state"]["principal"]`
 for the checks that need the body (operation kind, area of responsibility).
+Page routes (gridjobs/web) take the token from their sign-in session instead of
+a header; a page GET without one is sent to the sign-in page.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from starlette.requests import HTTPConnection
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridjobs.access import policy
+from gridjobs.access.sessions import COOKIE
 from gridjobs.access.roles import Principal
 from gridjobs.api.problems import problem
 from gridjobs.api.route_match import route_template
@@ -40,9 +45,13 @@ class Authentication:
         runtime = scope["app"].state.runtime
         status = {"code": 500}
         try:
-            principal = await self._admit(runtime, scope, route)
+            principal = await self._admit(runtime, scope, route, rule)
         except GridjobsError as exc:
             await self._audit(runtime, scope, route, None, exc.status, exc.detail)
+            if rule.session and exc.status == 401:   # revoked, expired or no session: sign in again
+                scope["app"].state.sessions.close(HTTPConnection(scope).cookies.get(COOKIE))
+                if _method(scope) == "GET":
+                    return await RedirectResponse("/signin", 303)(scope, receive, send)
             response = problem(exc.status, exc.title, exc.detail, slug=exc.type_slug,
                                instance=scope.get("path"), headers=exc.headers or None, **exc.extra)
             return await response(scope, receive, send)
@@ -58,8 +67,9 @@ class Authentication:
         finally:
             await self._audit(runtime, scope, route, principal, status["code"], None)
 
-    async def _admit(self, runtime: Any, scope: Scope, route: str) -> Principal:
-        principal = await runtime.access.authenticator.principal(_header(scope, b"authorization"))
+    async def _admit(self, runtime: Any, scope: Scope, route: str, rule: policy.Rule) -> Principal:
+        authorization = _session(scope) if rule.session else _header(scope, b"authorization")
+        principal = await runtime.access.authenticator.principal(authorization)
         if principal.via == "scrape" and route != METRICS:
             raise Unauthorized("the metrics scrape token opens /metrics only")
         if principal.via != "scrape":
@@ -91,6 +101,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+def _session(scope: Scope) -> str | None:
+    """The page session's token as an Authorization value; the session goes in the scope's state."""
+    session = scope["app"].state.sessions.get(HTTPConnection(scope).cookies.get(COOKIE))
+    if session is None:
+        raise Unauthorized("sign in first")
+    scope.setdefault("state", {})["session"] = session
+    return f"Bearer {session.token}"
 
 
 def _request_id(scope: Scope) -> str | None:

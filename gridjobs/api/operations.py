@@ -93,7 +93,7 @@ async def list_devices(request: Request) -> Response:
     return JSONResponse({"items": [OutcomeOut.of(o) for o in outcomes], "next_cursor": next_cursor})
 
 
-def _may(principal: Principal, action: Action):
+def may(principal: Principal, action: Action):
     """The check a cancel or resume makes on the locked operation, in its transaction."""
     def authorize(locked: Locked) -> None:
         policy.require_kind(principal, action, locked.kind)
@@ -107,12 +107,12 @@ def _may(principal: Principal, action: Action):
 async def resume(request: Request) -> Response:
     principal = principal_of(request)
     op = await store.resume(_pool(request), path_uuid(request), by=principal.name,
-                            authorize=_may(principal, Action.RESUME))
+                            authorize=may(principal, Action.RESUME))
     return _render(op, 202, Location=_location(op))
 
 
 async def cancel(request: Request) -> Response:
     principal = principal_of(request)
     op = await store.cancel(_pool(request), path_uuid(request), by=principal.name,
-                            authorize=_may(principal, Action.CANCEL))
+                            authorize=may(principal, Action.CANCEL))
     return _render(op, 202, Location=_location(op))

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 
 from gridjobs.errors import MESSAGE_LIMIT, GridjobsError, excerpt
 
-PROBLEM_BASE = "https://gridjobs.dev/problems/"
+PROBLEM_BASE = "/problems/"   # a URI reference: it resolves to this server's page on the problem
 MEDIA_TYPE = "application/problem+json"
 UNAVAILABLE_RETRY_AFTER_S = 5  # what a 503 asks a client to wait before retrying
 

@@ -15,7 +15,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gridjobs.api.problems import problem
 from gridjobs.metrics import EVENT_STREAMS_CUT, EVENT_STREAMS_OPEN
 
-STREAM_PATH = re.compile(r"^/v1/(events|operations/[^/]+/events)$")
+# The API's streams, and the control-room page's (gridjobs/web/live.py).
+STREAM_PATH = re.compile(r"^/(v1/events|v1/operations/[^/]+/events|live|operations/[^/]+/live)$")
 RETRY_AFTER_S = 5
 
 

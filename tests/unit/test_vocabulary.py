@@ -36,6 +36,7 @@ HOMONYMS = {
     ("gridjobs/demo.py", "revert_timeout_s"): "a load-shed parameter (the dead-man timer)",
     ("gridjobs/curtailment/dry_run.py", "rated_kw"): "the dry run's basis: the device's rated kW",
     ("gridjobs/curtailment/engine.py", "restore"): "the phase of a curtailment in its checkpoint",
+    ("gridjobs/web/snapshot.py", "restore"): "a load-shed parameter (the restore stages)",
 }
 CLEAN_PACKAGES = ["adapters", "actors", "simulators", "gridjobs"]
 

@@ -838,3 +838,30 @@ DELETE FROM webhook_deliveries WHERE id IN (
     ORDER BY updated_at
     LIMIT $2
 );
+
+-- name: page_operations
+-- The control-room page's list: newest first, by kind, status and a feeder the scope reached.
+SELECT o.*, p.total, p.succeeded, p.failed
+FROM operations o
+CROSS JOIN LATERAL (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE d.state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE d.state IN ('failed', 'cancelled')) AS failed
+    FROM device_outcomes d WHERE d.operation_id = o.id
+) p
+WHERE ($1::text IS NULL OR o.kind = $1)
+  AND ($2::text IS NULL OR o.status = $2)
+  AND ($3::text IS NULL OR $3 = ANY(o.feeders))
+  AND ($5::text[] IS NULL OR o.feeders <@ $5)   -- the principal's area (NULL: every feeder)
+ORDER BY o.created_at DESC, o.id DESC
+LIMIT $4;
+
+-- name: device_history
+-- One device's outcomes across operations, newest operation first, within an area.
+SELECT d.operation_id, o.kind, o.status AS operation_status, o.created_at, d.state, d.step,
+       d.code, d.attempts, d.updated_at
+FROM device_outcomes d
+JOIN operations o ON o.id = d.operation_id
+WHERE d.device_id = $1 AND ($3::text[] IS NULL OR o.feeders <@ $3)
+ORDER BY o.created_at DESC
+LIMIT $2;
