@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 from gridjobs.access.admin import ADMIN_TOKEN_FILENAME
@@ -92,8 +91,8 @@ def demo(settings: Settings, *, devices: int = DEMO_DEVICES, gateways: int = DEM
         workdir = Path(tmp)
         sim, inventory = start_simulator(workdir, devices=devices, gateways=gateways)
         try:
-            base = replace(settings, data_dir=workdir, database_url=None, port=free_port(),
-                           bootstrap_admin_token=True)
+            base = settings.model_copy(update=dict(data_dir=workdir, database_url=None, port=free_port(),
+                                                   bootstrap_admin_token=True))
             with database(base) as resolved:
                 final = asyncio.run(_run(resolved, inventory))
         finally:
