@@ -10,7 +10,9 @@ takes only what it is given, `from_env` adds the environment it is handed.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from typing import Any, Literal, Mapping
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
@@ -187,3 +189,41 @@ def _config_error(exc: ValidationError, values: Mapping[str, Any], origin: Mappi
 
 
 SECRET_WORDS = ("key", "token", "password", "secret")
+
+
+def shown(settings: Settings, env: Mapping[str, str],
+          flags: Mapping[str, Any] | None = None) -> list[tuple[str, str, str]]:
+    """Each setting as `gridjobs config` prints it: (name, value with secrets masked, where
+    it came from: a flag, a variable or the default)."""
+    flags = flags or {}
+    rows = []
+    for name in Settings.model_fields:
+        source = (flag(name) if flags.get(name) is not None
+                  else env_var(name) if env.get(env_var(name)) else "default")
+        rows.append((name, masked(name, getattr(settings, name)), source))
+    return rows
+
+
+def masked(name: str, value: Any) -> str:
+    """A value fit to print: none of a secret's characters, a URL's password hidden.
+    A path is shown (it names where a key is, not the key)."""
+    if value is None:
+        return "-"
+    if isinstance(value, (Path, bool, int, float)):
+        return str(value)
+    if any(word in name for word in SECRET_WORDS):
+        return "(hidden)"
+    return _without_password(str(value))
+
+
+def _without_password(text: str) -> str:
+    text = _KEYWORD_PASSWORD.sub(r"\1****", text)   # password=... in a query or a libpq DSN
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:****@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+_KEYWORD_PASSWORD = re.compile(r"((?:^|[?&\s;])(?:password|passwd|pwd)=)[^&\s;]*", re.IGNORECASE)
