@@ -119,7 +119,7 @@ def status_view(op: dict, outcomes: list[dict] | None) -> Group:
 def settings_table(rows: list[tuple[str, str, str]]) -> Table:
     table = Table(title="effective settings", title_justify="left", header_style="bold")
     for column in ("setting", "value", "from"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for name, value, source in rows:
         table.add_row(name, value, Text(source, style="dim" if source == "default" else "cyan"))
     return table

@@ -67,7 +67,12 @@ class Client:
     def _unreachable(self, method: str, path: str, exc: httpx.HTTPError) -> ApiError:
         """A request that got no answer, worded as advice: which URL, and what to do."""
         if isinstance(exc, httpx.ConnectError):
-            reason = str(exc).rsplit("] ", 1)[-1] or "connection failed"
+            cause, reason = exc.__cause__ or exc.__context__, "connection failed"
+            for _ in range(5):   # the OSError under httpx's and httpcore's wrappers, if any
+                if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+                    reason = "connection refused"
+                    break
+                cause = cause.__cause__ or cause.__context__ if cause is not None else None
             return ApiError(f"cannot reach gridjobs at {self.base_url} ({reason}): is it running? "
                             f"Start it with `gridjobs serve`, or point --url (or GRIDJOBS_URL) at it")
         if isinstance(exc, httpx.TimeoutException):

@@ -13,8 +13,22 @@ from typing import TextIO
 import structlog
 
 
+class _CurrentStderr:
+    """Whatever sys.stderr is at each write: while a rich live display holds the terminal
+    (gridjobs.progress), that is rich's proxy, which prints the line above the display."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(*, json: bool | None = None, level: str = "info", stream: TextIO | None = None) -> None:
-    stream = stream or sys.stderr
+    stream = stream or _CurrentStderr()  # type: ignore[assignment]
     use_json = (not stream.isatty()) if json is None else json
     renderer = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()

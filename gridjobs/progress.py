@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.text import Text
 
+from actors.step_names import Step
+
 BAR_WIDTH = 30
 CURTAILMENTS = frozenset({"load_shed", "der_curtailment"})
 
@@ -26,7 +28,7 @@ def phase_text(op: dict, now: float | None = None) -> str:
         return ""
     phase = p.get("phase")
     if phase is None and op.get("kind") in CURTAILMENTS:
-        return "survey"
+        return str(Step.SURVEY)
     if phase == "hold":
         until = p.get("hold_until")
         if until is None:
