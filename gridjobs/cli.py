@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     _rotation_parser(submit.add_parser("key-rotation", help="rotate the devices' command keys"))
     ops = verbs.add_parser("ops", help="operations").add_subparsers(dest="action", required=True)
     ls = ops.add_parser("list", help="list operations, newest first")
-    ls.add_argument("--kind", type=_kind, help=f"only this kind: {', '.join(_kebab(k) for k in KINDS)}")
+    ls.add_argument("--kind", type=_kind, help="only this kind: load-shed, der-curtailment, rollout or key-rotation")
     ls.add_argument("--status", choices=[s.value for s in Status], help="only in this status")
     ls.add_argument("--feeder", help="only those reaching this feeder")
     ls.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
@@ -228,7 +228,8 @@ def _kebab(kind: str) -> str:
 
 
 def _kind(value: str) -> str:
-    kind = value.replace("-", "_")
+    """A kind by its API name or its `submit` verb: load-shed, der-curtailment, rollout, key-rotation."""
+    kind = {"rollout": "firmware_rollout"}.get(value, value.replace("-", "_"))
     if kind not in KINDS:
         raise argparse.ArgumentTypeError(f"{value!r} is not a kind: {', '.join(_kebab(k) for k in KINDS)}")
     return kind

@@ -14,7 +14,8 @@ from tests.acceptance.server import ServerProcess
 
 GRIDJOBS = [sys.executable, "-m", "gridjobs"]
 VERBS = [[], ["serve"], ["demo"], ["simulate"], ["devices"], ["devices", "import"], ["submit"],
-         ["submit", "load-shed"], ["status"], ["profiles"], ["profiles", "list"],
+         ["submit", "load-shed"], ["submit", "der-curtailment"], ["submit", "key-rotation"],
+         ["ops"], ["ops", "list"], ["config"], ["completion"], ["status"], ["profiles"], ["profiles", "list"],
          ["profiles", "show"], ["submit", "rollout"], ["firmware", "upload"], ["firmware", "list"],
          ["cancel"], ["resume"], ["keys"], ["keys", "provision"], ["keys", "rotate-master"],
          ["keys", "slots"]]
@@ -87,7 +88,7 @@ async def test_import_submit_wait_status(simulator, server):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "succeeded" in done.stdout and "achieved_kw" in done.stdout
     op_id = done.stdout.split()[1]
-    status = run("status", op_id, *url)
+    status = run("status", op_id, "--json", *url)
     assert status.returncode == 0 and json.loads(status.stdout)["status"] == "succeeded"
     bad = run("submit", "load-shed", "--target-kw", "20", "--feeders", "NOPE", "--hold-s", "0", *url)
     assert bad.returncode == 2 and "unknown feeder" in bad.stderr
@@ -140,7 +141,7 @@ async def test_field_engineer_rolls_out_firmware_with_manual_approval(tmp_path, 
         other = ["--url", server.url, "--token-file", str(tmp_path / "engineer-2.token")]
         assert "resume requested" in run("resume", op_id, *other).stdout
         assert _status_until(op_id, url, {"succeeded", "failed", "cancelled"}) == "succeeded"
-        resumed_by = json.loads(run("status", op_id, *url).stdout)["resumed_by"]
+        resumed_by = json.loads(run("status", op_id, "--json", *url).stdout)["resumed_by"]
         assert resumed_by == "engineer-2"
     finally:
         sim.terminate()
@@ -151,7 +152,7 @@ async def test_field_engineer_rolls_out_firmware_with_manual_approval(tmp_path, 
 def _status_until(op_id: str, url: list[str], wanted: set[str], tries: int = 120) -> str:
     status = ""
     for _ in range(tries):  # bounded: about a minute
-        status = json.loads(run("status", op_id, *url).stdout)["status"]
+        status = json.loads(run("status", op_id, "--json", *url).stdout)["status"]
         if status in wanted:
             return status
         time.sleep(0.5)
