@@ -41,13 +41,14 @@ def _scope(op: dict) -> str:
 
 def operations_table(ops: Iterable[dict]) -> Table:
     table = Table(title="operations, newest first", title_justify="left", header_style="bold")
-    for column in ("id", "kind", "status", "progress", "scope", "created", "by"):
-        table.add_column(column, no_wrap=column in ("id", "created"))
+    for column in ("id", "kind", "status", "devices done", "feeders", "created", "by"):
+        table.add_column(column, no_wrap=column != "feeders", overflow="fold")
     for op in ops:
         p = op["progress"]
         table.add_row(op["id"], op["kind"], _styled(op["status"], STATUS_STYLE),
-                      f"{p['succeeded'] + p['failed']}/{p['total']} ({p['failed']} failed)",
-                      _scope(op), _when(op.get("created_at")), op.get("submitted_by") or "-")
+                      f"{p['succeeded'] + p['failed']}/{p['total']}"
+                      + (f" ({p['failed']} failed)" if p["failed"] else ""),
+                      ",".join(op.get("feeders") or []) or "-", _when(op.get("created_at")), op.get("submitted_by") or "-")
     return table
 
 
@@ -63,7 +64,7 @@ def _targets(op: dict) -> list[tuple[str, str]]:
         if params.get(name) is not None:
             rows.append((name.replace("_kw", "").replace("_", " "), _kw(params[name])))
     for name, value in result.items():
-        if name.endswith("_kw"):
+        if name.endswith("_kw") and params.get(name) is None:
             rows.append((name[:-3].replace("_", " "), _kw(value)))
     return rows
 

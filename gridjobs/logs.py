@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from typing import TextIO
 
 import structlog
@@ -48,6 +49,15 @@ def configure(*, json: bool | None = None, level: str = "info", stream: TextIO |
         cache_logger_on_first_use=False,
     )
     logging.getLogger("ray._private.worker").addFilter(_not_ray_sigterm_note)
+    logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(_not_ray_token_note)
+    # platformdirs (under Ray) warns when a service has no XDG_RUNTIME_DIR; its /tmp fallback is fine
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
+def _not_ray_token_note(record: logging.LogRecord) -> bool:
+    """A local Ray notes that it turned token authentication on by itself: intended, and
+    no business of the person at the terminal."""
+    return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
 
 
 def _not_ray_sigterm_note(record: logging.LogRecord) -> bool:
