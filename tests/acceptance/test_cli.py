@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.acceptance.server import ServerProcess
@@ -51,6 +54,35 @@ def test_demo_runs_end_to_end():
     done = run("demo", "--devices", "40", "--gateways", "2", timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "succeeded" in done.stdout and "demo finished" in done.stdout
+    assert "next: `gridjobs demo --keep`" in done.stdout
+    assert "ok=" not in done.stdout, "progress goes to stderr"
+
+
+def test_demo_keep_serves_until_ctrl_c():
+    proc = subprocess.Popen([*GRIDJOBS, "demo", "--keep", "--devices", "20", "--gateways", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for _ in range(200):   # bounded: the demo prints a few dozen lines before it waits
+            lines.append(proc.stdout.readline())
+            if lines[-1].startswith("Ctrl-C stops everything") or not lines[-1]:
+                break
+        shown = "".join(lines)
+        assert "Ctrl-C stops everything" in shown, shown + proc.stderr.read()[-3000:]
+        url = re.search(r"open (http://127\.0\.0\.1:\d+)/", shown).group(1)
+        token_file = re.search(r"admin token: (\S+)", shown).group(1)
+        assert shown.count("gridjobs ") >= 3 and f"GRIDJOBS_URL={url}" in shown
+        headers = {"Authorization": f"Bearer {Path(token_file).read_text().strip()}"}
+        ops = httpx.get(f"{url}/v1/operations", headers=headers, timeout=10).json()["items"]
+        assert [op["status"] for op in ops] == ["succeeded"]   # still serving after the shed
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+        assert "everything shut down" in out and "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
 
 
 @pytest.fixture
