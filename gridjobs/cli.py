@@ -377,20 +377,20 @@ async def _submit(args: argparse.Namespace) -> int:
 
 
 async def _follow(client: Client, operation_id: str, *, cancel_on_interrupt: bool = False,
-                  show: bool = False) -> int:
-    """Progress from the operation's event stream (stderr), then the summary (stdout);
-    0 if it succeeded. Ctrl-C leaves it running (and says so) or cancels it."""
+                  show: str | None = "summary") -> int:
+    """Progress from the operation's event stream (stderr), then (stdout) the `summary`, the
+    `panel` or nothing (None); 0 if it succeeded. Ctrl-C leaves it running (and says so) or
+    cancels it."""
     with ProgressPrinter() as printer:
         try:
             final = await client.follow(operation_id, on_update=printer, timeout_s=WAIT_TIMEOUT_S)
         except asyncio.CancelledError:   # Ctrl-C: asyncio.run cancels this task
             printer.close()
             return await _interrupted(client, operation_id, cancel_on_interrupt)
-    outcomes = await client.outcomes(operation_id)
-    if show:
+    if show == "panel":
         cli_views.out().print(cli_views.status_view(final, None))
-    else:
-        print(summary(final, outcomes))
+    elif show == "summary":
+        print(summary(final, await client.outcomes(operation_id)))
     return 0 if final["status"] == "succeeded" else EXIT_FAILURE
 
 
@@ -417,7 +417,7 @@ def _print_json(value: object) -> None:
 async def _status(args: argparse.Namespace) -> int:
     async with _client(args) as client:
         if args.follow:
-            code = await _follow(client, args.id, show=not args.json)
+            code = await _follow(client, args.id, show=None if args.json else "panel")
             if not args.json and not args.devices:
                 return code
         else:

@@ -84,7 +84,7 @@ def next_steps(url: str, token_file: Path, feeders: list[str], *, keep: bool) ->
     if not keep:
         return ("next: `gridjobs demo --keep` leaves the server and fleet running to explore "
                 "(the page, `gridjobs ops list`, `gridjobs status ID --devices`); "
-                "`gridjobs serve` runs the real thing (README \"Quick start\")")
+                "`gridjobs serve` runs the real thing (README \"The CLI\")")
     return "\n".join([
         f"the server and the fleet keep running: open {url}/",
         f"admin token: {token_file}",

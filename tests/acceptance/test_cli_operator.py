@@ -173,6 +173,17 @@ async def test_ops_list_status_and_devices(simulator, server):
     assert json.loads(run("status", op_id, "--devices", "--json", "--state", "failed", *url).stdout) == [
         o for o in outcomes if o["state"] == "failed"]
 
+    # --follow on an operation that has ended: the panel at once; with --json, the API's JSON
+    followed = run("status", op_id, "--follow", *url)
+    assert followed.returncode == 0 and "load_shed" in followed.stdout and "achieved" in followed.stdout
+    assert json.loads(run("status", op_id, "--follow", "--json", *url).stdout)["status"] == "succeeded"
+
+    # a token the server does not know: exit 2, where a token comes from, no traceback
+    (server.token_file.parent / "stale.token").write_text("gj_not-a-token")
+    stale = run("ops", "list", "--url", server.url, "--token-file", str(server.token_file.parent / "stale.token"))
+    assert stale.returncode == 2 and "401" in stale.stderr and "gridjobs tokens create" in stale.stderr
+    assert "Traceback" not in stale.stderr and "gj_not-a-token" not in stale.stderr
+
     # the other kinds go through the CLI to the server's own checks (this fleet has no DER
     # and no device that authenticates: the server says so, and the CLI exits 2)
     der = run("submit", "der-curtailment", "--reduce-kw", "5", "--feeders", "F1", "--hold-s", "1",
