@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
@@ -71,7 +70,7 @@ def bench_database(url: str | None, workdir: Path) -> Iterator[str]:
             yield dsn
         return
     # Exactly as gridjobs does it: `database()` starts pgserver in data_dir/pg.
-    with database(replace(Settings(), database_url=None, data_dir=workdir)) as resolved:
+    with database(Settings(database_url=None, data_dir=workdir)) as resolved:
         yield resolved.database_url
 
 

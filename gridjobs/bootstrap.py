@@ -4,7 +4,6 @@ given, or an embedded PostgreSQL) and a usable master key file."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Iterator
 
 import structlog
@@ -32,7 +31,7 @@ def database(settings: Settings, *, master_key: bool = True) -> Iterator[Setting
     dsn = embedded.start()
     log.info("embedded_postgres_started", data_dir=str(settings.data_dir))
     try:
-        yield replace(settings, database_url=dsn)
+        yield settings.model_copy(update={"database_url": dsn})
     finally:
         embedded.stop()
         log.info("embedded_postgres_stopped")
@@ -50,4 +49,4 @@ def with_master_key(settings: Settings) -> Settings:
                           "(or --master-key-file) to a 32-byte key file of mode 0600")
     path = settings.data_dir / MASTER_KEY_FILENAME
     ensure_master_key(path)
-    return replace(settings, master_key_file=path)
+    return settings.model_copy(update={"master_key_file": path})

@@ -3,6 +3,9 @@
 Exit status (README "Stopping and exit codes"): 0 done, including `serve` stopped by SIGTERM
 or SIGINT; 2 bad configuration or usage (a request refused as wrong, 4xx);
 1 anything else; 130 a client verb interrupted by Ctrl-C.
+
+Read verbs print tables for people and, with --json, the API's JSON for scripts
+(stdout). Progress goes to stderr; logs stay quiet unless --verbose.
 """
 
 from __future__ import annotations
@@ -15,18 +18,23 @@ import os
 import sys
 from pathlib import Path
 
-from gridjobs import logs
+import argcomplete
+
+from gridjobs import cli_views, logs
 from gridjobs.access.admin import ADMIN_TOKEN_FILENAME
 from gridjobs.client import DEFAULT_URL, Client
-from gridjobs.config import Settings, from_env
+from gridjobs.config import Settings, env_var, flag, from_env, shown
 from gridjobs.errors import ConfigError, GridjobsError
+from gridjobs.kinds import KINDS
 from gridjobs.progress import ProgressPrinter, summary
 from gridjobs.runtime import profile_catalog
+from gridjobs.states import OutcomeState, Status
 
 WAIT_TIMEOUT_S = 24 * 3600.0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130   # 128 + SIGINT, as shells report it
+CANCEL_TIMEOUT_S = 10.0  # the cancel request sent on Ctrl-C with --cancel-on-interrupt
 
 
 def _server_flags(p: argparse.ArgumentParser) -> None:
@@ -42,6 +50,19 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
                    help="serve plain HTTP on a non-loopback address (a TLS proxy is in front)")
     _master_key_flag(p)
     _profiles_flag(p)
+    _settings_flags(p)
+
+
+def _settings_flags(p: argparse.ArgumentParser) -> None:
+    """A flag for every setting the parser has none for yet: --lease-s for GRIDJOBS_LEASE_S.
+    Values stay text here; the Settings model checks them, naming the flag if wrong."""
+    have = {a.dest for a in p._actions}
+    group = p.add_argument_group("settings", "every setting; each also from its variable")
+    for name, info in Settings.model_fields.items():
+        if name not in have:
+            default = "" if info.default is None else f", default {info.default}"
+            group.add_argument(flag(name), dest=name, metavar="VALUE",
+                               help=f"{env_var(name)}{default}")
 
 
 def _master_key_flag(p: argparse.ArgumentParser) -> None:
@@ -97,9 +118,12 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _client_flags(p: argparse.ArgumentParser) -> None:
+def _client_flags(p: argparse.ArgumentParser, *, read: bool = False) -> None:
+    if read:
+        p.add_argument("--json", action="store_true", help="print the API's JSON (for scripts)")
+    p.add_argument("--verbose", action="store_true", help="show log lines (quiet otherwise)")
     p.add_argument("--url", default=os.environ.get("GRIDJOBS_URL", DEFAULT_URL),
-                   help=f"gridjobs API base URL (default {DEFAULT_URL})")
+                   help=f"gridjobs API base URL (or GRIDJOBS_URL; default {DEFAULT_URL})")
     p.add_argument("--token-file", type=Path,
                    help="file holding the API token (default: GRIDJOBS_TOKEN, else <data dir>/admin.token)")
     p.add_argument("--ca-file", type=Path, default=_env_path("GRIDJOBS_CA_FILE"),
@@ -139,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--devices", type=int, default=240, help="simulated devices (default 240)")
     demo.add_argument("--gateways", type=int, default=4, help="simulated gateways (default 4)")
     demo.add_argument("--shards", type=int, help="number of DeviceShard actors")
+    demo.add_argument("--keep", action="store_true",
+                      help="after the shed, keep the server and fleet running until Ctrl-C")
+    demo.add_argument("--verbose", action="store_true", help="show the server's log lines")
     verbs.add_parser("simulate", help="serve a simulated fleet over Modbus/TCP "
                      "(see `gridjobs simulate --help`)", add_help=False)
     devices = verbs.add_parser("devices", help="device registry").add_subparsers(dest="action", required=True)
@@ -147,14 +174,30 @@ def build_parser() -> argparse.ArgumentParser:
     _client_flags(imp)
     submit = verbs.add_parser("submit", help="submit an operation").add_subparsers(dest="kind", required=True)
     _shed_parser(submit.add_parser("load-shed", help="shed kW from feeders or devices"))
+    _der_parser(submit.add_parser("der-curtailment", help="limit or reduce DER generation"))
     _rollout_parser(submit.add_parser("rollout", help="roll firmware out: canary, then waves"))
+    _rotation_parser(submit.add_parser("key-rotation", help="rotate the devices' command keys"))
+    ops = verbs.add_parser("ops", help="operations").add_subparsers(dest="action", required=True)
+    ls = ops.add_parser("list", help="list operations, newest first")
+    ls.add_argument("--kind", type=_kind, help="only this kind: load-shed, der-curtailment, rollout or key-rotation")
+    ls.add_argument("--status", choices=[s.value for s in Status], help="only in this status")
+    ls.add_argument("--feeder", help="only those reaching this feeder")
+    ls.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+    _client_flags(ls, read=True)
+    config = verbs.add_parser("config", help="print the effective settings (never a secret)")
+    config.add_argument("--json", action="store_true", help="print them as JSON")
+    config.add_argument("--url", default=None, help="the API URL client verbs use (or GRIDJOBS_URL)")
+    _server_flags(config)
+    completion = verbs.add_parser("completion", help="print a shell completion script: "
+                                  "eval \"$(gridjobs completion bash)\"")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish", "tcsh"))
     fw = verbs.add_parser("firmware", help="firmware images").add_subparsers(dest="action", required=True)
     up = fw.add_parser("upload", help="upload an image file (stored once per bytes/version/profile)")
     up.add_argument("file", type=Path)
     up.add_argument("--version", required=True)
     up.add_argument("--profile", required=True, help="device profile the image is built for")
     _client_flags(up)
-    _client_flags(fw.add_parser("list", help="list uploaded images"))
+    _client_flags(fw.add_parser("list", help="list uploaded images"), read=True)
     for action, text in (("cancel", "cancel an operation"), ("resume", "resume a paused rollout")):
         verb = verbs.add_parser(action, help=text)
         verb.add_argument("id")
@@ -170,11 +213,26 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True))
     status = verbs.add_parser("status", help="show an operation")
     status.add_argument("id")
-    status.add_argument("--devices", action="store_true", help="also summarise per-device outcomes")
+    status.add_argument("--devices", action="store_true", help="also list its devices' outcomes")
+    status.add_argument("--state", choices=[s.value for s in OutcomeState],
+                        help="with --devices: only devices in this state")
+    status.add_argument("--code", help="with --devices: only devices with this fault code")
     status.add_argument("--follow", action="store_true",
-                        help="follow its event stream until it ends, then summarise it")
-    _client_flags(status)
+                        help="follow its event stream live until it ends, then show it")
+    _client_flags(status, read=True)
     return parser
+
+
+def _kebab(kind: str) -> str:
+    return kind.replace("_", "-")
+
+
+def _kind(value: str) -> str:
+    """A kind by its API name or its `submit` verb: load-shed, der-curtailment, rollout, key-rotation."""
+    kind = {"rollout": "firmware_rollout"}.get(value, value.replace("-", "_"))
+    if kind not in KINDS:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a kind: {', '.join(_kebab(k) for k in KINDS)}")
+    return kind
 
 
 def _submit_flags(p: argparse.ArgumentParser, *, dry_run_help: str) -> None:
@@ -186,6 +244,8 @@ def _submit_flags(p: argparse.ArgumentParser, *, dry_run_help: str) -> None:
     p.add_argument("--idempotency-key")
     p.add_argument("--dry-run", action="store_true", help=dry_run_help)
     p.add_argument("--wait", action="store_true", help="follow progress (its event stream) until the end")
+    p.add_argument("--cancel-on-interrupt", action="store_true",
+                   help="with --wait: Ctrl-C cancels the operation (otherwise it keeps running)")
     _client_flags(p)
 
 
@@ -198,6 +258,34 @@ def _shed_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stages", type=int, help="restore stages (server default 1)")
     p.add_argument("--stage-delay-s", type=float, help="seconds between restore stages")
     p.add_argument("--revert-timeout-s", type=int, help="dead-man timer on each device")
+
+
+def _hold_flags(p: argparse.ArgumentParser) -> None:
+    hold = p.add_mutually_exclusive_group(required=True)
+    hold.add_argument("--hold-s", type=float, help="seconds to hold before restoring")
+    hold.add_argument("--hold-until-cancelled", action="store_true")
+    p.add_argument("--stages", type=int, help="restore stages (server default 1)")
+    p.add_argument("--stage-delay-s", type=float, help="seconds between restore stages")
+    p.add_argument("--revert-timeout-s", type=int, help="dead-man timer on each device")
+    p.add_argument("--verify-settle-s", type=float,
+                   help="how long a device may take to ramp down before verification fails")
+
+
+def _der_parser(p: argparse.ArgumentParser) -> None:
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--limit-kw", type=float, help="cap on the scope's total generation")
+    how.add_argument("--reduce-kw", type=float, help="generation to take off the scope")
+    _submit_flags(p, dry_run_help="print the plan; touch nothing")
+    _hold_flags(p)
+
+
+def _rotation_parser(p: argparse.ArgumentParser) -> None:
+    _submit_flags(p, dry_run_help="print the devices it would rotate; touch nothing")
+    p.add_argument("--max-parallel", type=int)
+    p.add_argument("--failure-threshold-pct", type=float)
+    p.add_argument("--min-executed", type=int)
+    p.add_argument("--device-timeout-s", type=float)
+    p.add_argument("--approval", choices=("auto", "manual"))
 
 
 def _rollout_parser(p: argparse.ArgumentParser) -> None:
@@ -238,55 +326,127 @@ def rollout_body(args: argparse.Namespace) -> dict:
             approval=args.approval)})
 
 
-def shed_body(args: argparse.Namespace) -> dict:
+def _hold(args: argparse.Namespace) -> dict:
+    """hold_s (null: until cancelled), restore, revert timer, settle: every curtailment has them."""
     restore = _given(stages=args.stages, stage_delay_s=args.stage_delay_s)
-    return _body("load_shed", args, {
-        "target_kw": args.target_kw, "scope": _scope(args),
-        "hold_s": None if args.hold_until_cancelled else args.hold_s,
-        **_given(restore=restore or None, revert_timeout_s=args.revert_timeout_s)})
+    return {"hold_s": None if args.hold_until_cancelled else args.hold_s,
+            **_given(restore=restore or None, revert_timeout_s=args.revert_timeout_s,
+                     verify_settle_s=getattr(args, "verify_settle_s", None))}
+
+
+def shed_body(args: argparse.Namespace) -> dict:
+    return _body("load_shed", args, {"target_kw": args.target_kw, "scope": _scope(args), **_hold(args)})
+
+
+def der_body(args: argparse.Namespace) -> dict:
+    return _body("der_curtailment", args, {
+        **_given(limit_kw=args.limit_kw, reduce_kw=args.reduce_kw), "scope": _scope(args), **_hold(args)})
+
+
+def rotation_body(args: argparse.Namespace) -> dict:
+    return _body("key_rotation", args, {"scope": _scope(args), **_given(
+        max_parallel=args.max_parallel, failure_threshold_pct=args.failure_threshold_pct,
+        min_executed=args.min_executed, device_timeout_s=args.device_timeout_s, approval=args.approval)})
+
+
+BODIES = {"load-shed": shed_body, "der-curtailment": der_body, "rollout": rollout_body,
+          "key-rotation": rotation_body}
+
+
+def setting_flags(args: argparse.Namespace) -> dict:
+    """The settings given as flags: field name -> value."""
+    return {name: getattr(args, name) for name in Settings.model_fields
+            if getattr(args, name, None) is not None}
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
-    return from_env(os.environ).with_overrides(
-        database_url=getattr(args, "database_url", None), data_dir=getattr(args, "data_dir", None),
-        ray_address=getattr(args, "ray_address", None), shards=getattr(args, "shards", None),
-        host=getattr(args, "host", None), port=getattr(args, "port", None),
-        profiles_dir=getattr(args, "profiles_dir", None),
-        master_key_file=getattr(args, "master_key_file", None),
-        tls_cert=getattr(args, "tls_cert", None), tls_key=getattr(args, "tls_key", None),
-        allow_plaintext=getattr(args, "allow_plaintext", None),
-    )
+    return from_env(os.environ, setting_flags(args))
 
 
 async def _submit(args: argparse.Namespace) -> int:
     async with _client(args) as client:
-        body = shed_body(args) if args.kind == "load-shed" else rollout_body(args)
+        body = BODIES[args.kind](args)
         if args.dry_run:
             print(json.dumps(await client.submit(body, dry_run=True), indent=2))
             return 0
         op = await client.submit(body, key=args.idempotency_key)
-        print(f"accepted {op['id']} ({op['status']})")
+        print(f"accepted {op['id']} ({op['status']})", flush=True)
         if not args.wait:
             return 0
-        return await _follow(client, op["id"])
+        return await _follow(client, op["id"], cancel_on_interrupt=args.cancel_on_interrupt)
 
 
-async def _follow(client: Client, operation_id: str) -> int:
-    """Progress from the operation's event stream, then the summary; 0 if it succeeded."""
-    printer = ProgressPrinter()
-    final = await client.follow(operation_id, on_update=printer, timeout_s=WAIT_TIMEOUT_S)
-    printer.close()
-    print(summary(final, await client.outcomes(operation_id)))
+async def _follow(client: Client, operation_id: str, *, cancel_on_interrupt: bool = False,
+                  show: str | None = "summary") -> int:
+    """Progress from the operation's event stream (stderr), then (stdout) the `summary`, the
+    `panel` or nothing (None); 0 if it succeeded. Ctrl-C leaves it running (and says so) or
+    cancels it."""
+    with ProgressPrinter() as printer:
+        try:
+            final = await client.follow(operation_id, on_update=printer, timeout_s=WAIT_TIMEOUT_S)
+        except asyncio.CancelledError:   # Ctrl-C: asyncio.run cancels this task
+            printer.close()
+            return await _interrupted(client, operation_id, cancel_on_interrupt)
+    if show == "panel":
+        cli_views.out().print(cli_views.status_view(final, None))
+    elif show == "summary":
+        print(summary(final, await client.outcomes(operation_id)))
     return 0 if final["status"] == "succeeded" else EXIT_FAILURE
+
+
+async def _interrupted(client: Client, operation_id: str, cancel: bool) -> int:
+    if cancel:
+        try:
+            async with asyncio.timeout(CANCEL_TIMEOUT_S):
+                op = await client.act(operation_id, "cancel")
+            print(f"\ninterrupted: cancel requested for operation {operation_id} (status now "
+                  f"{op['status']}); `gridjobs status {operation_id}` shows it", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except (GridjobsError, TimeoutError) as exc:
+            print(f"\ninterrupted: could not cancel operation {operation_id}: "
+                  f"{getattr(exc, 'detail', None) or type(exc).__name__}", file=sys.stderr)
+    print(f"\ninterrupted: operation {operation_id} still running: "
+          f"`gridjobs cancel {operation_id}` to stop it", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, indent=2))
 
 
 async def _status(args: argparse.Namespace) -> int:
     async with _client(args) as client:
         if args.follow:
-            return await _follow(client, args.id)
+            code = await _follow(client, args.id, show=None if args.json else "panel")
+            if not args.json and not args.devices:
+                return code
+        else:
+            code = 0
         op = await client.operation(args.id)
-        outcomes = await client.outcomes(args.id) if args.devices else []
-        print(summary(op, outcomes) if args.devices else json.dumps(op, indent=2))
+        outcomes = None
+        if args.devices:
+            outcomes = [o for o in await client.outcomes(args.id)
+                        if (args.state is None or o["state"] == args.state)
+                        and (args.code is None or o["code"] == args.code)]
+        if args.json:
+            _print_json(outcomes if args.devices else op)
+        elif args.follow:   # the panel is shown; the devices follow it
+            cli_views.out().print(cli_views.devices_table(outcomes or []))
+        else:
+            cli_views.out().print(cli_views.status_view(op, outcomes))
+    return code
+
+
+async def _ops(args: argparse.Namespace) -> int:
+    async with _client(args) as client:
+        ops = await client.operations(kind=args.kind, status=args.status, feeder=args.feeder,
+                                      limit=args.limit)
+    if args.json:
+        _print_json(ops)
+    elif ops:
+        cli_views.out().print(cli_views.operations_table(ops))
+    else:
+        print("no operations match", file=sys.stderr)
     return 0
 
 
@@ -295,9 +455,25 @@ async def _firmware(args: argparse.Namespace) -> int:
         if args.action == "upload":
             art = await client.upload_firmware(args.file, version=args.version, profile=args.profile)
             print(f"{art['id']}  {art['version']}  {art['profile']}  {art['size']} bytes  sha256 {art['sha256']}")
+        elif args.json:
+            _print_json(await client.firmware())
         else:
             for art in await client.firmware():
                 print(f"{art['id']}  {art['version']:<12} {art['profile']:<20} {art['size']:>10} bytes")
+    return 0
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> int:
+    rows = shown(settings, os.environ, setting_flags(args))
+    url = args.url or os.environ.get("GRIDJOBS_URL") or DEFAULT_URL
+    url_from = "--url" if args.url else "GRIDJOBS_URL" if os.environ.get("GRIDJOBS_URL") else "default"
+    token = ("set (hidden)", "GRIDJOBS_TOKEN") if os.environ.get("GRIDJOBS_TOKEN") else (
+        str(settings.data_dir / ADMIN_TOKEN_FILENAME), "default")
+    rows += [("url", url, url_from), ("token", *token)]
+    if args.json:
+        _print_json({name: {"value": value, "from": source} for name, value, source in rows})
+    else:
+        cli_views.out().print(cli_views.settings_table(rows))
     return 0
 
 
@@ -314,9 +490,22 @@ async def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_level(args: argparse.Namespace, settings: Settings) -> str:
+    """Servers and admin verbs log at the configured level; client verbs and the demo
+    stay quiet (warnings only) unless --verbose."""
+    if args.verb in ("serve", "keys", "tokens", "profiles"):
+        return settings.log_level
+    return ("debug" if args.verb != "demo" else settings.log_level) if getattr(args, "verbose", False) else "warning"
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_for(args)
-    logs.configure(json=settings.log_json, level=settings.log_level)
+    logs.configure(json=settings.log_json, level=_log_level(args, settings))
+    if args.verb == "completion":
+        sys.stdout.write(argcomplete.shellcode(["gridjobs"], shell=args.shell))
+        return 0
+    if args.verb == "config":
+        return _config(args, settings)
     if args.verb == "serve":
         from gridjobs.serve import serve
 
@@ -325,7 +514,7 @@ def run(args: argparse.Namespace) -> int:
     if args.verb == "demo":
         from gridjobs.demo import demo
 
-        return demo(settings, devices=args.devices, gateways=args.gateways)
+        return demo(settings, devices=args.devices, gateways=args.gateways, keep=args.keep)
     if args.verb == "keys":
         from gridjobs.key_admin import run_keys
 
@@ -339,7 +528,7 @@ def run(args: argparse.Namespace) -> int:
 
         return run_tokens(settings, args)
     handlers = {"submit": _submit, "status": _status, "devices": _import, "firmware": _firmware,
-                "cancel": _act, "resume": _act}
+                "cancel": _act, "resume": _act, "ops": _ops}
     args.token = _token(args, settings)
     return asyncio.run(handlers[args.verb](args))
 
@@ -348,7 +537,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["simulate"]:  # the fleet is its own program: gridjobs never imports it
         os.execv(sys.executable, [sys.executable, "-m", "simulators", *argv[1:]])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argcomplete.autocomplete(parser)   # answers only when a shell's completion asks
+    args = parser.parse_args(argv)
     try:
         return run(args)
     except GridjobsError as exc:

@@ -43,6 +43,7 @@ class Client:
                  ca_file: Path | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         verify: Any = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        self.base_url = base_url
         self._http = httpx.AsyncClient(base_url=base_url, timeout=REQUEST_TIMEOUT_S, headers=headers,
                                        verify=verify)
 
@@ -56,12 +57,44 @@ class Client:
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ApiError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+            raise self._unreachable(method, path, exc) from None
         if response.status_code not in ok:
             hint = NO_TOKEN_HINT if response.status_code == 401 else ""
             raise ApiError(f"{method} {path} -> {response.status_code}: {_detail(response)}{hint}",
                            status=response.status_code)
         return response.json()
+
+    def _unreachable(self, method: str, path: str, exc: httpx.HTTPError) -> ApiError:
+        """A request that got no answer, worded as advice: which URL, and what to do."""
+        if isinstance(exc, httpx.ConnectError):
+            cause, reason = exc.__cause__ or exc.__context__, "connection failed"
+            for _ in range(5):   # the OSError under httpx's and httpcore's wrappers, if any
+                if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+                    reason = "connection refused"
+                    break
+                cause = cause.__cause__ or cause.__context__ if cause is not None else None
+            return ApiError(f"cannot reach gridjobs at {self.base_url} ({reason}): is it running? "
+                            f"Start it with `gridjobs serve`, or point --url (or GRIDJOBS_URL) at it")
+        if isinstance(exc, httpx.TimeoutException):
+            return ApiError(f"{method} {self.base_url}{path}: no answer in time ({type(exc).__name__}); "
+                            f"the server may be overloaded or unreachable")
+        return ApiError(f"{method} {self.base_url}{path}: {type(exc).__name__}: {exc}")
+
+    async def operations(self, *, kind: str | None = None, status: str | None = None,
+                         feeder: str | None = None, limit: int = 50, max_pages: int = 20) -> list[dict]:
+        """Operations, newest first: up to `limit` of them, of `kind` and in `status` (the API
+        filters), reaching `feeder` (filtered here, over at most `max_pages` pages)."""
+        params = {k: v for k, v in (("kind", kind), ("status", status)) if v}
+        items: list[dict] = []
+        cursor = None
+        for _ in range(max_pages):
+            page_params = {**params, "limit": min(max(limit, 1), 500), **({"cursor": cursor} if cursor else {})}
+            page = await self.request("GET", "/v1/operations", params=page_params)
+            items.extend(op for op in page["items"] if feeder is None or feeder in op.get("feeders", ()))
+            cursor = page["next_cursor"]
+            if len(items) >= limit or cursor is None or feeder is None:
+                break
+        return items[:limit]
 
     async def import_devices(self, path: Path) -> int:
         """Upsert an inventory in batches (each batch is all or nothing)."""
@@ -116,12 +149,13 @@ class Client:
             async with self._http.stream("GET", path, headers=headers, timeout=timeout) as response:
                 if response.status_code != 200:
                     await response.aread()
-                    raise ApiError(f"GET {path} -> {response.status_code}: {_detail(response)}",
+                    hint = NO_TOKEN_HINT if response.status_code == 401 else ""
+                    raise ApiError(f"GET {path} -> {response.status_code}: {_detail(response)}{hint}",
                                    status=response.status_code)
                 async for event in parse_sse(response.aiter_lines()):
                     yield event
         except httpx.HTTPError as exc:
-            raise ApiError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+            raise self._unreachable("GET", path, exc) from None
 
     async def follow(self, operation_id: str, *, on_update: Callable[[dict], None], timeout_s: float) -> dict:
         """Follow the operation's event stream until it is terminal (bounded by `timeout_s`),

@@ -1,14 +1,23 @@
 """Settings, read once at the entry point: GRIDJOBS_* variables, then CLI flags.
 
-Nothing below the entry point reads the environment; it gets a Settings.
+`Settings` is a pydantic-settings model: each field `name` is read from
+GRIDJOBS_<NAME> (RAY_ADDRESS for `ray_address`) and validated; a bad value is one
+ConfigError naming the variable (or flag), the value and what is allowed.
+Nothing below the entry point reads the environment: `Settings(...)` built in code
+takes only what it is given, `from_env` adds the environment it is handed.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+import re
 from pathlib import Path
-from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Literal, Mapping
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 # The shards' own defaults live with them, in the lower layer.
 from actors.shard import DEVICE_DEADLINE_S, MAX_INFLIGHT_PER_GATEWAY, REQUEST_TIMEOUT_S
@@ -23,6 +32,8 @@ MAX_RUNNING = 8               # operations one process runs at once
 MAX_BODY_BYTES = 1024 * 1024  # JSON request bodies
 FIRMWARE_MAX_BYTES = 16 * 1024 * 1024  # POST /v1/firmware images
 LOG_LEVEL = "info"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+ENV_PREFIX = "GRIDJOBS_"
 # Overload (README "Overload"): admission by lane, and the in-flight bound.
 BULK_QUEUE_MAX = 10_000       # queued bulk operations (rollouts, rotations, routine sheds)
 GRID_QUEUE_MAX = 100_000      # queued emergency sheds and curtailments
@@ -58,14 +69,17 @@ def default_data_dir() -> Path:
     return Path(base) / "gridjobs"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid",
+                                      env_ignore_empty=True, validate_default=False)
+
     database_url: str | None = None     # None: start the embedded PostgreSQL
     data_dir: Path = default_data_dir()
-    ray_address: str | None = None      # None: start a local Ray
-    shards: int = max(1, os.cpu_count() or 1)
+    ray_address: str | None = Field(default=None,   # None: start a local Ray
+                                    validation_alias=AliasChoices("ray_address", "RAY_ADDRESS"))
+    shards: int = Field(default=max(1, os.cpu_count() or 1), ge=1)
     host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     lease_s: float = LEASE_S
     poll_s: float = POLL_S
     max_running: int = MAX_RUNNING
@@ -76,7 +90,7 @@ class Settings:
     max_body_bytes: int = MAX_BODY_BYTES
     firmware_max_bytes: int = FIRMWARE_MAX_BYTES   # POST /v1/firmware bodies
     log_json: bool | None = None        # None: JSON unless stderr is a TTY
-    log_level: str = LOG_LEVEL
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = LOG_LEVEL
     profiles_dir: Path | None = None    # user device profiles, beside the shipped ones
     master_key_file: Path | None = None  # None: <data_dir>/master.key with the embedded database
     bulk_queue_max: int = BULK_QUEUE_MAX
@@ -111,81 +125,105 @@ class Settings:
     stream_heartbeat_s: float = STREAM_HEARTBEAT_S
     stream_send_timeout_s: float = STREAM_SEND_TIMEOUT_S
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   **_others: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        """What the code gives, nothing else: `from_env` is where the environment comes in."""
+        return (init_settings,)
+
     def with_overrides(self, **overrides: Any) -> "Settings":
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return type(self).model_validate({**self.model_dump(), **given}) if given else self
 
 
-_ENV = {
-    "GRIDJOBS_DATABASE_URL": "database_url",
-    "GRIDJOBS_DATA_DIR": "data_dir",
-    "RAY_ADDRESS": "ray_address",
-    "GRIDJOBS_SHARDS": "shards",
-    "GRIDJOBS_HOST": "host",
-    "GRIDJOBS_PORT": "port",
-    "GRIDJOBS_LEASE_S": "lease_s",
-    "GRIDJOBS_POLL_S": "poll_s",
-    "GRIDJOBS_MAX_RUNNING": "max_running",
-    "GRIDJOBS_DRAIN_S": "drain_s",
-    "GRIDJOBS_REQUEST_TIMEOUT_S": "request_timeout_s",
-    "GRIDJOBS_LOG_LEVEL": "log_level",
-    "GRIDJOBS_PROFILES_DIR": "profiles_dir",
-    "GRIDJOBS_FIRMWARE_MAX_BYTES": "firmware_max_bytes",
-    "GRIDJOBS_MASTER_KEY_FILE": "master_key_file",
-    "GRIDJOBS_BULK_QUEUE_MAX": "bulk_queue_max",
-    "GRIDJOBS_GRID_QUEUE_MAX": "grid_queue_max",
-    "GRIDJOBS_EMERGENCY_PRIORITY": "emergency_priority",
-    "GRIDJOBS_MAX_INFLIGHT": "max_inflight",
-    "GRIDJOBS_GRID_INFLIGHT_RESERVE": "grid_inflight_reserve",
-    "GRIDJOBS_QUEUE_REFRESH_S": "queue_refresh_s",
-    "GRIDJOBS_DRAIN_WINDOW_S": "drain_window_s",
-    "GRIDJOBS_TOKEN_CACHE_S": "token_cache_s",
-    "GRIDJOBS_RATE_LIMITS": "rate_limits",
-    "GRIDJOBS_METRICS_TOKEN_FILE": "metrics_token_file",
-    "GRIDJOBS_JWT_ISSUER": "jwt_issuer",
-    "GRIDJOBS_JWT_AUDIENCE": "jwt_audience",
-    "GRIDJOBS_JWT_JWKS": "jwt_jwks",
-    "GRIDJOBS_JWT_ROLES_CLAIM": "jwt_roles_claim",
-    "GRIDJOBS_JWT_FEEDERS_CLAIM": "jwt_feeders_claim",
-    "GRIDJOBS_TLS_CERT": "tls_cert",
-    "GRIDJOBS_TLS_KEY": "tls_key",
-    "GRIDJOBS_ALLOW_PLAINTEXT": "allow_plaintext",
-    "GRIDJOBS_WEBHOOK_TIMEOUT_S": "webhook_timeout_s",
-    "GRIDJOBS_WEBHOOK_RETRY_FACTOR": "webhook_retry_factor",
-    "GRIDJOBS_WEBHOOK_CONCURRENCY": "webhook_concurrency",
-    "GRIDJOBS_WEBHOOK_PER_ENDPOINT": "webhook_per_endpoint",
-    "GRIDJOBS_WEBHOOK_DISABLE_AFTER_S": "webhook_disable_after_s",
-    "GRIDJOBS_WEBHOOK_ALLOW_HOSTS": "webhook_allow_hosts",
-    "GRIDJOBS_EVENTS_POLL_S": "events_poll_s",
-    "GRIDJOBS_EVENT_RETENTION_S": "event_retention_s",
-    "GRIDJOBS_MAX_STREAMS": "max_streams",
-    "GRIDJOBS_STREAM_BUFFER": "stream_buffer",
-    "GRIDJOBS_STREAM_HEARTBEAT_S": "stream_heartbeat_s",
-    "GRIDJOBS_STREAM_SEND_TIMEOUT_S": "stream_send_timeout_s",
-}
+class _Given(EnvSettingsSource):
+    """pydantic-settings' environment source, over a mapping we are handed rather than os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._given = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._given, self.case_sensitive, self.env_ignore_empty,
+                              self.env_parse_none_str)
 
 
-def from_env(env: Mapping[str, str]) -> Settings:
-    types = {f.name: f.type for f in fields(Settings)}
-    values: dict[str, Any] = {}
-    for var, name in _ENV.items():
-        raw = env.get(var)
-        if raw:
-            values[name] = _convert(var, raw, types[name])
-    return Settings(**values)
+def env_var(name: str) -> str:
+    """The variable that sets field `name`."""
+    return "RAY_ADDRESS" if name == "ray_address" else ENV_PREFIX + name.upper()
 
 
-def _convert(var: str, raw: str, type_name: str) -> Any:
-    if type_name.startswith("bool"):
-        if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
-            raise ConfigError(f"{var}={raw!r} is not a valid bool (1/0, true/false, yes/no)")
-        return raw.lower() in ("1", "true", "yes")
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def from_env(env: Mapping[str, str], flags: Mapping[str, Any] | None = None) -> Settings:
+    """Settings from GRIDJOBS_* variables in `env`, then `flags` (field name -> value given
+    on the command line). A bad value is a ConfigError naming where it came from."""
+    values = _Given(Settings, env)()
+    origin = {name: env_var(name) for name in values}
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name], origin[name] = value, flag(name)
     try:
-        if type_name.startswith("int"):
-            return int(raw)
-        if type_name.startswith("float"):
-            return float(raw)
-        if type_name.startswith("Path"):
-            return Path(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{var}={raw!r} is not a valid {type_name.split()[0]}") from exc
-    return raw
+        return Settings(**values)
+    except ValidationError as exc:
+        raise _config_error(exc, values, origin) from None
+
+
+def _config_error(exc: ValidationError, values: Mapping[str, Any], origin: Mapping[str, str]) -> ConfigError:
+    error = exc.errors(include_url=False)[0]
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    where = origin.get(name, name)
+    value = values.get(name, error.get("input"))
+    sep = " " if where.startswith("--") else "="
+    allowed = error["msg"][0].lower() + error["msg"][1:]
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return ConfigError(f"{where}{sep}{str(value)!r} is not allowed: {allowed}{more}")
+
+
+SECRET_WORDS = ("key", "token", "password", "secret")
+
+
+def shown(settings: Settings, env: Mapping[str, str],
+          flags: Mapping[str, Any] | None = None) -> list[tuple[str, str, str]]:
+    """Each setting as `gridjobs config` prints it: (name, value with secrets masked, where
+    it came from: a flag, a variable or the default)."""
+    flags = flags or {}
+    rows = []
+    for name in Settings.model_fields:
+        source = (flag(name) if flags.get(name) is not None
+                  else env_var(name) if env.get(env_var(name)) else "default")
+        rows.append((name, masked(name, getattr(settings, name)), source))
+    return rows
+
+
+def masked(name: str, value: Any) -> str:
+    """A value fit to print: none of a secret's characters, a URL's password hidden.
+    A path is shown (it names where a key is, not the key)."""
+    if value is None:
+        return "-"
+    if isinstance(value, (Path, bool, int, float)):
+        return str(value)
+    if any(word in name for word in SECRET_WORDS):
+        return "(hidden)"
+    return _without_password(str(value))
+
+
+def _without_password(text: str) -> str:
+    text = _KEYWORD_PASSWORD.sub(r"\1****", text)   # password=... in a query or a libpq DSN
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:****@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+_KEYWORD_PASSWORD = re.compile(r"((?:^|[?&\s;])(?:password|passwd|pwd)=)[^&\s;]*", re.IGNORECASE)

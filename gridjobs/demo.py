@@ -1,5 +1,7 @@
 """`gridjobs demo`: embedded Postgres, local Ray, a simulated fleet and the server,
-then one load shed through the REST API, followed to the end."""
+then one load shed through the REST API, followed to the end. With `keep`, the
+server and the fleet stay up afterwards until Ctrl-C (or SIGTERM), which stops
+everything as `gridjobs serve` stops."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 from gridjobs.access.admin import ADMIN_TOKEN_FILENAME
@@ -17,6 +18,7 @@ from gridjobs.client import Client
 from gridjobs.config import Settings
 from gridjobs.progress import ProgressPrinter, summary
 from gridjobs.serve import build_server, database
+from gridjobs.shutdown import StopRequest, stop_signals
 
 DEMO_DEVICES = 240
 DEMO_GATEWAYS = 4
@@ -35,7 +37,8 @@ def start_simulator(workdir: Path, *, devices: int, gateways: int) -> tuple[subp
     inventory = workdir / "inventory.json"
     cmd = [sys.executable, "-m", "simulators", "--devices", str(devices), "--gateways",
            str(gateways), "--host", "127.0.0.1", "--port", "0", "--inventory", str(inventory)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    # its own session: a Ctrl-C meant for the demo reaches the demo alone, which stops the fleet
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
     line = proc.stdout.readline() if proc.stdout else ""
     if "listening" not in line:
         proc.kill()
@@ -63,41 +66,77 @@ async def drive(url: str, inventory: Path, server, token_file: Path) -> dict:
     async with asyncio.timeout(STARTUP_TIMEOUT_S):
         while not server.started:
             await asyncio.sleep(0.2)
-    print(f"server up at {url}; admin token in {token_file}")
+    print(f"server up at {url}; admin token in {token_file}", flush=True)
     async with Client(url, token=token_file.read_text().strip()) as client:
-        print(f"importing {await client.import_devices(inventory)} devices")
+        print(f"importing {await client.import_devices(inventory)} devices", flush=True)
         request = shed_request(inventory)
-        print(f"submitting load shed of {request['params']['target_kw']} kW")
+        print(f"submitting load shed of {request['params']['target_kw']} kW", flush=True)
         op = await client.submit(request, key="demo-load-shed")
-        printer = ProgressPrinter()
-        final = await client.follow(op["id"], on_update=printer, timeout_s=FOLLOW_TIMEOUT_S)
-        printer.close()
-        print(summary(final, await client.outcomes(op["id"])))
+        with ProgressPrinter() as printer:   # stderr; a log line never lands on the bar's line
+            final = await client.follow(op["id"], on_update=printer, timeout_s=FOLLOW_TIMEOUT_S)
+        print(summary(final, await client.outcomes(op["id"])), flush=True)
         return final
 
 
-async def _run(settings: Settings, inventory: Path) -> dict:
-    server = build_server(settings)
+def next_steps(url: str, token_file: Path, feeders: list[str], *, keep: bool) -> str:
+    """What to try next: the page, the token and three commands (`--keep`), or how to keep it up."""
+    env = f"GRIDJOBS_URL={url} GRIDJOBS_TOKEN=$(cat {token_file})"
+    if not keep:
+        return ("next: `gridjobs demo --keep` leaves the server and fleet running to explore "
+                "(the page, `gridjobs ops list`, `gridjobs status ID --devices`); "
+                "`gridjobs serve` runs the real thing (README \"The CLI\")")
+    return "\n".join([
+        f"the server and the fleet keep running: open {url}/",
+        f"admin token: {token_file}",
+        "try, in another terminal:",
+        f"  {env} gridjobs ops list",
+        f"  {env} gridjobs status ID --devices --state succeeded",
+        f"  {env} gridjobs submit load-shed --target-kw 50 --feeders {feeders[0]} --hold-s 30 --wait",
+        "Ctrl-C stops everything.",
+    ])
+
+
+async def _run(settings: Settings, inventory: Path, stop: StopRequest, *, keep: bool) -> dict | None:
+    """The demo's shed, then (keep) serve until a stop signal; None if stopped before the shed ended."""
+    server = build_server(settings, stop=stop)
     serving = asyncio.create_task(server.serve())
+    url = f"http://{settings.host}:{settings.port}"
+    token_file = settings.data_dir / ADMIN_TOKEN_FILENAME
+    driving = asyncio.create_task(drive(url, inventory, server, token_file))
     try:
-        return await drive(f"http://{settings.host}:{settings.port}", inventory, server,
-                           settings.data_dir / ADMIN_TOKEN_FILENAME)
+        await asyncio.wait({serving, driving}, return_when=asyncio.FIRST_COMPLETED)
+        if not driving.done():   # stopped (Ctrl-C, SIGTERM) while the shed ran
+            driving.cancel()
+            await asyncio.gather(driving, return_exceptions=True)
+            return None
+        final = driving.result()
+        feeders = sorted({d["feeder"] for d in json.loads(inventory.read_text())})
+        print(next_steps(url, token_file, feeders, keep=keep), flush=True)
+        if keep:
+            await serving   # until Ctrl-C or SIGTERM: the server drains as `gridjobs serve` does
+        return final
     finally:
         server.should_exit = True
-        await serving
+        await asyncio.gather(serving, return_exceptions=True)
 
 
-def demo(settings: Settings, *, devices: int = DEMO_DEVICES, gateways: int = DEMO_GATEWAYS) -> int:
+def demo(settings: Settings, *, devices: int = DEMO_DEVICES, gateways: int = DEMO_GATEWAYS,
+         keep: bool = False) -> int:
+    final = None
     with tempfile.TemporaryDirectory(prefix="gridjobs-demo-") as tmp:
         workdir = Path(tmp)
         sim, inventory = start_simulator(workdir, devices=devices, gateways=gateways)
         try:
-            base = replace(settings, data_dir=workdir, database_url=None, port=free_port(),
-                           bootstrap_admin_token=True)
-            with database(base) as resolved:
-                final = asyncio.run(_run(resolved, inventory))
+            base = settings.model_copy(update=dict(data_dir=workdir, database_url=None, port=free_port(),
+                                                   bootstrap_admin_token=True))
+            with stop_signals(base.drain_s) as stop, database(base) as resolved:
+                if not stop.requested:
+                    final = asyncio.run(_run(resolved, inventory, stop, keep=keep))
         finally:
             sim.terminate()
             sim.wait(timeout=30)
+    if final is None:
+        print("demo stopped: everything shut down")
+        return 0
     print("demo finished: everything shut down")
     return 0 if final["status"] == "succeeded" else 1

@@ -8,13 +8,28 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from typing import TextIO
 
 import structlog
 
 
+class _CurrentStderr:
+    """Whatever sys.stderr is at each write: while a rich live display holds the terminal
+    (gridjobs.progress), that is rich's proxy, which prints the line above the display."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(*, json: bool | None = None, level: str = "info", stream: TextIO | None = None) -> None:
-    stream = stream or sys.stderr
+    stream = stream or _CurrentStderr()  # type: ignore[assignment]
     use_json = (not stream.isatty()) if json is None else json
     renderer = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
@@ -34,6 +49,15 @@ def configure(*, json: bool | None = None, level: str = "info", stream: TextIO |
         cache_logger_on_first_use=False,
     )
     logging.getLogger("ray._private.worker").addFilter(_not_ray_sigterm_note)
+    logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(_not_ray_token_note)
+    # platformdirs (under Ray) warns when a service has no XDG_RUNTIME_DIR; its /tmp fallback is fine
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+
+def _not_ray_token_note(record: logging.LogRecord) -> bool:
+    """A local Ray notes that it turned token authentication on by itself: intended, and
+    no business of the person at the terminal."""
+    return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")
 
 
 def _not_ray_sigterm_note(record: logging.LogRecord) -> bool:

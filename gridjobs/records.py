@@ -41,6 +41,16 @@ class Progress:
         return self.total - self.succeeded - self.failed
 
 
+def phase_fields(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """What the progress shows of a run's checkpoint: the curtailment phase (shed, hold,
+    restore) and when the hold ends (epoch seconds), or the rollout wave k of n. Keys with
+    no value are left out; gridjobs/store/sql/queries.sql (progress_event) picks the same."""
+    waves = checkpoint.get("waves")
+    shown = {"phase": checkpoint.get("phase"), "hold_until": checkpoint.get("hold_until"),
+             "wave": checkpoint.get("wave"), "waves": len(waves) if isinstance(waves, list) else None}
+    return {k: v for k, v in shown.items() if v is not None}
+
+
 @dataclass(frozen=True)
 class Operation:
     id: UUID

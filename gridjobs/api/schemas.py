@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 from pydantic import StringConstraints
 
-from gridjobs.records import Device, FirmwareArtifact, Operation, Outcome
+from gridjobs.records import Device, FirmwareArtifact, Operation, Outcome, phase_fields
 from gridjobs.states import OutcomeState, Status
 from gridjobs.validation import text
 
@@ -57,6 +57,11 @@ class ProgressOut(BaseModel):
     succeeded: int
     failed: int
     pending: int
+    phase: str | None = Field(default=None, description="a curtailment's phase: shed, hold or restore")
+    hold_until: float | None = Field(default=None, description="when the hold ends (Unix time); "
+                                     "absent in a hold until cancelled")
+    wave: int | None = Field(default=None, description="a rollout's waves done so far")
+    waves: int | None = Field(default=None, description="a rollout's number of waves")
 
 
 class ErrorOut(BaseModel):
@@ -93,7 +98,7 @@ class OperationOut(BaseModel):
             "id": str(op.id), "kind": op.kind, "status": op.status, "priority": op.priority,
             "params": op.params,
             "progress": {"total": p.total, "succeeded": p.succeeded, "failed": p.failed,
-                         "pending": p.pending},
+                         "pending": p.pending, **phase_fields(op.checkpoint)},
             "result": op.result,
             "error": {"code": op.error_code, "detail": op.error_detail} if op.error_code else None,
             "created_at": _iso(op.created_at), "started_at": _iso(op.started_at),

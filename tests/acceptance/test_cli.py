@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.acceptance.server import ServerProcess
 
 GRIDJOBS = [sys.executable, "-m", "gridjobs"]
 VERBS = [[], ["serve"], ["demo"], ["simulate"], ["devices"], ["devices", "import"], ["submit"],
-         ["submit", "load-shed"], ["status"], ["profiles"], ["profiles", "list"],
+         ["submit", "load-shed"], ["submit", "der-curtailment"], ["submit", "key-rotation"],
+         ["ops"], ["ops", "list"], ["config"], ["completion"], ["status"], ["profiles"], ["profiles", "list"],
          ["profiles", "show"], ["submit", "rollout"], ["firmware", "upload"], ["firmware", "list"],
          ["cancel"], ["resume"], ["keys"], ["keys", "provision"], ["keys", "rotate-master"],
          ["keys", "slots"]]
@@ -50,6 +54,35 @@ def test_demo_runs_end_to_end():
     done = run("demo", "--devices", "40", "--gateways", "2", timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "succeeded" in done.stdout and "demo finished" in done.stdout
+    assert "next: `gridjobs demo --keep`" in done.stdout
+    assert "ok=" not in done.stdout, "progress goes to stderr"
+
+
+def test_demo_keep_serves_until_ctrl_c():
+    proc = subprocess.Popen([*GRIDJOBS, "demo", "--keep", "--devices", "20", "--gateways", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for _ in range(200):   # bounded: the demo prints a few dozen lines before it waits
+            lines.append(proc.stdout.readline())
+            if lines[-1].startswith("Ctrl-C stops everything") or not lines[-1]:
+                break
+        shown = "".join(lines)
+        assert "Ctrl-C stops everything" in shown, shown + proc.stderr.read()[-3000:]
+        url = re.search(r"open (http://127\.0\.0\.1:\d+)/", shown).group(1)
+        token_file = re.search(r"admin token: (\S+)", shown).group(1)
+        assert shown.count("gridjobs ") >= 3 and f"GRIDJOBS_URL={url}" in shown
+        headers = {"Authorization": f"Bearer {Path(token_file).read_text().strip()}"}
+        ops = httpx.get(f"{url}/v1/operations", headers=headers, timeout=10).json()["items"]
+        assert [op["status"] for op in ops] == ["succeeded"]   # still serving after the shed
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+        assert "everything shut down" in out and "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
 
 
 @pytest.fixture
@@ -87,7 +120,7 @@ async def test_import_submit_wait_status(simulator, server):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "succeeded" in done.stdout and "achieved_kw" in done.stdout
     op_id = done.stdout.split()[1]
-    status = run("status", op_id, *url)
+    status = run("status", op_id, "--json", *url)
     assert status.returncode == 0 and json.loads(status.stdout)["status"] == "succeeded"
     bad = run("submit", "load-shed", "--target-kw", "20", "--feeders", "NOPE", "--hold-s", "0", *url)
     assert bad.returncode == 2 and "unknown feeder" in bad.stderr
@@ -140,7 +173,7 @@ async def test_field_engineer_rolls_out_firmware_with_manual_approval(tmp_path, 
         other = ["--url", server.url, "--token-file", str(tmp_path / "engineer-2.token")]
         assert "resume requested" in run("resume", op_id, *other).stdout
         assert _status_until(op_id, url, {"succeeded", "failed", "cancelled"}) == "succeeded"
-        resumed_by = json.loads(run("status", op_id, *url).stdout)["resumed_by"]
+        resumed_by = json.loads(run("status", op_id, "--json", *url).stdout)["resumed_by"]
         assert resumed_by == "engineer-2"
     finally:
         sim.terminate()
@@ -151,7 +184,7 @@ async def test_field_engineer_rolls_out_firmware_with_manual_approval(tmp_path, 
 def _status_until(op_id: str, url: list[str], wanted: set[str], tries: int = 120) -> str:
     status = ""
     for _ in range(tries):  # bounded: about a minute
-        status = json.loads(run("status", op_id, *url).stdout)["status"]
+        status = json.loads(run("status", op_id, "--json", *url).stdout)["status"]
         if status in wanted:
             return status
         time.sleep(0.5)

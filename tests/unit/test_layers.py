@@ -37,7 +37,7 @@ GRIDJOBS_LAYERS = (
     ("web",),                                                  # the control-room page, /docs, /problems
     ("serve", "key_admin", "token_admin"),                     # entry points that hold a database
     ("client", "progress", "profile_view"),                    # what people see
-    ("demo",),
+    ("demo", "cli_views"),                                    # tables and panels of the read verbs
     ("cli",),
     ("__main__",),
 )

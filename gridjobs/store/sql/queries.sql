@@ -303,9 +303,15 @@ WITH last AS (
            count(*) FILTER (WHERE state IN ('failed', 'cancelled')) AS failed
     FROM device_outcomes WHERE operation_id = $1
 ), now_counts AS (
+    -- the counts, and where the run is (gridjobs.records.phase_fields picks the same keys)
     SELECT jsonb_build_object('total', total, 'succeeded', succeeded, 'failed', failed,
-                              'pending', total - succeeded - failed) AS progress
-    FROM counts
+                              'pending', total - succeeded - failed)
+           || jsonb_strip_nulls(jsonb_build_object(
+                  'phase', op.checkpoint->'phase', 'hold_until', op.checkpoint->'hold_until',
+                  'wave', op.checkpoint->'wave',
+                  'waves', CASE WHEN jsonb_typeof(op.checkpoint->'waves') = 'array'
+                                THEN jsonb_array_length(op.checkpoint->'waves') END)) AS progress
+    FROM counts, operations op WHERE op.id = $1
 )
 INSERT INTO events (type, operation_id, data)
 SELECT 'operation.progress', o.id,
