@@ -44,6 +44,7 @@ from starlette.routing import Route
 
 from gridjobs import logs
 from gridjobs.store.database import COMMAND_TIMEOUT_S, POOL_MAX_SIZE, POOL_MIN_SIZE
+from profiles import Profiler
 from services import (
     HOST, HttpServer, bench_database, exit_on_sigterm, free_port, gridjobs_serve, source_revision,
 )
@@ -307,8 +308,14 @@ async def bench(args: argparse.Namespace, dsn: str, workdir: Path) -> dict:
             for name in order:
                 runs[name].append(await run_wrk(targets[name], script, seconds=args.seconds,
                                                 connections=args.connections))
+        profiles = {}
+        for name in args.profile:   # after the timed runs: py-spy costs CPU
+            profiler = Profiler(targets[name][0].proc.pid, args.seconds, workdir / f"{name}.spy")
+            with profiler:
+                await run_wrk(targets[name], script, seconds=args.seconds, connections=args.connections)
+            profiles[name] = profiler.report(f"profile of {name} (process 1) under the same load")
     return {"seconds": args.seconds, "connections": args.connections, "processes": args.processes,
-            "revision": source_revision(), "runs": runs}
+            "revision": source_revision(), "runs": runs, "profiles": profiles}
 
 
 async def _drop_redis_queue(redis_url: str) -> None:
@@ -343,6 +350,7 @@ def report(f: dict) -> str:
             if peers:
                 best = max(runs[n][index]["req_per_s"] for n in peers)
                 lines.append(f"run {index + 1}: gridjobs / faster job queue = {g['req_per_s'] / best:.2f}")
+    lines += f.get("profiles", {}).values()
     return "\n".join(lines)
 
 
@@ -359,11 +367,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="PostgreSQL server to create a throwaway database on "
                         "(default: GRIDJOBS_DATABASE_URL, else embedded PostgreSQL)")
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    p.add_argument("--profile", default="", type=lambda v: [x for x in v.split(",") if x],
+                   help="variants to profile with py-spy in an extra, untimed run (e.g. gridjobs)")
     p.add_argument("--json", action="store_true", help="also print one JSON line of figures")
     p.add_argument("--peer-server", choices=sorted(PEERS), help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     unknown = set(args.variants) - set(VARIANTS)
+    if set(args.profile) - set(args.variants):
+        p.error("--profile names variants that are not run")
     if unknown:
         p.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
     if min(args.seconds, args.connections, args.runs, args.processes) < 1:

@@ -30,6 +30,7 @@ from gridjobs.webhooks.endpoints import Owner, check_callback
 MAX_KEY_LENGTH = 255
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = -100, 100, 0
 IdempotencyKey = text(max_length=MAX_KEY_LENGTH)
+_KEY_ADAPTER = TypeAdapter(IdempotencyKey)   # built once: a TypeAdapter builds its schema when made
 
 
 class CallbackIn(BaseModel):
@@ -83,7 +84,7 @@ def check_key(key: str | None) -> str | None:
     """Idempotency-Key (or X-Request-ID): 1 to MAX_KEY_LENGTH printable characters."""
     if key is None:
         return None
-    return validate(TypeAdapter(IdempotencyKey), key, prefix="Idempotency-Key")
+    return validate(_KEY_ADAPTER, key, prefix="Idempotency-Key")
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,6 @@ SELECT * FROM devices WHERE id = ANY($1::text[]) ORDER BY id;
 -- name: devices_by_feeders
 SELECT * FROM devices WHERE feeder = ANY($1::text[]) ORDER BY id;
 
--- name: lock_idempotency_key
--- The transaction-scoped advisory lock marks the key's request as in flight.
-SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked,
-       k.request_hash, k.operation_id
-FROM (SELECT 1) AS one
-LEFT JOIN idempotency_keys k ON k.key = $1 AND k.expires_at > now();
-
 -- name: purge_idempotency_keys
 DELETE FROM idempotency_keys WHERE expires_at <= now();
 
@@ -56,32 +49,42 @@ WITH op AS (
 SELECT op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint AS failed, true AS key_saved
 FROM op, announced;
 
--- name: insert_operation_with_key
--- As insert_operation, and keep the idempotency key (replacing an expired one).
--- key_saved is false when another request saved the same key first.
-WITH op AS (
-    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by, callback_webhook_id)
-    VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)
-    RETURNING *
+-- name: submit_operation_with_key
+-- As insert_operation, keeping the idempotency key, in ONE statement and its own
+-- transaction (one round trip): take the key's in-flight lock (held to the
+-- statement's end), save the key unless an unexpired one is there (an expired one
+-- is replaced), and only then insert the
+-- operation, its operation.accepted event and the NOTIFY. The key row goes in first and
+-- names the operation inserted after it: the foreign key is checked at the statement's
+-- end. locked is false when another request holds the key; key_saved is false when the
+-- key was accepted before (the caller reads it for the replay or the mismatch).
+WITH gate AS MATERIALIZED (
+    SELECT pg_try_advisory_xact_lock(hashtextextended($8, 0)) AS locked
 ), saved AS (
     INSERT INTO idempotency_keys AS k (key, request_hash, operation_id, expires_at)
-    SELECT $8, $9, op.id, now() + make_interval(secs => $10) FROM op
+    SELECT $8::text, $9::text, $1::uuid, now() + make_interval(secs => $10::float8)
+    FROM gate WHERE gate.locked
     ON CONFLICT (key) DO UPDATE SET
         request_hash = EXCLUDED.request_hash, operation_id = EXCLUDED.operation_id,
         created_at = now(), expires_at = EXCLUDED.expires_at
     WHERE k.expires_at <= now()
-    RETURNING 1
+    RETURNING operation_id
+), op AS (
+    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by, callback_webhook_id)
+    SELECT $1::uuid, $2::text, 'queued', $3::integer, $4::jsonb, $5::text[], $6::text, $7::uuid
+    FROM saved
+    RETURNING *
 ), announced AS (
-    SELECT pg_notify('gridjobs_queued', $1::text)
+    SELECT pg_notify('gridjobs_queued', op.id::text) AS sent FROM op
 ), accepted AS (
     INSERT INTO events (type, operation_id, data)
     SELECT 'operation.accepted', op.id,
            jsonb_build_object('operation_id', op.id, 'kind', op.kind, 'status', op.status)
     FROM op
 )
-SELECT op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint AS failed,
-       EXISTS (SELECT 1 FROM saved) AS key_saved
-FROM op, announced;
+SELECT gate.locked, op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint AS failed,
+       op.id IS NOT NULL AS key_saved
+FROM gate LEFT JOIN op ON true LEFT JOIN announced ON true;
 
 -- name: find_idempotency_key
 -- Without the in-flight lock: a refused submission only asks whether its key was accepted.
