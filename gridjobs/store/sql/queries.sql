@@ -484,10 +484,12 @@ ON CONFLICT (device_id) DO UPDATE SET
 SELECT "offset" FROM firmware_transfers
 WHERE operation_id = $1::uuid AND device_id = $2 AND artifact_id = $3::uuid;
 
--- name: save_transfer_offset
--- Offsets only move forward within one artifact; another artifact starts over.
+-- name: save_transfer_offsets
+-- The offsets of many transfers in one statement (a shard's round of chunks), one row
+-- per (operation, device). Offsets only move forward within one artifact; another
+-- artifact starts over.
 INSERT INTO firmware_transfers AS t (operation_id, device_id, artifact_id, "offset")
-VALUES ($1::uuid, $2, $3::uuid, $4)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::bigint[])
 ON CONFLICT (operation_id, device_id) DO UPDATE SET
     "offset" = CASE WHEN t.artifact_id = EXCLUDED.artifact_id
                     THEN greatest(t."offset", EXCLUDED."offset") ELSE EXCLUDED."offset" END,
