@@ -19,10 +19,11 @@ from gridjobs.admission.gate import QueueGate
 from gridjobs.admission.lanes import Lane, lane_of
 from gridjobs.admission.refusal import refusal
 from gridjobs.config import EMERGENCY_PRIORITY
-from gridjobs.errors import ValidationFailed, quoted
+from gridjobs.errors import Forbidden, ValidationFailed, quoted
 from gridjobs.kinds import KINDS, OperationKind
 from gridjobs.metrics import ADMISSION_REFUSED
 from gridjobs.profiles import ProfileCatalog
+from gridjobs.store.device_index import DeviceIndex
 from gridjobs.store.operations import NewOperation, Submitted, accepted_before, submit
 from gridjobs.validation import text, validate
 from gridjobs.webhooks.endpoints import Owner, check_callback
@@ -104,9 +105,11 @@ class Caller:
 
 
 async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: ProfileCatalog,
-                 caller: Caller, gate: QueueGate | None = None, reserved_slot: bool = False) -> Submitted:
-    """Validate, authorize, admit by lane (`gate`; None admits everything), then store in
-    one transaction (the area of responsibility is checked inside it).
+                 caller: Caller, gate: QueueGate | None = None, reserved_slot: bool = False,
+                 index: DeviceIndex | None = None) -> Submitted:
+    """Validate, authorize, admit by lane (`gate`; None admits everything), check the scope
+    (against `index`, the registry in memory, when there is one) and the area of
+    responsibility, then store in one statement.
 
     `reserved_slot`: the request holds an in-flight slot kept for the grid lane.
     """
@@ -115,13 +118,13 @@ async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: Pr
     caller.authorize(checked)
     checked = replace(checked, new=replace(checked.new, submitted_by=caller.principal.name))
     if gate is None:
-        return await _store(pool, checked, body, key, profiles, caller.principal)
+        return await _store(pool, checked, body, key, profiles, caller.principal, index)
     decision = gate.take(checked.new.kind, checked.new.priority, reserved_slot=reserved_slot)
     if not decision.admitted:
         return await _refused(pool, body, key, decision, caller.principal)
     committed = False
     try:
-        submitted = await _store(pool, checked, body, key, profiles, caller.principal)
+        submitted = await _store(pool, checked, body, key, profiles, caller.principal, index)
         committed = not submitted.replayed
     finally:
         gate.settle(decision, committed=committed)
@@ -129,8 +132,13 @@ async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: Pr
 
 
 async def _store(pool: asyncpg.Pool, checked: Checked, body: Any, key: str | None,
-                 profiles: ProfileCatalog, principal: Principal) -> Submitted:
+                 profiles: ProfileCatalog, principal: Principal, index: DeviceIndex | None) -> Submitted:
     async def in_scope(conn: asyncpg.Connection) -> frozenset[str]:
+        if index is not None and index.usable:
+            try:
+                return await _scope_feeders(index.view(conn), checked, profiles, principal)
+            except (ValidationFailed, Forbidden):
+                pass   # a refusal is only believed from the registry itself (the index may lag)
         return await _scope_feeders(conn, checked, profiles, principal)
 
     submitted = await submit(pool, checked.new, validate=in_scope, idempotency_key=key,

@@ -10,6 +10,14 @@ ON CONFLICT (id) DO UPDATE SET
     rated_kw = EXCLUDED.rated_kw, updated_at = now()
 RETURNING *;
 
+-- name: notify_devices
+-- The registry changed (delivered at commit): every process's device index drops itself.
+SELECT pg_notify('gridjobs_devices', '');
+
+-- name: all_devices_capped
+-- The whole registry for a device index; $1 caps it (one more row says "too many").
+SELECT * FROM devices ORDER BY id LIMIT $1;
+
 -- name: get_device
 SELECT * FROM devices WHERE id = $1;
 
