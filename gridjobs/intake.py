@@ -24,6 +24,7 @@ from gridjobs.kinds import KINDS, OperationKind
 from gridjobs.metrics import ADMISSION_REFUSED
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.store.device_index import DeviceIndex
+from gridjobs.store.group_commit import GroupCommit
 from gridjobs.store.operations import NewOperation, Submitted, accepted_before, submit
 from gridjobs.validation import text, validate
 from gridjobs.webhooks.endpoints import Owner, check_callback
@@ -106,10 +107,10 @@ class Caller:
 
 async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: ProfileCatalog,
                  caller: Caller, gate: QueueGate | None = None, reserved_slot: bool = False,
-                 index: DeviceIndex | None = None) -> Submitted:
+                 index: DeviceIndex | None = None, batcher: GroupCommit | None = None) -> Submitted:
     """Validate, authorize, admit by lane (`gate`; None admits everything), check the scope
     (against `index`, the registry in memory, when there is one) and the area of
-    responsibility, then store in one statement.
+    responsibility, then store in one statement (in the next group commit, with `batcher`).
 
     `reserved_slot`: the request holds an in-flight slot kept for the grid lane.
     """
@@ -118,13 +119,13 @@ async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: Pr
     caller.authorize(checked)
     checked = replace(checked, new=replace(checked.new, submitted_by=caller.principal.name))
     if gate is None:
-        return await _store(pool, checked, body, key, profiles, caller.principal, index)
+        return await _store(pool, checked, body, key, profiles, caller.principal, index, batcher)
     decision = gate.take(checked.new.kind, checked.new.priority, reserved_slot=reserved_slot)
     if not decision.admitted:
         return await _refused(pool, body, key, decision, caller.principal)
     committed = False
     try:
-        submitted = await _store(pool, checked, body, key, profiles, caller.principal, index)
+        submitted = await _store(pool, checked, body, key, profiles, caller.principal, index, batcher)
         committed = not submitted.replayed
     finally:
         gate.settle(decision, committed=committed)
@@ -132,7 +133,8 @@ async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: Pr
 
 
 async def _store(pool: asyncpg.Pool, checked: Checked, body: Any, key: str | None,
-                 profiles: ProfileCatalog, principal: Principal, index: DeviceIndex | None) -> Submitted:
+                 profiles: ProfileCatalog, principal: Principal, index: DeviceIndex | None,
+                 batcher: GroupCommit | None) -> Submitted:
     async def in_scope(conn: asyncpg.Connection) -> frozenset[str]:
         if index is not None and index.usable:
             try:
@@ -142,7 +144,7 @@ async def _store(pool: asyncpg.Pool, checked: Checked, body: Any, key: str | Non
         return await _scope_feeders(conn, checked, profiles, principal)
 
     submitted = await submit(pool, checked.new, validate=in_scope, idempotency_key=key,
-                             request_hash=request_hash(body))
+                             request_hash=request_hash(body), batcher=batcher)
     if submitted.replayed:  # a key is no way into another principal's area
         policy.require_area(principal, set(submitted.operation.feeders), "the operation")
     return submitted

@@ -32,6 +32,7 @@ from gridjobs.device_keys.master import MasterKey, load_master_key
 from gridjobs.kinds import KINDS
 from gridjobs.outbox.service import Outbox, open_outbox
 from gridjobs.store.device_index import DeviceIndex
+from gridjobs.store.group_commit import GroupCommit
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.run.context import RunPorts
 from gridjobs.run.postgres import PgDevices, PgFirmware
@@ -57,6 +58,7 @@ class Runtime:
     access: AccessControl | None = None  # identities, budgets, the request audit
     outbox: Outbox | None = None         # event streams, the webhook relay and delivery workers
     devices_index: DeviceIndex | None = None  # the registry in memory for the intake's scope check
+    submissions: GroupCommit | None = None    # group commit of accepted operations
 
     async def readiness(self) -> dict[str, str]:
         checks = {}
@@ -128,6 +130,7 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
     dispatcher = None
     access = None
     devices_index = None
+    submissions = GroupCommit(pool)
     try:
         applied = await migrate(pool)
         log.info("schema_ready", migrations_applied=applied)
@@ -153,7 +156,7 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
         async with (open_monitors(settings, gate, shards=shards, running=running),
                     open_outbox(settings, pool, keyring) as outbox):
             yield Runtime(settings, pool, shards, dispatcher, profiles, keyring, gate, access, outbox,
-                          devices_index)
+                          devices_index, submissions)
     finally:
         if dispatcher is not None:
             await dispatcher.stop()
@@ -161,6 +164,7 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
             await access.close()
         if devices_index is not None:
             await devices_index.close()
+        await submissions.close()
         if shards is not None:
             await shards.close()
         await pool.close()

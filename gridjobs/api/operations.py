@@ -56,7 +56,8 @@ async def submit(request: Request) -> Response:
     submitted = await intake.accept(_pool(request), body, key=key, profiles=_profiles(request),
                                     caller=_caller(request), gate=request.app.state.runtime.gate,
                                     reserved_slot=holds_reserve(request),
-                                    index=getattr(request.app.state.runtime, "devices_index", None))
+                                    index=getattr(request.app.state.runtime, "devices_index", None),
+                                    batcher=getattr(request.app.state.runtime, "submissions", None))
     op = submitted.operation
     request.state.audit_target = str(op.id)
     headers = {"Location": _location(op), "Operation-Location": _location(op)}

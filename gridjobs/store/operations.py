@@ -14,6 +14,7 @@ from gridjobs.errors import (
 )
 from gridjobs.records import Operation, Outcome
 from gridjobs.store.database import translated
+from gridjobs.store.group_commit import GroupCommit
 from gridjobs.store.queries import Q
 
 IDEMPOTENCY_TTL_S = 24 * 3600.0
@@ -60,8 +61,10 @@ async def submit(
     idempotency_key: str | None = None,
     request_hash: str = "",
     key_ttl_s: float = IDEMPOTENCY_TTL_S,
+    batcher: GroupCommit | None = None,
 ) -> Submitted:
-    """Validate, then insert the operation (and its idempotency key) in ONE statement.
+    """Validate, then insert the operation (and its idempotency key) in ONE statement;
+    with a `batcher`, in the next batch of submissions (group commit), still one statement.
 
     `validate` runs first (scope checks against the device registry, or a cache
     of it), so a request that fails it writes nothing. Its failure is answered by
@@ -79,22 +82,25 @@ async def submit(
             raise
         args = (uuid4(), new.kind, new.priority, new.params, sorted(feeders), new.submitted_by,
                 new.callback_webhook_id)
-        if idempotency_key is None:
-            row = await conn.fetchrow(Q["insert_operation"], *args)
-            return Submitted(Operation.from_row(row), replayed=False)
-        row = await conn.fetchrow(Q["submit_operation_with_key"], *args,
-                                  idempotency_key, request_hash, key_ttl_s)
-        if not row["locked"]:      # another request holds this key right now
-            raise _in_flight()
-        if row["key_saved"]:
-            return Submitted(Operation.from_row(row), replayed=False)
-        replay = await _accepted_key(conn, idempotency_key, request_hash)
-        if replay is None:         # the key expired or was purged since: the client retries
-            raise _in_flight()
-        return Submitted(await _get(conn, replay), replayed=True)
+        if batcher is None:
+            if idempotency_key is None:
+                row = await conn.fetchrow(Q["insert_operation"], *args)
+                return Submitted(Operation.from_row(row), replayed=False)
+            row = await conn.fetchrow(Q["submit_operation_with_key"], *args,
+                                      idempotency_key, request_hash, key_ttl_s)
+    if batcher is not None:   # the connection went back first: the batch's writer needs one
+        row = await batcher.insert((*args, idempotency_key, request_hash, key_ttl_s))
+    if not row.get("locked", True):   # another request holds this key right now (no key: no lock)
+        raise _in_flight()
+    if row["key_saved"]:
+        return Submitted(Operation.from_row(row), replayed=False)
+    replay = await _accepted_key(pool, idempotency_key, request_hash)
+    if replay is None:         # the key expired or was purged since: the client retries
+        raise _in_flight()
+    return Submitted(await _get(pool, replay), replayed=True)
 
 
-async def _accepted_key(conn: asyncpg.Connection, key: str, request_hash: str) -> UUID | None:
+async def _accepted_key(conn: asyncpg.Connection | asyncpg.Pool, key: str, request_hash: str) -> UUID | None:
     """The operation this key was accepted as (None: not accepted); another body is a mismatch."""
     row = await conn.fetchrow(Q["find_idempotency_key"], key)
     if row is None:

@@ -94,6 +94,48 @@ SELECT gate.locked, op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint 
        op.id IS NOT NULL AS key_saved
 FROM gate LEFT JOIN op ON true LEFT JOIN announced ON true;
 
+-- name: submit_operations
+-- submit_operation_with_key for a batch of submissions (group commit): one statement,
+-- one transaction, one commit for all. Each row: $1..$10 are arrays, one element per
+-- submission (params and feeders as JSON text); a NULL key takes no lock and saves no
+-- key. The caller sends each key at most once per batch. One answer row per input row,
+-- by request_id.
+WITH gate AS MATERIALIZED (
+    SELECT i.*, CASE WHEN i.key IS NULL THEN true
+                     ELSE pg_try_advisory_xact_lock(hashtextextended(i.key, 0)) END AS locked
+    FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[],
+                $7::uuid[], $8::text[], $9::text[], $10::float8[])
+         AS i(id, kind, priority, params, feeders, submitted_by, callback_webhook_id,
+              key, request_hash, ttl_s)
+), saved AS (
+    INSERT INTO idempotency_keys AS k (key, request_hash, operation_id, expires_at)
+    SELECT g.key, g.request_hash, g.id, now() + make_interval(secs => g.ttl_s)
+    FROM gate g WHERE g.locked AND g.key IS NOT NULL
+    ON CONFLICT (key) DO UPDATE SET
+        request_hash = EXCLUDED.request_hash, operation_id = EXCLUDED.operation_id,
+        created_at = now(), expires_at = EXCLUDED.expires_at
+    WHERE k.expires_at <= now()
+    RETURNING operation_id
+), op AS (
+    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by, callback_webhook_id)
+    SELECT g.id, g.kind, 'queued', g.priority, g.params::jsonb,
+           ARRAY(SELECT jsonb_array_elements_text(g.feeders::jsonb)), g.submitted_by,
+           g.callback_webhook_id
+    FROM gate g
+    WHERE g.locked AND (g.key IS NULL OR g.id IN (SELECT operation_id FROM saved))
+    RETURNING *
+), announced AS (
+    SELECT op.id, pg_notify('gridjobs_queued', op.id::text) AS sent FROM op
+), accepted AS (
+    INSERT INTO events (type, operation_id, data)
+    SELECT 'operation.accepted', op.id,
+           jsonb_build_object('operation_id', op.id, 'kind', op.kind, 'status', op.status)
+    FROM op
+)
+SELECT g.id AS request_id, g.locked, op.*, 0::bigint AS total, 0::bigint AS succeeded,
+       0::bigint AS failed, op.id IS NOT NULL AS key_saved
+FROM gate g LEFT JOIN op ON op.id = g.id LEFT JOIN announced a ON a.id = g.id;
+
 -- name: find_idempotency_key
 -- Without the in-flight lock: a refused submission only asks whether its key was accepted.
 SELECT request_hash, operation_id FROM idempotency_keys WHERE key = $1 AND expires_at > now();
