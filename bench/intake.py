@@ -59,6 +59,9 @@ HTTP_TIMEOUT_S = 30.0
 WRK_TIMEOUT_S = 5
 VARIANTS = ("ceiling", "celery", "procrastinate", "gridjobs")
 PEER_QUEUE = "bench_intake"
+# An intake-only gridjobs never drains its queue: without this, the admission gate's bulk
+# bound (10,000 queued) would refuse part of a long run (503), which the peers never do.
+UNBOUNDED_QUEUE = {"GRIDJOBS_BULK_QUEUE_MAX": "100000000", "GRIDJOBS_GRID_QUEUE_MAX": "100000000"}
 
 CEILING_TABLE = """
 CREATE TABLE IF NOT EXISTS bench_intake_ceiling (
@@ -278,7 +281,7 @@ async def servers(stack: AsyncExitStack, name: str, args: argparse.Namespace, ds
         port = free_port()
         if name == "gridjobs":
             server = gridjobs_serve(dsn, port=port, log_path=workdir / f"gridjobs-{index}.log",
-                                    intake_only=True)
+                                    intake_only=True, env=UNBOUNDED_QUEUE)
         else:
             server = HttpServer([sys.executable, str(Path(__file__).resolve()), "--peer-server", name,
                                  "--port", str(port), "--database-url", dsn,

@@ -29,13 +29,13 @@ import httpx
 import psutil
 
 from gridjobs import logs
-from intake import HTTP_TIMEOUT_S, WRK_SCRIPT, devices, run_wrk, started
+from intake import HTTP_TIMEOUT_S, UNBOUNDED_QUEUE, WRK_SCRIPT, devices, run_wrk, started
 from services import bench_database, exit_on_sigterm, free_port, gridjobs_serve, source_revision
 
 DEFAULT_OPERATIONS = 100_000
 BASELINE_SHARE = 0.10
 GOAL_GROWTH = 0.10
-MAX_SLICES = 10_000          # bounded: at 1 op/s per slice this still ends
+MAX_SLICES = 10_000          # bounded; a slice that accepts nothing ends the run too
 
 
 async def bench(args: argparse.Namespace, dsn: str, workdir: Path) -> dict:
@@ -44,7 +44,7 @@ async def bench(args: argparse.Namespace, dsn: str, workdir: Path) -> dict:
     samples: list[dict] = []
     async with AsyncExitStack() as stack:
         server = await started(stack, gridjobs_serve(dsn, port=free_port(), log_path=workdir / "gridjobs.log",
-                                                      intake_only=True), "gridjobs")
+                                                      intake_only=True, env=UNBOUNDED_QUEUE), "gridjobs")
         async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT_S, headers=server.headers) as http:
             (await http.post("/v1/devices", json=devices())).raise_for_status()
         process = psutil.Process(server.proc.pid)
@@ -61,6 +61,9 @@ async def bench(args: argparse.Namespace, dsn: str, workdir: Path) -> dict:
                   f"{load['req_per_s']:8.1f} req/s", file=sys.stderr)
             if stored >= args.operations:
                 break
+            if load["req_per_s"] <= 0:
+                raise RuntimeError(f"a slice accepted nothing ({load['errors']} errors); "
+                                   f"server log:\n{server.log_tail()}")
     baseline = next(s for s in samples if s["operations"] >= args.operations * BASELINE_SHARE)
     last = samples[-1]
     growth = last["rss_mib"] / baseline["rss_mib"] - 1
