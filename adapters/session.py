@@ -7,6 +7,14 @@ pymodbus 3.16 runs one transaction at a time per client (``execute`` holds an
 ``asyncio.Lock``), so a session sends its requests one after the other. The
 session takes its own lock before starting the clock, so ``timeout_s`` measures
 the wait for the device's answer and not the wait behind other units' requests.
+That lock is the whole admission: with one request on the wire at a time, a
+semaphore of ``max_inflight`` in front of it would bound nothing more.
+
+The request path is lean (it runs once per register read or write, tens of
+thousands of times in a large shed): the request runs in the caller's own task
+under ``asyncio.timeout``; a dropped connection cancels that task through a
+callback on the link's ``lost`` future instead of a second task and
+``asyncio.wait`` per request.
 """
 
 from __future__ import annotations
@@ -67,7 +75,6 @@ class GatewaySession:
         self.host = host
         self.port = port
         self._settings = settings
-        self._slots = asyncio.Semaphore(settings.max_inflight)
         self._wire = asyncio.Lock()
         self._link: _Link | None = None
         self._connect_failures = 0
@@ -113,7 +120,7 @@ class GatewaySession:
         self._drop_link()
 
     async def _request(self, *, unit_id: int, what: str, call: Call) -> ModbusPDU:
-        async with self._slots, self._wire:
+        async with self._wire:
             if self._closed:
                 raise SessionClosedError(f"session {self.host}:{self.port} is closed")
             response, seconds = await self._counted(unit_id=unit_id, what=what, call=call)
@@ -174,23 +181,24 @@ class GatewaySession:
         )
 
     async def _exchange(self, link: _Link, *, unit_id: int, what: str, call: Call) -> ModbusPDU:
-        task = asyncio.ensure_future(call(link.client))
+        if link.lost.done():
+            self._drop_link()
+            raise self._fault(FaultCode.CONNECTION_FAILED, unit_id, f"{what}: connection dropped",
+                              sent=False)
+        watch = _LostWatch(link.lost)
         try:
             async with asyncio.timeout(self._settings.timeout_s):
-                done, _ = await asyncio.wait((task, link.lost), return_when=asyncio.FIRST_COMPLETED)
+                response = await call(link.client)
         except TimeoutError as exc:
-            reason = f"{what}: no answer within {self._settings.timeout_s} s"
-            raise self._fault(FaultCode.DEVICE_TIMEOUT, unit_id, reason) from exc
-        finally:
-            await _cancel(task)
-        if task not in done:
-            self._drop_link()
-            raise self._fault(FaultCode.CONNECTION_FAILED, unit_id, f"{what}: connection dropped")
-        return self._result(task, unit_id=unit_id, what=what)
-
-    def _result(self, task: asyncio.Future[ModbusPDU], *, unit_id: int, what: str) -> ModbusPDU:
-        try:
-            return task.result()
+            if not watch.fired:
+                reason = f"{what}: no answer within {self._settings.timeout_s} s"
+                raise self._fault(FaultCode.DEVICE_TIMEOUT, unit_id, reason) from exc
+            watch.uncancel()   # the link went too: reported as the drop below
+            response = None
+        except asyncio.CancelledError:
+            if not watch.fired or not watch.uncancel():
+                raise   # cancelled by whoever awaits this request
+            response = None
         except (ConnectionException, OSError) as exc:
             self._drop_link()
             raise self._fault(FaultCode.CONNECTION_FAILED, unit_id, f"{what}: {exc}") from exc
@@ -199,6 +207,12 @@ class GatewaySession:
             raise self._fault(FaultCode.BAD_RESPONSE, unit_id, f"{what}: {exc}") from exc
         except ModbusException as exc:
             raise self._fault(FaultCode.BAD_RESPONSE, unit_id, f"{what}: {exc}") from exc
+        finally:
+            watch.close()
+        if watch.fired:
+            self._drop_link()
+            raise self._fault(FaultCode.CONNECTION_FAILED, unit_id, f"{what}: connection dropped")
+        return response
 
     def _drop_link(self) -> None:
         if self._link is not None:
@@ -209,10 +223,33 @@ class GatewaySession:
         return DeviceFault(code, f"{self.host}:{self.port} unit {unit_id}: {reason}", sent=sent)
 
 
-async def _cancel(task: asyncio.Future[ModbusPDU]) -> None:
-    if not task.done():
-        task.cancel()
-        await asyncio.wait((task,))
+class _LostWatch:
+    """While open: the link's loss cancels the current task (once), and says so.
+
+    A callback of a done future runs later, from the loop; `close` makes a late
+    one do nothing, so it never cancels what the task does after the request.
+    """
+
+    def __init__(self, lost: asyncio.Future[None]) -> None:
+        self._lost = lost
+        self._task = asyncio.current_task()
+        self._open = True
+        self.fired = False
+        lost.add_done_callback(self._on_lost)
+
+    def _on_lost(self, _: asyncio.Future[None]) -> None:
+        if self._open and not self.fired and self._task is not None:
+            self.fired = True
+            self._task.cancel()
+
+    def uncancel(self) -> bool:
+        """Take back our own cancellation; False when someone else's is pending too."""
+        assert self._task is not None
+        return self._task.uncancel() == 0
+
+    def close(self) -> None:
+        self._open = False
+        self._lost.remove_done_callback(self._on_lost)
 
 
 def _exception_name(response: ModbusPDU) -> str:

@@ -1,20 +1,22 @@
-"""Benchmark: how fast gridjobs accepts operations, against a bare Starlette + asyncpg app.
+"""Benchmark: how fast gridjobs accepts operations, side by side with its peers.
 
-    python bench/intake.py [--requests 2000] [--concurrency 32] [--rounds 3]
-                           [--database-url URL] [--json]
+    python bench/intake.py [--seconds 10] [--connections 32] [--runs 1]
+                           [--variants ceiling,celery,procrastinate,gridjobs]
+                           [--workers 1] [--database-url URL] [--json]
 
-gridjobs runs as `gridjobs serve --intake-only` (it stores operations and runs
-none; no Ray). The load is `--requests` POSTs of a valid load_shed, each with
-its own Idempotency-Key, from `--concurrency` workers, each with its own
-httpx.AsyncClient; every request's latency is recorded and anything but a
-202 is counted as an error. The ceiling, in the same run and on the same
-database, is the smallest app that could do the job: the same uvicorn set-up,
-one POST endpoint that parses the JSON and makes ONE asyncpg INSERT. It runs
-as a subprocess of this script:
+Every variant is a Starlette app under uvicorn (1 worker unless `--workers`)
+in its own process, on the same database server, loaded in turn by wrk
+(`--connections` keep-alive connections, 2 threads, `--seconds` each); every
+POST carries a new Idempotency-Key (a Lua counter per wrk thread):
 
-    python bench/intake.py --ceiling-server --port P --database-url URL
+* ceiling: one POST that parses the JSON and makes ONE asyncpg INSERT;
+* celery: Celery `send_task` to the machine's Redis (`--redis-url`);
+* procrastinate: procrastinate `defer_async` on the same PostgreSQL;
+* gridjobs: `gridjobs serve --intake-only` (stores operations, runs none).
 
-The two take turns under the identical load, `--rounds` times each.
+The peers run as subprocesses of this script:
+
+    python bench/intake.py --peer-server NAME --port P --database-url URL
 """
 
 from __future__ import annotations
@@ -23,14 +25,13 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections import Counter
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -43,20 +44,24 @@ from starlette.routing import Route
 
 from gridjobs import logs
 from gridjobs.store.database import COMMAND_TIMEOUT_S, POOL_MAX_SIZE, POOL_MIN_SIZE
+from profiles import Profiler
 from services import (
     HOST, HttpServer, bench_database, exit_on_sigterm, free_port, gridjobs_serve, source_revision,
 )
 
-DEFAULT_REQUESTS = 2000
-DEFAULT_CONCURRENCY = 32
-DEFAULT_ROUNDS = 3
+DEFAULT_SECONDS = 10
+DEFAULT_CONNECTIONS = 32
+WRK_THREADS = 2
+WARMUP_SECONDS = 2
 DEVICES = 10
 FEEDER = "F1"
-LOAD_TIMEOUT_S = 600.0
 HTTP_TIMEOUT_S = 30.0
-WARMUP_PER_WORKER = 4              # untimed requests first: every connection opened on both sides
-ERRORS_SHOWN = 5
-ONE_CONNECTION = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+WRK_TIMEOUT_S = 5
+VARIANTS = ("ceiling", "celery", "procrastinate", "gridjobs")
+PEER_QUEUE = "bench_intake"
+# An intake-only gridjobs never drains its queue: without this, the admission gate's bulk
+# bound (10,000 queued) would refuse part of a long run (503), which the peers never do.
+UNBOUNDED_QUEUE = {"GRIDJOBS_BULK_QUEUE_MAX": "100000000", "GRIDJOBS_GRID_QUEUE_MAX": "100000000"}
 
 CEILING_TABLE = """
 CREATE TABLE IF NOT EXISTS bench_intake_ceiling (
@@ -67,10 +72,18 @@ CREATE TABLE IF NOT EXISTS bench_intake_ceiling (
 CEILING_INSERT = "INSERT INTO bench_intake_ceiling (id, body) VALUES ($1, $2::jsonb)"
 
 
-# -- the ceiling server (runs in its own process) ----------------------------------------
+# -- the peers (each runs in its own process) ----------------------------------------------
 
-def ceiling_app(dsn: str) -> Starlette:
-    """One POST that parses JSON and makes one INSERT; a /readyz for the harness."""
+def _app(accept, lifespan) -> Starlette:
+    async def readyz(request: Request) -> Response:
+        return JSONResponse({"status": "ready"})
+
+    return Starlette(routes=[Route("/v1/operations", accept, methods=["POST"]),
+                             Route("/readyz", readyz, methods=["GET"])], lifespan=lifespan)
+
+
+def ceiling_app(dsn: str, redis_url: str) -> Starlette:
+    """One POST that parses JSON and makes one INSERT, with gridjobs' pool size."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
@@ -86,57 +99,109 @@ def ceiling_app(dsn: str) -> Starlette:
         await request.app.state.pool.execute(CEILING_INSERT, op_id, json.dumps(body))
         return JSONResponse({"id": str(op_id), "status": "queued"}, status_code=202)
 
-    async def readyz(request: Request) -> Response:
-        return JSONResponse({"status": "ready"})
-
-    routes = [Route("/v1/operations", accept, methods=["POST"]),
-              Route("/readyz", readyz, methods=["GET"])]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return _app(accept, lifespan)
 
 
-def serve_ceiling(dsn: str, port: int) -> None:
+def celery_app(dsn: str, redis_url: str) -> Starlette:
+    """Celery's producer side: `send_task` to Redis (no worker runs; the queue is deleted after)."""
+    from celery import Celery
+
+    celery = Celery("bench", broker=redis_url)
+    celery.conf.broker_connection_timeout = 5
+    celery.conf.broker_transport_options = {"socket_timeout": 5, "socket_connect_timeout": 5}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        with celery.connection_for_write() as conn:   # fail fast if Redis is not there
+            conn.ensure_connection(max_retries=1)
+        yield
+
+    async def accept(request: Request) -> Response:
+        body = await request.json()
+        op_id = str(uuid.uuid4())
+        # As a Celery user would write it in an async view: the call blocks the loop for one
+        # Redis round trip (Celery has no asyncio producer).
+        celery.send_task("gridjobs.load_shed", kwargs=body, task_id=op_id, queue=PEER_QUEUE)
+        return JSONResponse({"id": op_id, "status": "queued"}, status_code=202)
+
+    return _app(accept, lifespan)
+
+
+def procrastinate_app(dsn: str, redis_url: str) -> Starlette:
+    """procrastinate's `defer_async`, its schema applied to the bench database."""
+    import procrastinate
+
+    app_ = procrastinate.App(connector=procrastinate.PsycopgConnector(
+        conninfo=dsn, min_size=POOL_MIN_SIZE, max_size=POOL_MAX_SIZE, timeout=COMMAND_TIMEOUT_S))
+
+    @app_.task(name="gridjobs.load_shed", queue=PEER_QUEUE)
+    def load_shed(**params) -> None:   # never runs here: no worker
+        return None
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        async with app_.open_async():
+            await _apply_procrastinate_schema(app_, dsn)
+            yield
+
+    async def accept(request: Request) -> Response:
+        body = await request.json()
+        job_id = await load_shed.defer_async(**body)
+        return JSONResponse({"id": job_id, "status": "queued"}, status_code=202)
+
+    return _app(accept, lifespan)
+
+
+async def _apply_procrastinate_schema(app_, dsn: str) -> None:
+    conn = await asyncpg.connect(dsn, timeout=COMMAND_TIMEOUT_S)
+    try:
+        present = await conn.fetchval("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+    finally:
+        await conn.close()
+    if not present:
+        await app_.schema_manager.apply_schema_async()
+
+
+PEERS = {"ceiling": ceiling_app, "celery": celery_app, "procrastinate": procrastinate_app}
+
+
+def serve_peer(name: str, dsn: str, redis_url: str, port: int) -> None:
     """Served by uvicorn exactly as gridjobs.serve.build_server configures it."""
-    config = uvicorn.Config(ceiling_app(dsn), host=HOST, port=port, log_config=None,
+    config = uvicorn.Config(PEERS[name](dsn, redis_url), host=HOST, port=port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=10)
     asyncio.run(uvicorn.Server(config).serve())
 
 
-# -- the load --------------------------------------------------------------------------
+# -- the load: wrk ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Load:
-    seconds: float
-    latencies_s: list[float]
-    statuses: dict[str, int]
-    errors: list[str]
-
-    @property
-    def accepted(self) -> int:
-        return self.statuses.get("202", 0)
-
-    @classmethod
-    def merged(cls, loads: list["Load"]) -> "Load":
-        statuses: Counter[str] = Counter()
-        for load in loads:
-            statuses.update(load.statuses)
-        return cls(sum(x.seconds for x in loads), [t for x in loads for t in x.latencies_s],
-                   dict(statuses), [e for x in loads for e in x.errors][:ERRORS_SHOWN])
-
-    def figures(self) -> dict:
-        ordered = sorted(self.latencies_s)
-        return {
-            "requests": len(ordered), "accepted": self.accepted,
-            "seconds": round(self.seconds, 3),
-            "ops_per_s": round(self.accepted / self.seconds, 1),
-            "p50_ms": round(_quantile(ordered, 0.50) * 1000, 2),
-            "p99_ms": round(_quantile(ordered, 0.99) * 1000, 2),
-            "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
-            "statuses": self.statuses, "errors": self.errors,
-        }
-
-
-def _quantile(ordered: list[float], q: float) -> float:
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+WRK_SCRIPT = r"""
+-- Each request a new Idempotency-Key: run prefix, thread number, counter.
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+function init(args)
+  prefix = args[1] .. "-" .. tid .. "-"
+  counter = 0
+  wrk.method = "POST"
+  wrk.body = args[2]
+  wrk.headers["Content-Type"] = "application/json"
+end
+function request()
+  counter = counter + 1
+  wrk.headers["Idempotency-Key"] = prefix .. counter
+  return wrk.format(nil, "/v1/operations")
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\nWRK_JSON {"requests":%d,"duration_us":%d,"status_errors":%d,"connect":%d,"read":%d,' ..
+    '"write":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
 
 
 def shed_body() -> dict:
@@ -145,38 +210,49 @@ def shed_body() -> dict:
     }}
 
 
-async def drive(clients: list[httpx.AsyncClient], *, requests: int, run: str) -> Load:
-    """`requests` POSTs, one worker per client; every key is unique."""
-    body = shed_body()
-    indices = iter(range(requests))   # shared: each worker takes the next index
-    latencies: list[float] = []
-    statuses: Counter[str] = Counter()
-    errors: list[str] = []
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        for index in indices:
-            status, detail, seconds = await _post(client, body, f"{run}-{index}")
-            latencies.append(seconds)
-            statuses[status] += 1
-            if detail and len(errors) < ERRORS_SHOWN:
-                errors.append(f"{status}: {detail}")
-
-    started = time.perf_counter()
-    async with asyncio.timeout(LOAD_TIMEOUT_S):
-        await asyncio.gather(*(worker(c) for c in clients))
-    return Load(time.perf_counter() - started, latencies, dict(statuses), errors)
+def wrk_command(url: str, script: Path, *, seconds: float, connections: int, threads: int,
+                headers: dict[str, str]) -> list[str]:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={WRK_TIMEOUT_S}s",
+           "-s", str(script)]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    return cmd + [url, "--", uuid.uuid4().hex[:12], json.dumps(shed_body())]
 
 
-async def _post(client: httpx.AsyncClient, body: dict, key: str) -> tuple[str, str, float]:
-    started = time.perf_counter()
+async def run_wrk(targets: list[HttpServer], script: Path, *, seconds: float,
+                  connections: int) -> dict:
+    """One wrk per target (the connections split between them), all at once; summed."""
+    per = max(1, connections // len(targets))
+    threads = min(WRK_THREADS, per)
+    procs = [await asyncio.create_subprocess_exec(
+        *wrk_command(t.url, script, seconds=seconds, connections=per, threads=threads,
+                     headers=t.headers),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT) for t in targets]
     try:
-        response = await client.post("/v1/operations", json=body, headers={"Idempotency-Key": key})
-    except httpx.HTTPError as exc:
-        return type(exc).__name__, str(exc)[:200], time.perf_counter() - started
-    seconds = time.perf_counter() - started
-    detail = "" if response.status_code == 202 else response.text[:200]
-    return str(response.status_code), detail, seconds
+        async with asyncio.timeout(seconds + WRK_TIMEOUT_S + 30):
+            outputs = [(await p.communicate())[0].decode(errors="replace") for p in procs]
+    finally:
+        for p in procs:
+            if p.returncode is None:
+                p.kill()
+                await p.wait()
+    results = []
+    for out in outputs:
+        match = re.search(r"^WRK_JSON (.*)$", out, re.M)
+        if match is None:
+            raise RuntimeError(f"wrk printed no figures:\n{out[-2000:]}")
+        results.append(json.loads(match.group(1)))
+    requests = sum(r["requests"] for r in results)
+    errors = sum(r[k] for r in results for k in ("status_errors", "connect", "read", "write", "timeout"))
+    seconds_run = max(r["duration_us"] for r in results) / 1e6
+    return {"requests": requests, "errors": errors, "seconds": round(seconds_run, 2),
+            "req_per_s": round((requests - errors) / seconds_run, 1),
+            # several wrk at once: the worst of their quantiles (no merged histogram)
+            "p50_ms": round(max(r["p50_us"] for r in results) / 1000, 2),
+            "p99_ms": round(max(r["p99_us"] for r in results) / 1000, 2)}
 
+
+# -- the servers ------------------------------------------------------------------------
 
 def devices() -> list[dict]:
     return [{"id": f"bench-{i:03d}", "profile": "controllable_load", "host": HOST, "port": i,
@@ -197,106 +273,127 @@ async def started(stack: AsyncExitStack, server: HttpServer, name: str) -> HttpS
     return server
 
 
-async def workers(stack: AsyncExitStack, url: str, concurrency: int,
-                  headers: dict[str, str] | None = None) -> list[httpx.AsyncClient]:
-    """One one-connection client per worker.
-
-    One client shared by 32 workers spends its time in httpcore's pool (on
-    this machine it capped both servers near 350 requests/s, the bare app
-    included), so the load generator, not the server, would be measured.
-    """
-    return [await stack.enter_async_context(
-        httpx.AsyncClient(base_url=url, limits=ONE_CONNECTION, timeout=HTTP_TIMEOUT_S, headers=headers))
-        for _ in range(concurrency)]
+async def servers(stack: AsyncExitStack, name: str, args: argparse.Namespace, dsn: str,
+                  workdir: Path) -> list[HttpServer]:
+    """`args.processes` servers of the variant, each its own process and port."""
+    out = []
+    for index in range(args.processes):
+        port = free_port()
+        if name == "gridjobs":
+            server = gridjobs_serve(dsn, port=port, log_path=workdir / f"gridjobs-{index}.log",
+                                    intake_only=True, env=UNBOUNDED_QUEUE)
+        else:
+            server = HttpServer([sys.executable, str(Path(__file__).resolve()), "--peer-server", name,
+                                 "--port", str(port), "--database-url", dsn,
+                                 "--redis-url", args.redis_url],
+                                port=port, log_path=workdir / f"{name}-{index}.log")
+        out.append(await started(stack, server, f"{name}-{index}"))
+        if name == "gridjobs" and index == 0:
+            async with httpx.AsyncClient(base_url=server.url, timeout=HTTP_TIMEOUT_S,
+                                         headers=server.headers) as http:
+                (await http.post("/v1/devices", json=devices())).raise_for_status()
+    return out
 
 
 async def bench(args: argparse.Namespace, dsn: str, workdir: Path) -> dict:
-    """Both servers up at once, loaded in turn (ABBA order), `--rounds` times each.
-
-    Only one is ever under load, and the idle one costs nothing; taking turns
-    spreads whatever else the machine is doing over both sides.
-    """
+    """Every variant up at once, loaded in turn (the order reversed every other run)."""
+    script = workdir / "intake.lua"
+    script.write_text(WRK_SCRIPT)
+    runs: dict[str, list[dict]] = {name: [] for name in args.variants}
     async with AsyncExitStack() as stack:
-        gridjobs = await started(stack, gridjobs_serve(
-            dsn, port=free_port(), log_path=workdir / "gridjobs.log", intake_only=True), "gridjobs")
-        async with httpx.AsyncClient(base_url=gridjobs.url, timeout=HTTP_TIMEOUT_S, headers=gridjobs.headers) as http:
-            (await http.post("/v1/devices", json=devices())).raise_for_status()
-        port = free_port()
-        ceiling = await started(stack, HttpServer(
-            [sys.executable, str(Path(__file__).resolve()), "--ceiling-server", "--port", str(port),
-             "--database-url", dsn], port=port, log_path=workdir / "ceiling.log"), "ceiling")
-        sides = {"gridjobs": await workers(stack, gridjobs.url, args.concurrency, gridjobs.headers),
-                 "ceiling": await workers(stack, ceiling.url, args.concurrency)}
-        loads: dict[str, list[Load]] = {name: [] for name in sides}
-        for name, clients in sides.items():  # untimed: opens every connection on both sides
-            await drive(clients, requests=WARMUP_PER_WORKER * args.concurrency, run=f"{name}-warmup")
-        for index in range(args.rounds):
-            order = list(sides) if index % 2 == 0 else list(reversed(sides))
+        if "celery" in args.variants:
+            stack.push_async_callback(_drop_redis_queue, args.redis_url)
+        targets = {name: await servers(stack, name, args, dsn, workdir) for name in args.variants}
+        for name, servers_ in targets.items():   # untimed: connections, caches, JIT of the pools
+            await run_wrk(servers_, script, seconds=WARMUP_SECONDS, connections=args.connections)
+        for index in range(args.runs):
+            order = list(targets) if index % 2 == 0 else list(reversed(targets))
             for name in order:
-                loads[name].append(await drive(sides[name], requests=args.requests,
-                                               run=f"{name}-{uuid.uuid4().hex[:8]}"))
-    return figures(args, Load.merged(loads["gridjobs"]), Load.merged(loads["ceiling"]),
-                   {name: [round(x.accepted / x.seconds, 1) for x in runs] for name, runs in loads.items()})
+                runs[name].append(await run_wrk(targets[name], script, seconds=args.seconds,
+                                                connections=args.connections))
+        profiles = {}
+        for name in args.profile:   # after the timed runs: py-spy costs CPU
+            profiler = Profiler(targets[name][0].proc.pid, args.seconds, workdir / f"{name}.spy")
+            with profiler:
+                await run_wrk(targets[name], script, seconds=args.seconds, connections=args.connections)
+            profiles[name] = profiler.report(f"profile of {name} (process 1) under the same load")
+    return {"seconds": args.seconds, "connections": args.connections, "processes": args.processes,
+            "revision": source_revision(), "runs": runs, "profiles": profiles}
 
 
-def figures(args: argparse.Namespace, gridjobs: Load, ceiling: Load, per_round: dict) -> dict:
-    g, c = gridjobs.figures(), ceiling.figures()
-    g["rounds_ops_per_s"], c["rounds_ops_per_s"] = per_round["gridjobs"], per_round["ceiling"]
-    return {
-        "requests": args.requests, "concurrency": args.concurrency, "rounds": args.rounds,
-        "revision": source_revision(), "gridjobs": g, "ceiling": c,
-        "throughput_ratio": _ratio(c["ops_per_s"], g["ops_per_s"]),
-        "p50_ratio": _ratio(g["p50_ms"], c["p50_ms"]),
-        "p99_ratio": _ratio(g["p99_ms"], c["p99_ms"]),
-    }
+async def _drop_redis_queue(redis_url: str) -> None:
+    import redis.asyncio as aioredis
 
-
-def _ratio(a: float, b: float) -> float | None:
-    return round(a / b, 2) if b else None
+    client = aioredis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        await client.delete(PEER_QUEUE)
+    finally:
+        await client.aclose()
 
 
 def report(f: dict) -> str:
-    def line(name: str, s: dict) -> str:
-        return (f"{name:<9}: {s['ops_per_s']:8.1f} accepted ops/s  p50 {s['p50_ms']:7.2f} ms  "
-                f"p99 {s['p99_ms']:7.2f} ms  ({s['accepted']}/{s['requests']} x 202 "
-                f"in {s['seconds']:.3f} s)")
-    lines = [f"intake: {f['rounds']} rounds of {f['requests']} POST /v1/operations per side, "
-             f"{f['concurrency']} concurrent workers; gridjobs {f['revision']}",
-             line("gridjobs", f["gridjobs"]), line("ceiling", f["ceiling"]),
-             f"per round ops/s: gridjobs {f['gridjobs']['rounds_ops_per_s']}, "
-             f"ceiling {f['ceiling']['rounds_ops_per_s']}",
-             f"ratios   : throughput ceiling/gridjobs {f['throughput_ratio']}, "
-             f"p50 gridjobs/ceiling {f['p50_ratio']}, p99 gridjobs/ceiling {f['p99_ratio']}"]
-    for name in ("gridjobs", "ceiling"):
-        side = f[name]
-        if side["accepted"] != side["requests"]:
-            lines.append(f"{name} errors: {side['statuses']} {side['errors']}")
+    runs = f["runs"]
+    ceiling = runs.get("ceiling")
+    lines = [f"intake: wrk {f['connections']} connections x {f['seconds']} s per run, "
+             f"{len(next(iter(runs.values())))} run(s) per variant, {f['processes']} process(es) each; "
+             f"gridjobs {f['revision']}",
+             f"{'variant':<14}{'run':>4}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+             f"{'x ceiling':>11}{'p99 x ceil':>12}"]
+    for name, results in runs.items():
+        for index, r in enumerate(results):
+            tail = ""
+            if ceiling:
+                c = ceiling[index]
+                tail = f"{r['req_per_s'] / c['req_per_s']:>11.2f}{r['p99_ms'] / c['p99_ms']:>12.2f}"
+            lines.append(f"{name:<14}{index + 1:>4}{r['req_per_s']:>10.1f}{r['p50_ms']:>9.2f}"
+                         f"{r['p99_ms']:>9.2f}{r['errors']:>8}{tail}")
+    if "gridjobs" in runs:
+        peers = [n for n in ("celery", "procrastinate") if n in runs]
+        for index, g in enumerate(runs["gridjobs"]):
+            if peers:
+                best = max(runs[n][index]["req_per_s"] for n in peers)
+                lines.append(f"run {index + 1}: gridjobs / faster job queue = {g['req_per_s'] / best:.2f}")
+    lines += f.get("profiles", {}).values()
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/intake.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--requests", type=int, default=DEFAULT_REQUESTS)
-    p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
+    p.add_argument("--seconds", type=int, default=DEFAULT_SECONDS)
+    p.add_argument("--connections", type=int, default=DEFAULT_CONNECTIONS)
+    p.add_argument("--runs", type=int, default=1, help="timed wrk runs per variant, in turns")
+    p.add_argument("--processes", type=int, default=1,
+                   help="server processes per variant (one wrk each, connections split)")
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   type=lambda v: [x for x in v.split(",") if x])
     p.add_argument("--database-url", default=os.environ.get("GRIDJOBS_DATABASE_URL"),
                    help="PostgreSQL server to create a throwaway database on "
                         "(default: GRIDJOBS_DATABASE_URL, else embedded PostgreSQL)")
-    p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS,
-                   help=f"timed loads per side, taken in turns (default {DEFAULT_ROUNDS})")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    p.add_argument("--profile", default="", type=lambda v: [x for x in v.split(",") if x],
+                   help="variants to profile with py-spy in an extra, untimed run (e.g. gridjobs)")
     p.add_argument("--json", action="store_true", help="also print one JSON line of figures")
-    p.add_argument("--ceiling-server", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--peer-server", choices=sorted(PEERS), help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if min(args.requests, args.concurrency, args.rounds) < 1:
-        p.error("--requests, --concurrency and --rounds must be at least 1")
+    unknown = set(args.variants) - set(VARIANTS)
+    if set(args.profile) - set(args.variants):
+        p.error("--profile names variants that are not run")
+    if unknown:
+        p.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
+    if min(args.seconds, args.connections, args.runs, args.processes) < 1:
+        p.error("--seconds, --connections, --runs and --processes must be at least 1")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.ceiling_server:  # uvicorn handles SIGTERM itself
-        serve_ceiling(args.database_url, args.port)
+    if args.peer_server:  # uvicorn handles SIGTERM itself
+        serve_peer(args.peer_server, args.database_url, args.redis_url, args.port)
         return 0
+    if shutil.which("wrk") is None:
+        print("bench/intake.py needs wrk (apt-get install wrk)", file=sys.stderr)
+        return 2
     exit_on_sigterm()
     logs.configure(level="info")  # to stderr; stdout carries the figures
     with tempfile.TemporaryDirectory(prefix="gridjobs-bench-intake-") as tmp:

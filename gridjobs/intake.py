@@ -19,10 +19,12 @@ from gridjobs.admission.gate import QueueGate
 from gridjobs.admission.lanes import Lane, lane_of
 from gridjobs.admission.refusal import refusal
 from gridjobs.config import EMERGENCY_PRIORITY
-from gridjobs.errors import ValidationFailed, quoted
+from gridjobs.errors import Forbidden, ValidationFailed, quoted
 from gridjobs.kinds import KINDS, OperationKind
 from gridjobs.metrics import ADMISSION_REFUSED
 from gridjobs.profiles import ProfileCatalog
+from gridjobs.store.device_index import DeviceIndex
+from gridjobs.store.group_commit import GroupCommit
 from gridjobs.store.operations import NewOperation, Submitted, accepted_before, submit
 from gridjobs.validation import text, validate
 from gridjobs.webhooks.endpoints import Owner, check_callback
@@ -30,6 +32,7 @@ from gridjobs.webhooks.endpoints import Owner, check_callback
 MAX_KEY_LENGTH = 255
 MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY = -100, 100, 0
 IdempotencyKey = text(max_length=MAX_KEY_LENGTH)
+_KEY_ADAPTER = TypeAdapter(IdempotencyKey)   # built once: a TypeAdapter builds its schema when made
 
 
 class CallbackIn(BaseModel):
@@ -83,7 +86,7 @@ def check_key(key: str | None) -> str | None:
     """Idempotency-Key (or X-Request-ID): 1 to MAX_KEY_LENGTH printable characters."""
     if key is None:
         return None
-    return validate(TypeAdapter(IdempotencyKey), key, prefix="Idempotency-Key")
+    return validate(_KEY_ADAPTER, key, prefix="Idempotency-Key")
 
 
 @dataclass(frozen=True)
@@ -103,9 +106,11 @@ class Caller:
 
 
 async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: ProfileCatalog,
-                 caller: Caller, gate: QueueGate | None = None, reserved_slot: bool = False) -> Submitted:
-    """Validate, authorize, admit by lane (`gate`; None admits everything), then store in
-    one transaction (the area of responsibility is checked inside it).
+                 caller: Caller, gate: QueueGate | None = None, reserved_slot: bool = False,
+                 index: DeviceIndex | None = None, batcher: GroupCommit | None = None) -> Submitted:
+    """Validate, authorize, admit by lane (`gate`; None admits everything), check the scope
+    (against `index`, the registry in memory, when there is one) and the area of
+    responsibility, then store in one statement (in the next group commit, with `batcher`).
 
     `reserved_slot`: the request holds an in-flight slot kept for the grid lane.
     """
@@ -114,13 +119,13 @@ async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: Pr
     caller.authorize(checked)
     checked = replace(checked, new=replace(checked.new, submitted_by=caller.principal.name))
     if gate is None:
-        return await _store(pool, checked, body, key, profiles, caller.principal)
+        return await _store(pool, checked, body, key, profiles, caller.principal, index, batcher)
     decision = gate.take(checked.new.kind, checked.new.priority, reserved_slot=reserved_slot)
     if not decision.admitted:
         return await _refused(pool, body, key, decision, caller.principal)
     committed = False
     try:
-        submitted = await _store(pool, checked, body, key, profiles, caller.principal)
+        submitted = await _store(pool, checked, body, key, profiles, caller.principal, index, batcher)
         committed = not submitted.replayed
     finally:
         gate.settle(decision, committed=committed)
@@ -128,12 +133,18 @@ async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: Pr
 
 
 async def _store(pool: asyncpg.Pool, checked: Checked, body: Any, key: str | None,
-                 profiles: ProfileCatalog, principal: Principal) -> Submitted:
+                 profiles: ProfileCatalog, principal: Principal, index: DeviceIndex | None,
+                 batcher: GroupCommit | None) -> Submitted:
     async def in_scope(conn: asyncpg.Connection) -> frozenset[str]:
+        if index is not None and index.usable:
+            try:
+                return await _scope_feeders(index.view(conn), checked, profiles, principal)
+            except (ValidationFailed, Forbidden):
+                pass   # a refusal is only believed from the registry itself (the index may lag)
         return await _scope_feeders(conn, checked, profiles, principal)
 
     submitted = await submit(pool, checked.new, validate=in_scope, idempotency_key=key,
-                             request_hash=request_hash(body))
+                             request_hash=request_hash(body), batcher=batcher)
     if submitted.replayed:  # a key is no way into another principal's area
         policy.require_area(principal, set(submitted.operation.feeders), "the operation")
     return submitted

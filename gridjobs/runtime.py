@@ -31,6 +31,8 @@ from gridjobs.device_keys.keyring import Keyring, open_keyring
 from gridjobs.device_keys.master import MasterKey, load_master_key
 from gridjobs.kinds import KINDS
 from gridjobs.outbox.service import Outbox, open_outbox
+from gridjobs.store.device_index import DeviceIndex
+from gridjobs.store.group_commit import GroupCommit
 from gridjobs.profiles import ProfileCatalog
 from gridjobs.run.context import RunPorts
 from gridjobs.run.postgres import PgDevices, PgFirmware
@@ -55,6 +57,8 @@ class Runtime:
     gate: QueueGate | None = None      # admission by lane; None: admit everything
     access: AccessControl | None = None  # identities, budgets, the request audit
     outbox: Outbox | None = None         # event streams, the webhook relay and delivery workers
+    devices_index: DeviceIndex | None = None  # the registry in memory for the intake's scope check
+    submissions: GroupCommit | None = None    # group commit of accepted operations
 
     async def readiness(self) -> dict[str, str]:
         checks = {}
@@ -125,12 +129,16 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
     shards = None
     dispatcher = None
     access = None
+    devices_index = None
+    submissions = GroupCommit(pool)
     try:
         applied = await migrate(pool)
         log.info("schema_ready", migrations_applied=applied)
         keyring = await open_keyring(pool, master) if master else None
         access = open_access(settings, pool)
         await access.start()
+        devices_index = DeviceIndex(settings.database_url)
+        await devices_index.start()
         if settings.bootstrap_admin_token:
             await ensure_admin_token(pool, settings.data_dir)
         if execute:
@@ -147,12 +155,16 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
         running = (lambda: dispatcher.running) if dispatcher is not None else None
         async with (open_monitors(settings, gate, shards=shards, running=running),
                     open_outbox(settings, pool, keyring) as outbox):
-            yield Runtime(settings, pool, shards, dispatcher, profiles, keyring, gate, access, outbox)
+            yield Runtime(settings, pool, shards, dispatcher, profiles, keyring, gate, access, outbox,
+                          devices_index, submissions)
     finally:
         if dispatcher is not None:
             await dispatcher.stop()
         if access is not None:
             await access.close()
+        if devices_index is not None:
+            await devices_index.close()
+        await submissions.close()
         if shards is not None:
             await shards.close()
         await pool.close()

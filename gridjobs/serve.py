@@ -16,6 +16,7 @@ from typing import AsyncIterator
 
 import structlog
 import uvicorn
+import uvloop
 
 from gridjobs.api.app import create_app
 from gridjobs.bootstrap import database
@@ -110,4 +111,6 @@ def serve(settings: Settings, *, execute: bool = True) -> None:
             return
         log.info("serving", host=resolved.host, port=resolved.port, shards=resolved.shards,
                  execute=execute, drain_s=resolved.drain_s)
-        asyncio.run(build_server(resolved, execute=execute, stop=stop).serve(sockets=[sock]))
+        # uvloop: the serving loop in libuv (uvicorn picks httptools itself, being installed).
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(build_server(resolved, execute=execute, stop=stop).serve(sockets=[sock]))

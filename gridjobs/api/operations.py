@@ -9,6 +9,7 @@ from gridjobs import intake
 from gridjobs.access import policy
 from gridjobs.access.policy import Action
 from gridjobs.access.roles import Principal
+from gridjobs.api.fast_json import FastJSONResponse
 from gridjobs.api.inflight import holds_reserve
 from gridjobs.api.principal import principal_of, visible
 from gridjobs.api.parsing import decode_cursor, encode_cursor, path_uuid, query, read_json
@@ -37,7 +38,7 @@ def _location(op: Operation) -> str:
 def _render(op: Operation, status_code: int = 200, **headers: str) -> Response:
     if not op.terminal:
         headers["Retry-After"] = RETRY_AFTER_S
-    return JSONResponse(OperationOut.of(op), status_code=status_code, headers=headers)
+    return FastJSONResponse(OperationOut.of(op), status_code=status_code, headers=headers)
 
 
 def _caller(request: Request) -> intake.Caller:
@@ -54,7 +55,9 @@ async def submit(request: Request) -> Response:
     key = request.headers.get("idempotency-key") or request.headers.get("x-request-id")
     submitted = await intake.accept(_pool(request), body, key=key, profiles=_profiles(request),
                                     caller=_caller(request), gate=request.app.state.runtime.gate,
-                                    reserved_slot=holds_reserve(request))
+                                    reserved_slot=holds_reserve(request),
+                                    index=getattr(request.app.state.runtime, "devices_index", None),
+                                    batcher=getattr(request.app.state.runtime, "submissions", None))
     op = submitted.operation
     request.state.audit_target = str(op.id)
     headers = {"Location": _location(op), "Operation-Location": _location(op)}
@@ -80,7 +83,7 @@ async def list_all(request: Request) -> Response:
                                       area=principal_of(request).feeders)
     last = ops[-1] if len(ops) == q.limit else None
     next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)]) if last else None
-    return JSONResponse({"items": [OperationOut.of(o) for o in ops], "next_cursor": next_cursor})
+    return FastJSONResponse({"items": [OperationOut.of(o) for o in ops], "next_cursor": next_cursor})
 
 
 async def list_devices(request: Request) -> Response:

@@ -82,6 +82,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset query on release (one round trip per use of the pool): gridjobs never
+    changes a pool connection's session state (no SET, LISTEN or session advisory lock:
+    LISTEN has its own connection, locks are transaction-scoped). asyncpg still rolls
+    back an open transaction and drops listener callbacks on release."""
+
+
 async def create_pool(
     dsn: str, *, min_size: int = POOL_MIN_SIZE, max_size: int = POOL_MAX_SIZE
 ) -> asyncpg.Pool:
@@ -93,6 +100,7 @@ async def create_pool(
             command_timeout=COMMAND_TIMEOUT_S,
             timeout=CONNECT_TIMEOUT_S,
             init=_init_connection,
+            reset=_keep_session,
         )
     except (OSError, asyncpg.PostgresError) as exc:
         raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc

@@ -9,6 +9,7 @@ import asyncpg
 from gridjobs.errors import NotFound
 from gridjobs.records import Device
 from gridjobs.store.database import translated
+from gridjobs.store.device_index import registry_changed
 from gridjobs.store.queries import Q
 
 
@@ -24,6 +25,8 @@ async def upsert_devices(pool: asyncpg.Pool, devices: Sequence[Device]) -> list[
     """Upsert all devices in one transaction: all or nothing."""
     async with pool.acquire() as conn, conn.transaction():
         rows = [await conn.fetchrow(Q["upsert_device"], *_args(d)) for d in devices]
+        await conn.execute(Q["notify_devices"])   # other processes' device indexes
+    registry_changed()                            # this process's, at once
     return [Device.from_row(r) for r in rows]
 
 
@@ -50,6 +53,11 @@ async def list_devices(
 async def devices_in_scope(
     conn: asyncpg.Connection | asyncpg.Pool, *, device_ids: Sequence[str] | None, feeders: Sequence[str] | None
 ) -> list[Device]:
+    cached_scope = getattr(conn, "cached_scope", None)   # a device index's view (intake)
+    if cached_scope is not None:
+        found = await cached_scope(device_ids=device_ids, feeders=feeders)
+        if found is not None:
+            return found
     if device_ids is not None:
         rows = await conn.fetch(Q["devices_by_ids"], list(device_ids))
     else:

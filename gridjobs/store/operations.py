@@ -10,15 +10,16 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from gridjobs.errors import (
-    Conflict, IdempotencyInFlight, IdempotencyMismatch, NotFound,
+    Conflict, Forbidden, IdempotencyInFlight, IdempotencyMismatch, NotFound, ValidationFailed,
 )
 from gridjobs.records import Operation, Outcome
 from gridjobs.store.database import translated
+from gridjobs.store.group_commit import GroupCommit
 from gridjobs.store.queries import Q
 
 IDEMPOTENCY_TTL_S = 24 * 3600.0
 
-# Runs in the submission's transaction; returns the feeders the operation reaches.
+# Runs before the submission's statement; returns the feeders the operation reaches.
 Validator = Callable[[asyncpg.Connection], Awaitable[frozenset[str]]]
 # Runs in a cancel's or resume's transaction, with the locked row; raises to refuse.
 Authorizer = Callable[["Locked"], None]
@@ -60,48 +61,61 @@ async def submit(
     idempotency_key: str | None = None,
     request_hash: str = "",
     key_ttl_s: float = IDEMPOTENCY_TTL_S,
+    batcher: GroupCommit | None = None,
 ) -> Submitted:
-    """Insert the operation (and its idempotency key) in one transaction.
+    """Validate, then insert the operation (and its idempotency key) in ONE statement;
+    with a `batcher`, in the next batch of submissions (group commit), still one statement.
 
-    `validate` runs inside the transaction (scope checks against the device
-    registry), so a request that fails it writes nothing.
+    `validate` runs first (scope checks against the device registry, or a cache
+    of it), so a request that fails it writes nothing. Its failure is answered by
+    a replay when the key was accepted before with this body (a retry's scope
+    may no longer hold), by a mismatch when with another body.
     """
     async with pool.acquire() as conn:
-        async with conn.transaction():
+        try:
+            feeders = await validate(conn)
+        except (ValidationFailed, Forbidden):
             if idempotency_key is not None:
-                replay = await _check_key(conn, idempotency_key, request_hash)
+                replay = await _accepted_key(conn, idempotency_key, request_hash)
                 if replay is not None:
                     return Submitted(await _get(conn, replay), replayed=True)
-            feeders = await validate(conn)
-            args = (uuid4(), new.kind, new.priority, new.params, sorted(feeders), new.submitted_by,
-                    new.callback_webhook_id)
+            raise
+        args = (uuid4(), new.kind, new.priority, new.params, sorted(feeders), new.submitted_by,
+                new.callback_webhook_id)
+        if batcher is None:
             if idempotency_key is None:
                 row = await conn.fetchrow(Q["insert_operation"], *args)
-            else:
-                row = await conn.fetchrow(Q["insert_operation_with_key"], *args,
-                                          idempotency_key, request_hash, key_ttl_s)
-            if not row["key_saved"]:  # another request saved this key first: roll back
-                raise _in_flight()
-    return Submitted(Operation.from_row(row), replayed=False)
-
-
-def _in_flight() -> IdempotencyInFlight:
-    return IdempotencyInFlight(
-        "a request with this Idempotency-Key is still being processed; retry shortly"
-    )
-
-
-async def _check_key(conn: asyncpg.Connection, key: str, request_hash: str) -> UUID | None:
-    row = await conn.fetchrow(Q["lock_idempotency_key"], key)
-    if not row["locked"]:
+                return Submitted(Operation.from_row(row), replayed=False)
+            row = await conn.fetchrow(Q["submit_operation_with_key"], *args,
+                                      idempotency_key, request_hash, key_ttl_s)
+    if batcher is not None:   # the connection went back first: the batch's writer needs one
+        row = await batcher.insert((*args, idempotency_key, request_hash, key_ttl_s))
+    if not row.get("locked", True):   # another request holds this key right now (no key: no lock)
         raise _in_flight()
-    if row["operation_id"] is None:
+    if row["key_saved"]:
+        return Submitted(Operation.from_row(row), replayed=False)
+    replay = await _accepted_key(pool, idempotency_key, request_hash)
+    if replay is None:         # the key expired or was purged since: the client retries
+        raise _in_flight()
+    return Submitted(await _get(pool, replay), replayed=True)
+
+
+async def _accepted_key(conn: asyncpg.Connection | asyncpg.Pool, key: str, request_hash: str) -> UUID | None:
+    """The operation this key was accepted as (None: not accepted); another body is a mismatch."""
+    row = await conn.fetchrow(Q["find_idempotency_key"], key)
+    if row is None:
         return None
     if row["request_hash"] != request_hash:
         raise IdempotencyMismatch(
             "this Idempotency-Key was already used with a different request body"
         )
     return row["operation_id"]
+
+
+def _in_flight() -> IdempotencyInFlight:
+    return IdempotencyInFlight(
+        "a request with this Idempotency-Key is still being processed; retry shortly"
+    )
 
 
 async def _get(conn: asyncpg.Connection | asyncpg.Pool, operation_id: UUID) -> Operation:

@@ -7,6 +7,8 @@ process and connects lazily, with small pools of their own.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 from collections import OrderedDict
 from typing import Iterable
@@ -20,7 +22,7 @@ from gridjobs.store.firmware_rows import STORAGE_CHUNK_BYTES, row_span
 from gridjobs.store.queries import Q
 
 CACHE_ROWS = 64                   # at most 4 MiB of image rows per shard
-FIRMWARE_POOL_SIZE = 4            # offsets are saved after every chunk of every transfer
+FIRMWARE_POOL_SIZE = 4            # image rows, offsets read at a transfer's start, one offset batch
 CONNECT_TIMEOUT_S = 10.0
 COMMAND_TIMEOUT_S = 10.0
 
@@ -71,6 +73,79 @@ class PgDeviceState:
         await self._db.close()
 
 
+class OffsetWriter:
+    """Transfer offsets written in batches, each still durable before its caller goes on.
+
+    `save` parks the offset and waits; one writer task (owned here, started on
+    first use, cancelled by `close`) writes everything parked since its last
+    write in ONE statement, then wakes those callers. Every device of a shard
+    that finished a chunk meanwhile shares that round's statement, instead of
+    one upsert per chunk per device. A caller sends its next chunk only after
+    its offset is durable, so a resumed transfer re-sends at most one chunk.
+    The parked rows are bounded: one per transfer in progress (each waits).
+    """
+
+    def __init__(self, db: "_LazyPool") -> None:
+        self._db = db
+        self._parked: dict[tuple[str, str], tuple[str, int]] = {}
+        self._batch: asyncio.Future[None] | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.statements = 0      # how many batches were written (the benchmark reports it)
+
+    async def save(self, operation_id: str, device_id: str, artifact_id: str, offset: int) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._write_loop(),
+                                                                name="firmware-offset-writer")
+        if self._batch is None:
+            self._batch = asyncio.get_running_loop().create_future()
+        batch = self._batch
+        self._parked[(operation_id, device_id)] = (artifact_id, offset)
+        self._wake.set()
+        await asyncio.shield(batch)   # a cancelled caller leaves the batch to the others
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            rows, self._parked = self._parked, {}
+            batch, self._batch = self._batch, None
+            if not rows or batch is None:
+                continue
+            try:
+                await self._write(rows)
+            except asyncio.CancelledError:
+                _fail(batch, RuntimeError("firmware offsets closed before these were saved"))
+                raise
+            except Exception as exc:   # every caller of this batch gets the error
+                _fail(batch, exc)
+            else:
+                batch.set_result(None)
+
+    async def _write(self, rows: dict[tuple[str, str], tuple[str, int]]) -> None:
+        ops, devices = zip(*rows)
+        artifacts, offsets = zip(*rows.values())
+        await (await self._db.get()).execute(Q["save_transfer_offsets"], list(ops), list(devices),
+                                             list(artifacts), list(offsets))
+        self.statements += 1
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._batch is not None:
+            _fail(self._batch, RuntimeError("firmware offsets closed before these were saved"))
+        self._batch, self._parked = None, {}
+
+
+def _fail(batch: asyncio.Future[None], exc: BaseException) -> None:
+    if not batch.done():
+        batch.set_exception(exc)
+        batch.exception()   # retrieved: every caller of the batch may have been cancelled
+
+
 class PgFirmwareSource:
     """Image bytes read a row at a time (a small, bounded cache), and transfer offsets.
 
@@ -79,6 +154,7 @@ class PgFirmwareSource:
 
     def __init__(self, dsn: str, *, row_bytes: int = STORAGE_CHUNK_BYTES) -> None:
         self._db = _LazyPool(dsn, max_size=FIRMWARE_POOL_SIZE)
+        self._offsets = OffsetWriter(self._db)
         self._row_bytes = row_bytes
         self._rows: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 
@@ -112,10 +188,11 @@ class PgFirmwareSource:
 
     async def save_offset(self, operation_id: str, device_id: str, artifact_id: str,
                           offset: int) -> None:
-        await (await self._db.get()).execute(Q["save_transfer_offset"], operation_id, device_id,
-                                             artifact_id, offset)
+        """Durable when this returns; written together with the other devices' (OffsetWriter)."""
+        await self._offsets.save(operation_id, device_id, artifact_id, offset)
 
     async def close(self) -> None:
+        await self._offsets.close()
         await self._db.close()
 
 

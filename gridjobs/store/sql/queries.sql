@@ -10,6 +10,14 @@ ON CONFLICT (id) DO UPDATE SET
     rated_kw = EXCLUDED.rated_kw, updated_at = now()
 RETURNING *;
 
+-- name: notify_devices
+-- The registry changed (delivered at commit): every process's device index drops itself.
+SELECT pg_notify('gridjobs_devices', '');
+
+-- name: all_devices_capped
+-- The whole registry for a device index; $1 caps it (one more row says "too many").
+SELECT * FROM devices ORDER BY id LIMIT $1;
+
 -- name: get_device
 SELECT * FROM devices WHERE id = $1;
 
@@ -27,13 +35,6 @@ SELECT * FROM devices WHERE id = ANY($1::text[]) ORDER BY id;
 
 -- name: devices_by_feeders
 SELECT * FROM devices WHERE feeder = ANY($1::text[]) ORDER BY id;
-
--- name: lock_idempotency_key
--- The transaction-scoped advisory lock marks the key's request as in flight.
-SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked,
-       k.request_hash, k.operation_id
-FROM (SELECT 1) AS one
-LEFT JOIN idempotency_keys k ON k.key = $1 AND k.expires_at > now();
 
 -- name: purge_idempotency_keys
 DELETE FROM idempotency_keys WHERE expires_at <= now();
@@ -56,32 +57,84 @@ WITH op AS (
 SELECT op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint AS failed, true AS key_saved
 FROM op, announced;
 
--- name: insert_operation_with_key
--- As insert_operation, and keep the idempotency key (replacing an expired one).
--- key_saved is false when another request saved the same key first.
-WITH op AS (
-    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by, callback_webhook_id)
-    VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)
-    RETURNING *
+-- name: submit_operation_with_key
+-- As insert_operation, keeping the idempotency key, in ONE statement and its own
+-- transaction (one round trip): take the key's in-flight lock (held to the
+-- statement's end), save the key unless an unexpired one is there (an expired one
+-- is replaced), and only then insert the
+-- operation, its operation.accepted event and the NOTIFY. The key row goes in first and
+-- names the operation inserted after it: the foreign key is checked at the statement's
+-- end. locked is false when another request holds the key; key_saved is false when the
+-- key was accepted before (the caller reads it for the replay or the mismatch).
+WITH gate AS MATERIALIZED (
+    SELECT pg_try_advisory_xact_lock(hashtextextended($8, 0)) AS locked
 ), saved AS (
     INSERT INTO idempotency_keys AS k (key, request_hash, operation_id, expires_at)
-    SELECT $8, $9, op.id, now() + make_interval(secs => $10) FROM op
+    SELECT $8::text, $9::text, $1::uuid, now() + make_interval(secs => $10::float8)
+    FROM gate WHERE gate.locked
     ON CONFLICT (key) DO UPDATE SET
         request_hash = EXCLUDED.request_hash, operation_id = EXCLUDED.operation_id,
         created_at = now(), expires_at = EXCLUDED.expires_at
     WHERE k.expires_at <= now()
-    RETURNING 1
+    RETURNING operation_id
+), op AS (
+    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by, callback_webhook_id)
+    SELECT $1::uuid, $2::text, 'queued', $3::integer, $4::jsonb, $5::text[], $6::text, $7::uuid
+    FROM saved
+    RETURNING *
 ), announced AS (
-    SELECT pg_notify('gridjobs_queued', $1::text)
+    SELECT pg_notify('gridjobs_queued', op.id::text) AS sent FROM op
 ), accepted AS (
     INSERT INTO events (type, operation_id, data)
     SELECT 'operation.accepted', op.id,
            jsonb_build_object('operation_id', op.id, 'kind', op.kind, 'status', op.status)
     FROM op
 )
-SELECT op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint AS failed,
-       EXISTS (SELECT 1 FROM saved) AS key_saved
-FROM op, announced;
+SELECT gate.locked, op.*, 0::bigint AS total, 0::bigint AS succeeded, 0::bigint AS failed,
+       op.id IS NOT NULL AS key_saved
+FROM gate LEFT JOIN op ON true LEFT JOIN announced ON true;
+
+-- name: submit_operations
+-- submit_operation_with_key for a batch of submissions (group commit): one statement,
+-- one transaction, one commit for all. Each row: $1..$10 are arrays, one element per
+-- submission (params and feeders as JSON text); a NULL key takes no lock and saves no
+-- key. The caller sends each key at most once per batch. One answer row per input row,
+-- by request_id.
+WITH gate AS MATERIALIZED (
+    SELECT i.*, CASE WHEN i.key IS NULL THEN true
+                     ELSE pg_try_advisory_xact_lock(hashtextextended(i.key, 0)) END AS locked
+    FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[],
+                $7::uuid[], $8::text[], $9::text[], $10::float8[])
+         AS i(id, kind, priority, params, feeders, submitted_by, callback_webhook_id,
+              key, request_hash, ttl_s)
+), saved AS (
+    INSERT INTO idempotency_keys AS k (key, request_hash, operation_id, expires_at)
+    SELECT g.key, g.request_hash, g.id, now() + make_interval(secs => g.ttl_s)
+    FROM gate g WHERE g.locked AND g.key IS NOT NULL
+    ON CONFLICT (key) DO UPDATE SET
+        request_hash = EXCLUDED.request_hash, operation_id = EXCLUDED.operation_id,
+        created_at = now(), expires_at = EXCLUDED.expires_at
+    WHERE k.expires_at <= now()
+    RETURNING operation_id
+), op AS (
+    INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by, callback_webhook_id)
+    SELECT g.id, g.kind, 'queued', g.priority, g.params::jsonb,
+           ARRAY(SELECT jsonb_array_elements_text(g.feeders::jsonb)), g.submitted_by,
+           g.callback_webhook_id
+    FROM gate g
+    WHERE g.locked AND (g.key IS NULL OR g.id IN (SELECT operation_id FROM saved))
+    RETURNING *
+), announced AS (
+    SELECT op.id, pg_notify('gridjobs_queued', op.id::text) AS sent FROM op
+), accepted AS (
+    INSERT INTO events (type, operation_id, data)
+    SELECT 'operation.accepted', op.id,
+           jsonb_build_object('operation_id', op.id, 'kind', op.kind, 'status', op.status)
+    FROM op
+)
+SELECT g.id AS request_id, g.locked, op.*, 0::bigint AS total, 0::bigint AS succeeded,
+       0::bigint AS failed, op.id IS NOT NULL AS key_saved
+FROM gate g LEFT JOIN op ON op.id = g.id LEFT JOIN announced a ON a.id = g.id;
 
 -- name: find_idempotency_key
 -- Without the in-flight lock: a refused submission only asks whether its key was accepted.
@@ -487,10 +540,12 @@ ON CONFLICT (device_id) DO UPDATE SET
 SELECT "offset" FROM firmware_transfers
 WHERE operation_id = $1::uuid AND device_id = $2 AND artifact_id = $3::uuid;
 
--- name: save_transfer_offset
--- Offsets only move forward within one artifact; another artifact starts over.
+-- name: save_transfer_offsets
+-- The offsets of many transfers in one statement (a shard's round of chunks), one row
+-- per (operation, device). Offsets only move forward within one artifact; another
+-- artifact starts over.
 INSERT INTO firmware_transfers AS t (operation_id, device_id, artifact_id, "offset")
-VALUES ($1::uuid, $2, $3::uuid, $4)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::bigint[])
 ON CONFLICT (operation_id, device_id) DO UPDATE SET
     "offset" = CASE WHEN t.artifact_id = EXCLUDED.artifact_id
                     THEN greatest(t."offset", EXCLUDED."offset") ELSE EXCLUDED."offset" END,

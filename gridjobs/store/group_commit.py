@@ -1,0 +1,136 @@
+"""Group commit of submissions: those that arrive while a batch is being written go
+into the next one, one statement and one commit (one WAL flush) for all of them.
+
+`GroupCommit.insert` parks a submission and waits for its own answer row. One
+writer task (owned here, started on first use, cancelled by `close`) takes
+everything parked, at most MAX_BATCH, each idempotency key at most once per
+batch (a second request with the same key waits for the next batch and then
+finds the key: a replay), and writes it with `submit_operations`. If that
+statement fails, the batch's submissions are written one by one
+(`submit_operation_with_key`), each getting its own answer or error, so one
+bad row never fails its neighbours. The parked submissions are bounded by the
+API's in-flight limit (each request waits for its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from gridjobs.store.database import DRIVER_ERRORS
+from gridjobs.store.queries import Q
+
+MAX_BATCH = 256
+
+
+@dataclass
+class _Parked:
+    args: tuple[Any, ...]      # as submit_operation_with_key takes them ($1..$10)
+    answer: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    @property
+    def key(self) -> str | None:
+        return self.args[7]
+
+
+class GroupCommit:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._parked: list[_Parked] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.batches = 0           # statements written (tests, benchmarks)
+        self.largest = 0           # the largest batch so far
+
+    async def insert(self, args: tuple[Any, ...]) -> asyncpg.Record:
+        """`args` as submit_operation_with_key takes them; its answer row (locked, key_saved, op.*)."""
+        if self._closed:
+            raise RuntimeError("the intake is closed")
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._write_loop(), name="gridjobs-group-commit")
+        parked = _Parked(args)
+        self._parked.append(parked)
+        self._wake.set()
+        return await asyncio.shield(parked.answer)   # a cancelled caller's row is still written
+
+    async def close(self) -> None:
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for parked in self._parked:
+            _fail(parked, RuntimeError("the intake closed before this submission was written"))
+        self._parked = []
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._parked:
+                batch = self._take()
+                try:
+                    await self._write(batch)
+                except asyncio.CancelledError:
+                    for parked in batch:
+                        _fail(parked, RuntimeError("the intake closed before this submission was written"))
+                    raise
+
+    def _take(self) -> list[_Parked]:
+        batch: list[_Parked] = []
+        keys: set[str] = set()
+        rest: list[_Parked] = []
+        for parked in self._parked:
+            if len(batch) >= MAX_BATCH or (parked.key is not None and parked.key in keys):
+                rest.append(parked)
+                continue
+            batch.append(parked)
+            if parked.key is not None:
+                keys.add(parked.key)
+        self._parked = rest
+        return batch
+
+    async def _write(self, batch: list[_Parked]) -> None:
+        columns = [list(column) for column in zip(*(p.args for p in batch))]
+        columns[3] = [json.dumps(params) for params in columns[3]]
+        columns[4] = [json.dumps(list(feeders)) for feeders in columns[4]]
+        try:
+            rows = await self._pool.fetch(Q["submit_operations"], *columns)
+        except DRIVER_ERRORS:
+            await self._one_by_one(batch)   # each gets its own answer, or its own error
+            return
+        self.batches += 1
+        self.largest = max(self.largest, len(batch))
+        by_id = {row["request_id"]: row for row in rows}
+        for parked in batch:
+            row = by_id.get(parked.args[0])
+            if row is None:
+                _fail(parked, RuntimeError("the batch statement gave no answer for a submission"))
+            elif not parked.answer.done():
+                parked.answer.set_result(row)
+
+    async def _one_by_one(self, batch: list[_Parked]) -> None:
+        for parked in batch:
+            try:
+                if parked.key is None:
+                    row = await self._pool.fetchrow(Q["insert_operation"], *parked.args[:7])
+                else:
+                    row = await self._pool.fetchrow(Q["submit_operation_with_key"], *parked.args)
+            except Exception as exc:   # the caller's own error, translated where it is awaited
+                _fail(parked, exc)
+            else:
+                if not parked.answer.done():
+                    parked.answer.set_result(row)
+
+
+def _fail(parked: _Parked, exc: BaseException) -> None:
+    if not parked.answer.done():
+        parked.answer.set_exception(exc)
+        parked.answer.exception()   # retrieved: its caller may have been cancelled

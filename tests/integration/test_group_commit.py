@@ -1,0 +1,77 @@
+"""Group commit of submissions: concurrent submissions share statements, each still
+gets its own answer, keys stay exactly-once, and one bad row fails only itself."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gridjobs.errors import GridjobsError, IdempotencyInFlight
+from gridjobs.store.group_commit import GroupCommit
+from gridjobs.store.operations import NewOperation, submit
+
+N = 60
+
+
+async def _feeders(conn):
+    return frozenset({"F1"})
+
+
+def _new(n: int = 0, priority: int = 0) -> NewOperation:
+    return NewOperation("load_shed", priority, {"n": n})
+
+
+@pytest.fixture
+async def batcher(pool):
+    group = GroupCommit(pool)
+    yield group
+    await group.close()
+
+
+async def test_concurrent_submissions_share_statements_and_each_gets_its_own(pool, batcher):
+    answers = await asyncio.gather(*(
+        submit(pool, _new(n), validate=_feeders, idempotency_key=f"k{n}", request_hash=f"h{n}",
+               batcher=batcher) for n in range(N)))
+    assert len({a.operation.id for a in answers}) == N and not any(a.replayed for a in answers)
+    assert [a.operation.params["n"] for a in answers] == list(range(N))
+    assert all(a.operation.feeders == ("F1",) for a in answers)
+    assert await pool.fetchval("SELECT count(*) FROM operations") == N
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys") == N
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE type = 'operation.accepted'") == N
+    assert batcher.batches < N and batcher.largest > 1
+
+
+async def test_without_keys_too(pool, batcher):
+    answers = await asyncio.gather(*(submit(pool, _new(n), validate=_feeders, batcher=batcher)
+                                     for n in range(10)))
+    assert len({a.operation.id for a in answers}) == 10
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+
+
+async def test_one_key_many_times_at_once_makes_exactly_one_row(pool, batcher):
+    answers = await asyncio.gather(*(
+        submit(pool, _new(), validate=_feeders, idempotency_key="same", request_hash="h", batcher=batcher)
+        for _ in range(16)), return_exceptions=True)
+    accepted = [a for a in answers if not isinstance(a, BaseException)]
+    assert all(isinstance(a, IdempotencyInFlight) for a in answers if isinstance(a, BaseException))
+    assert len({a.operation.id for a in accepted}) == 1
+    assert sum(not a.replayed for a in accepted) == 1
+    assert await pool.fetchval("SELECT count(*) FROM operations") == 1
+
+
+async def test_a_bad_row_fails_alone(pool, batcher):
+    answers = await asyncio.gather(
+        *(submit(pool, _new(n), validate=_feeders, batcher=batcher) for n in range(5)),
+        submit(pool, _new(99, priority=2**40), validate=_feeders, batcher=batcher),  # no integer
+        return_exceptions=True)
+    assert isinstance(answers[-1], GridjobsError) and answers[-1].status == 422
+    assert not any(isinstance(a, BaseException) for a in answers[:-1]), answers
+    assert await pool.fetchval("SELECT count(*) FROM operations") == 5
+
+
+async def test_close_fails_what_is_parked(pool):
+    group = GroupCommit(pool)
+    await group.close()
+    with pytest.raises(RuntimeError):
+        await group.insert(("x",) * 10)
