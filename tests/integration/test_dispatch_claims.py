@@ -1,9 +1,10 @@
 """The dispatcher against a real Postgres, with runners that hold until told.
 
-Its table of runs is keyed by claim (operation id + fence): a claim that was
-lost and taken again by the same process briefly has two runs of one
-operation, and the stale one finishing must not take the current one out of
-the table. And stop() hands every claim back at once, so another process
+Its table of runs is keyed by claim (operation id + fence): should two runs of
+one operation ever coexist in one process (a lost claim taken again), the
+stale one finishing must not take the current one out of the table. The claim
+path itself never re-claims an operation running here (test_dispatch_own_claims),
+so the test hands the second claim to the dispatcher directly. And stop() hands every claim back at once, so another process
 takes it over without waiting for the lease to run out.
 """
 
@@ -17,6 +18,7 @@ import pytest
 from gridjobs.dispatch.dispatcher import Dispatcher, DispatcherConfig
 from gridjobs.run.context import Finish, RunContext
 from gridjobs.states import Status
+from gridjobs.store import leases
 from gridjobs.store.operations import NewOperation, cancel, submit
 from gridjobs.testing import local_ports
 from tests.support import wait_until
@@ -78,9 +80,12 @@ async def test_a_stale_run_finishing_leaves_the_new_claim_running_cancellable_an
         await dispatcher.start()
         try:
             await runs.started(1)
-            # The lease runs out (a stalled process, say): the same dispatcher claims again.
+            # The lease runs out (a stalled process, say) and the same process claims again.
             await pool.execute("UPDATE operations SET lease_expires_at = now() - interval '1 second' "
                                "WHERE id = $1", op.id)
+            again = await leases.claim_next(pool, owner=dispatcher.owner, lease_s=LEASE_S, running=[])
+            assert again is not None and again.fence == 2
+            dispatcher._start(again)
             await runs.started(2)
             runs.finish[1].set()   # the stale run ends; its fenced finish is refused
 
