@@ -69,6 +69,13 @@ class DeviceShardImpl:
     async def ping(self) -> int:
         return self.index
 
+    async def where(self) -> dict[str, Any]:
+        """The Ray node and actor this shard runs as (only meaningful inside Ray)."""
+        context = ray.get_runtime_context()
+        return {"index": self.index, "node_id": context.get_node_id(),
+                "actor_id": context.get_actor_id(), "incarnation": self._incarnation,
+                "calls": dict(self._calls)}
+
     async def execute(self, operation_id: str, step: str, tasks: list[DeviceTask]) -> list[DeviceResult]:
         spec = STEPS[_step(step)]
         started = time.perf_counter()

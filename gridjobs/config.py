@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 # The shards' own defaults live with them, in the lower layer.
+from actors.pool import SHARD_WAIT_S
 from actors.shard import DEVICE_DEADLINE_S, MAX_INFLIGHT_PER_GATEWAY, REQUEST_TIMEOUT_S
 from gridjobs.errors import ConfigError
 
@@ -64,6 +65,7 @@ class Settings:
     data_dir: Path = default_data_dir()
     ray_address: str | None = None      # None: start a local Ray
     shards: int = max(1, os.cpu_count() or 1)
+    shard_wait_s: float = SHARD_WAIT_S   # on a cluster: a shard silent this long is unavailable
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     lease_s: float = LEASE_S
@@ -120,6 +122,7 @@ _ENV = {
     "GRIDJOBS_DATA_DIR": "data_dir",
     "RAY_ADDRESS": "ray_address",
     "GRIDJOBS_SHARDS": "shards",
+    "GRIDJOBS_SHARD_WAIT_S": "shard_wait_s",
     "GRIDJOBS_HOST": "host",
     "GRIDJOBS_PORT": "port",
     "GRIDJOBS_LEASE_S": "lease_s",

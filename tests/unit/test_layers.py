@@ -34,7 +34,7 @@ GRIDJOBS_LAYERS = (
                                                                # watchers; events relayed, delivered, streamed
     ("runtime", "bootstrap", "shutdown", "transport"),         # one process's resources; its stop; TLS
     ("api",),                                                  # HTTP
-    ("serve", "key_admin", "token_admin"),                     # entry points that hold a database
+    ("serve", "key_admin", "token_admin", "shard_admin"),      # entry points that hold a database
     ("client", "progress", "profile_view"),                    # what people see
     ("demo",),
     ("cli",),
