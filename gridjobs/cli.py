@@ -91,8 +91,10 @@ def _shards_parser(shards: argparse._SubParsersAction) -> None:
         p.add_argument("--ray-address", help="the Ray cluster (or RAY_ADDRESS)")
         return p
 
-    on_ray("list", "the cluster's shards: name, actor id, node id").add_argument(
-        "--json", action="store_true", help="one JSON object a line")
+    listing = on_ray("list", "the cluster's shards: name, actor id, node id")
+    listing.add_argument("--json", action="store_true", help="one JSON object a line")
+    listing.add_argument("--devices", action="store_true",
+                         help="with --json: the devices each shard has driven since it started")
     on_ray("stop", "tear the cluster's shards down (stop every `gridjobs serve` first)")
     p = shards.add_parser("set-count", help="change the cluster's recorded shard count "
                                             "(every `gridjobs serve` stopped, shards stopped)")

@@ -30,7 +30,7 @@ def _attach(settings: Settings) -> None:
              log_to_driver=False, configure_logging=False)
 
 
-def describe_shards() -> list[dict]:
+def describe_shards(*, devices: bool = False) -> list[dict]:
     """Name, actor id and node id of every shard; node_id None for one that did not answer."""
     found = []
     for name in list_shards():
@@ -38,7 +38,7 @@ def describe_shards() -> list[dict]:
         try:
             handle = ray.get_actor(name, namespace=NAMESPACE)
             entry["actor_id"] = handle._actor_id.hex()
-            entry.update(ray.get(handle.where.remote(), timeout=WHERE_TIMEOUT_S))
+            entry.update(ray.get(handle.where.remote(devices), timeout=WHERE_TIMEOUT_S))
         except (ValueError, RayError, GetTimeoutError):
             pass
         found.append(entry)
@@ -66,7 +66,7 @@ def run_shards(settings: Settings, args) -> int:
             stopped = stop_shards()
             print(f"stopped {len(stopped)} shards" + (f": {', '.join(stopped)}" if stopped else ""))
         else:
-            for entry in describe_shards():
+            for entry in describe_shards(devices=args.devices):
                 print(json.dumps(entry) if args.json else
                       f"{entry['name']:<32} {entry['actor_id'] or '-':<34} {entry['node_id'] or 'unavailable'}")
     finally:

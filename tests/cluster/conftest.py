@@ -36,8 +36,8 @@ def shards_cli(address: str, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def list_shards(address: str) -> list[dict]:
-    out = shards_cli(address, "list", "--json").stdout
+def list_shards(address: str, *, devices: bool = False) -> list[dict]:
+    out = shards_cli(address, "list", "--json", *(["--devices"] if devices else [])).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
