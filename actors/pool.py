@@ -32,6 +32,8 @@ CALL_TIMEOUT_S = 300.0   # at least this; longer when the tasks carry longer dea
 CALL_MARGIN_S = 60.0
 NAMESPACE = "gridjobs"
 SHARD_WAIT_S = 10.0      # how long a call waits for a shard that is (re)starting or unplaced
+FIRST_CONTACT_S = 60.0   # the first answer of a shard this process has not heard from yet: a
+                         # new actor may need a worker process started on its node first
 CALL_ATTEMPTS = 2        # a shard that died during a call gets one more, once it answers again
 SEGMENT_AMOUNT = 0.001   # of a segment's resource, per shard: a node with 1000 hosts 10^6 shards
 SEGMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -57,6 +59,7 @@ class ShardPool:
         self._sets: dict[str | None, list] = {None: list(handles)}
         self._factory = factory     # None: owned shards, one set, segments ignored
         self._wait_s = wait_s
+        self._answered: set[tuple[str | None, int]] = set()   # shards heard from at least once
 
     @classmethod
     def create(cls, shards: int, config: ShardConfig) -> "ShardPool":
@@ -150,10 +153,13 @@ class ShardPool:
         attempts = CALL_ATTEMPTS if self.shared else 1
         for attempt in range(1, attempts + 1):
             if self.shared:   # bounded: a shard whose segment has no node never answers
-                failed = await _await_bounded(handle.ping.remote(), self._wait_s)
+                wait_s = self._wait_s if (segment, index) in self._answered else max(self._wait_s,
+                                                                                     FIRST_CONTACT_S)
+                failed = await _await_bounded(handle.ping.remote(), wait_s)
                 if failed is not None:
                     return _unavailable(batch, f"{where} unavailable: no answer within "
-                                               f"{self._wait_s:g} s ({failed})")
+                                               f"{wait_s:g} s ({failed})")
+                self._answered.add((segment, index))
             ref = handle.execute.remote(operation_id, step, batch)
             try:
                 async with asyncio.timeout(_call_timeout(batch)):
