@@ -8,6 +8,7 @@ dispatcher sends one call per shard per batch, never one per device.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections import Counter
@@ -75,7 +76,7 @@ class DeviceShardImpl:
         context = ray.get_runtime_context()
         found = {"index": self.index, "node_id": context.get_node_id(),
                  "actor_id": context.get_actor_id(), "incarnation": self._incarnation,
-                 "calls": dict(self._calls)}
+                 "calls": dict(self._calls), "pid": os.getpid()}
         if devices:
             found["devices"] = sorted(self._state)
         return found
