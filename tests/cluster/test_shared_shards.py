@@ -130,3 +130,45 @@ async def test_two_processes_share_the_shards_and_a_shed_goes_between_chunks(db_
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert f"this cluster runs {SHARDS} shards" in refused.stderr and f"--shards {SHARDS}" in refused.stderr
 
+
+
+async def test_kill9_of_one_of_two_processes_mid_shed(db_url, tmp_path, stop_shards_after):
+    """The other process takes the shed over once the lease expires and completes it on the
+    same shards: every device curtailed once and restored once."""
+    address = stop_shards_after
+    a = ServerProcess(db_url, tmp_path / "a.log", extra_args=["--ray-address", address])
+    b = ServerProcess(db_url, tmp_path / "b.log", extra_args=["--ray-address", address])
+    fleet = Fleet.build(devices=8, gateways=1, host="127.0.0.1", port=0, seed=21)
+    try:
+        async with serving(fleet):
+            await a.start()
+            await b.start()
+            async with httpx.AsyncClient(base_url=a.url, timeout=10, headers=a.headers) as client:
+                inventory = fleet.inventory()
+                await client.post("/v1/devices", json=inventory)
+                shed = {"kind": "load_shed", "params": {
+                    "target_kw": 1_000_000, "scope": {"feeders": sorted({d["feeder"] for d in inventory})},
+                    "hold_s": 8, "revert_timeout_s": 30}}
+                op_id = (await client.post("/v1/operations", json=shed)).json()["id"]
+
+                async def holding():   # every curtailment recorded: the hold has begun
+                    op = (await client.get(f"/v1/operations/{op_id}")).json()
+                    return op["progress"]["total"] > 0 and op["progress"]["pending"] == 0
+                await wait_until(holding, timeout_s=60, interval_s=0.05)
+            victim, survivor = (a, b) if op_id in started(a.log_path) else (b, a)
+            victim.kill9()
+            async with httpx.AsyncClient(base_url=survivor.url, timeout=10,
+                                         headers=survivor.headers) as client:
+                op = await wait_for_status(client, op_id, timeout_s=90)
+    finally:
+        a.stop()
+        b.stop()
+    assert op_id in started(survivor.log_path), "the survivor did not take the shed over"
+    assert op["status"] in ("succeeded", "failed"), op   # failed: target_not_met (it asks for more)
+    assert op["result"]["restored"] == op["result"]["devices_shed"] > 0, op["result"]
+    for device in fleet.devices:
+        setpoints = [int(r.values[SETPOINT]) for r in fleet.write_log(device.spec.id) if SETPOINT in r.values]
+        if not setpoints:
+            continue
+        assert [s for s in setpoints if s < 100] == setpoints[:1], (device.spec.id, setpoints)  # once
+        assert setpoints.count(100) == 1 and setpoints[-1] == 100, (device.spec.id, setpoints)
