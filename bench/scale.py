@@ -134,6 +134,9 @@ def report(result: dict) -> str:
              f"{'devices':>8} {'shed s':>8} {'ceiling s':>10} {'ratio':>6} {'RSS/dev':>8} "
              f"{'marginal':>9}  Ray execute calls per step"]
     for r in result["sizes"]:
+        if "error" in r:
+            lines.append(f"{r['devices']:>8} did not complete: {r['error']}")
+            continue
         per = r["bytes_per_device"]
         marginal = r["marginal_bytes_per_device"]
         lines.append(f"{r['devices']:>8} {r['shed_s']:>8.3f} {r['ceiling_s']:>10.3f} {r['ratio']:>6.2f} "
@@ -157,13 +160,17 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             with tempfile.TemporaryDirectory(prefix="gridjobs-bench-scale-") as tmp:
                 with bench_database(args.database_url, Path(tmp)) as dsn:
-                    sizes.append(asyncio.run(one_size(n, args, cluster.address, Path(tmp), dsn)))
+                    try:
+                        sizes.append(asyncio.run(one_size(n, args, cluster.address, Path(tmp), dsn)))
+                    except Exception as exc:   # a size that does not fit: say so, go on with the rest
+                        sizes.append({"devices": n, "error": f"{type(exc).__name__}: {exc}"})
             print(json.dumps(sizes[-1], sort_keys=True), file=sys.stderr, flush=True)
     finally:
         cluster.shutdown()
-    xs = [r["devices"] for r in sizes]
-    fit = slope(xs, [r["shed_s"] for r in sizes])
-    ceiling_fit = slope(xs, [r["ceiling_s"] for r in sizes])
+    done = [r for r in sizes if "error" not in r]
+    xs = [r["devices"] for r in done]
+    fit = slope(xs, [r["shed_s"] for r in done])
+    ceiling_fit = slope(xs, [r["ceiling_s"] for r in done])
     result = {"revision": source_revision(), "shards": args.shards, "sizes": sizes,
               "slope_s_per_1k": None if fit is None else round(fit * 1000, 3),
               "ceiling_slope_s_per_1k": None if ceiling_fit is None else round(ceiling_fit * 1000, 3)}
