@@ -1,12 +1,26 @@
-"""ShardPool: a fixed set of DeviceShard actors and the fan-out over them."""
+"""ShardPool: a fixed set of DeviceShard actors and the fan-out over them.
+
+Two ways to get one:
+- `ShardPool.create`: actors owned by this process, on the local Ray it started
+  (or the one a test started). They die with the process; segments are ignored
+  (a local Ray is one node).
+- `ShardPool.attach`: named, detached actors in the `gridjobs` namespace of a
+  Ray cluster, obtained with `get_if_exists`, so every process attached to the
+  cluster drives a device through the same actor (one priority lock per device
+  in the whole cluster). A process leaving does not stop them (`close` only
+  drops its handles); `stop_shards` does. A device that names a segment is
+  driven by that segment's own set of shards, placed on the nodes that have the
+  custom resource `segment:<name>` (see `segment_resource`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Sequence
+import re
+from typing import Callable, Sequence
 
 import ray
-from ray.exceptions import RayError
+from ray.exceptions import RayActorError, RayError
 
 from adapters import FaultCode
 from actors.placement import group_by_shard
@@ -16,11 +30,36 @@ from actors.tasks import DeviceResult, DeviceTask
 MAX_CONCURRENCY = 1000
 CALL_TIMEOUT_S = 300.0   # at least this; longer when the tasks carry longer deadlines
 CALL_MARGIN_S = 60.0
+NAMESPACE = "gridjobs"
+SHARD_WAIT_S = 10.0      # how long a call waits for a shard that is (re)starting or unplaced
+FIRST_CONTACT_S = 60.0   # the first answer of a shard this process has not heard from yet: a
+                         # new actor may need a worker process started on its node first
+CALL_ATTEMPTS = 2        # a shard that died during a call gets one more, once it answers again
+SEGMENT_AMOUNT = 0.001   # of a segment's resource, per shard: a node with 1000 hosts 10^6 shards
+SEGMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def segment_resource(segment: str) -> str:
+    """The Ray custom resource a node offers to host `segment`'s shards."""
+    return f"segment:{segment}"
+
+
+def shard_name(index: int, segment: str | None = None) -> str:
+    """The actor name of shard `index` of the default set, or of a segment's set."""
+    return f"shard-{index}" if segment is None else f"shard-{index}@{segment}"
+
+
+def valid_segment(segment: str) -> bool:
+    return bool(SEGMENT_NAME.match(segment))
 
 
 class ShardPool:
-    def __init__(self, handles: Sequence) -> None:
-        self._handles = list(handles)
+    def __init__(self, handles: Sequence, *, factory: Callable[[str | None], list] | None = None,
+                 wait_s: float = SHARD_WAIT_S) -> None:
+        self._sets: dict[str | None, list] = {None: list(handles)}
+        self._factory = factory     # None: owned shards, one set, segments ignored
+        self._wait_s = wait_s
+        self._answered: set[tuple[str | None, int]] = set()   # shards heard from at least once
 
     @classmethod
     def create(cls, shards: int, config: ShardConfig) -> "ShardPool":
@@ -36,50 +75,153 @@ class ShardPool:
         ]
         return cls(handles)
 
+    @classmethod
+    def attach(cls, shards: int, config: ShardConfig, *, wait_s: float = SHARD_WAIT_S) -> "ShardPool":
+        """The cluster's named shards (created by whichever process comes first).
+
+        The first creator's `config` is the one they run with. Ray restarts a shard
+        whose node died (`max_restarts=-1`) on a node with the same resources; the
+        pool, not Ray, retries a call the restart interrupted (`max_task_retries=0`),
+        so that a wait for a shard with no node to run on stays bounded.
+        """
+        def make(segment: str | None) -> list:
+            resources = {segment_resource(segment): SEGMENT_AMOUNT} if segment is not None else None
+            return [
+                DeviceShard.options(
+                    name=shard_name(i, segment), namespace=NAMESPACE, lifetime="detached",
+                    get_if_exists=True, max_restarts=-1, max_task_retries=0,
+                    max_concurrency=MAX_CONCURRENCY, num_cpus=0, resources=resources,
+                ).remote(i, config)
+                for i in range(shards)
+            ]
+        return cls(make(None), factory=make, wait_s=wait_s)
+
     @property
     def size(self) -> int:
-        return len(self._handles)
+        return len(self._sets[None])
 
-    def handle(self, index: int):
-        return self._handles[index]
+    @property
+    def shared(self) -> bool:
+        """Named cluster shards, which outlive this process."""
+        return self._factory is not None
+
+    def handle(self, index: int, segment: str | None = None):
+        return self._handles(segment)[index]
+
+    def _handles(self, segment: str | None) -> list:
+        if segment is not None and self._factory is None:
+            segment = None
+        if segment not in self._sets:
+            self._sets[segment] = self._factory(segment)
+        return self._sets[segment]
+
+    def segments(self) -> list[str | None]:
+        return list(self._sets)
 
     async def ping(self, timeout_s: float) -> bool:
-        refs = [h.ping.remote() for h in self._handles]
+        refs = [h.ping.remote() for h in self._sets[None]]
         async with asyncio.timeout(timeout_s):
             await asyncio.gather(*refs)
         return True
 
+    def actor_ids(self, segment: str | None = None) -> list[str]:
+        return [h._actor_id.hex() for h in self._handles(segment)]
+
     async def stats(self, timeout_s: float) -> list[dict | None]:
-        """Every shard's `stats()`, in shard order; None for one that did not answer in time."""
-        return list(await asyncio.gather(*(_stats(h, timeout_s) for h in self._handles)))
+        """Every default shard's `stats()`, in shard order; None for one that did not answer in time."""
+        return list(await asyncio.gather(*(_stats(h, timeout_s) for h in self._sets[None])))
 
     async def execute(self, operation_id: str, step: str, tasks: Sequence[DeviceTask]) -> list[DeviceResult]:
         """One Ray call per shard; a shard that fails yields a fault per device."""
-        groups = group_by_shard(tasks, lambda t: t.device_id, self.size)
-        calls = [self._call(i, operation_id, step, batch) for i, batch in groups.items()]
+        by_segment: dict[str | None, list[DeviceTask]] = {}
+        for task in tasks:
+            segment = task.ref.segment if self._factory is not None else None
+            by_segment.setdefault(segment, []).append(task)
+        calls = []
+        for segment, members in by_segment.items():
+            groups = group_by_shard(members, lambda t: t.device_id, self.size)
+            calls += [self._call(segment, i, operation_id, step, batch) for i, batch in groups.items()]
         results: list[DeviceResult] = []
         for batch_results in await asyncio.gather(*calls):
             results.extend(batch_results)
         return results
 
-    async def _call(self, index: int, operation_id: str, step: str, batch: list[DeviceTask]) -> list[DeviceResult]:
-        ref = self._handles[index].execute.remote(operation_id, step, batch)
-        try:
-            async with asyncio.timeout(_call_timeout(batch)):
-                return await ref
-        except (RayError, TimeoutError) as exc:
-            ray.cancel(ref)
-            detail = f"shard {index} unavailable: {type(exc).__name__}"
-            return [DeviceResult.fault(t.device_id, FaultCode.SHARD_UNAVAILABLE, detail) for t in batch]
+    async def _call(self, segment: str | None, index: int, operation_id: str, step: str,
+                    batch: list[DeviceTask]) -> list[DeviceResult]:
+        handle = self._handles(segment)[index]
+        where = f"shard {index}" + (f" of segment {segment}" if segment else "")
+        attempts = CALL_ATTEMPTS if self.shared else 1
+        for attempt in range(1, attempts + 1):
+            if self.shared:   # bounded: a shard whose segment has no node never answers
+                wait_s = self._wait_s if (segment, index) in self._answered else max(self._wait_s,
+                                                                                     FIRST_CONTACT_S)
+                failed = await _await_bounded(handle.ping.remote(), wait_s)
+                if failed is not None:
+                    return _unavailable(batch, f"{where} unavailable: no answer within "
+                                               f"{wait_s:g} s ({failed})")
+                self._answered.add((segment, index))
+            ref = handle.execute.remote(operation_id, step, batch)
+            try:
+                async with asyncio.timeout(_call_timeout(batch)):
+                    return await ref
+            except RayActorError as exc:
+                if attempt < attempts:
+                    continue     # it died during the call: once restarted, the step goes again
+                return _unavailable(batch, f"{where} unavailable: {type(exc).__name__}")
+            except (RayError, TimeoutError) as exc:
+                ray.cancel(ref)
+                return _unavailable(batch, f"{where} unavailable: {type(exc).__name__}")
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
-        for handle in self._handles:
+        """Owned shards are killed; shared ones are left to the other processes."""
+        if self.shared:
+            self._sets = {None: []}
+            return
+        for handle in self._sets[None]:
             try:
                 await asyncio.wait_for(handle.close.remote(), timeout=5)
             except (RayError, TimeoutError):
                 pass
             ray.kill(handle, no_restart=True)
-        self._handles = []
+        self._sets = {None: []}
+
+
+def _unavailable(batch: list[DeviceTask], detail: str) -> list[DeviceResult]:
+    return [DeviceResult.fault(t.device_id, FaultCode.SHARD_UNAVAILABLE, detail) for t in batch]
+
+
+async def _await_bounded(ref, timeout_s: float) -> str | None:
+    """None once `ref` is done; otherwise why not (its ref cancelled)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await ref
+        return None
+    except (RayError, TimeoutError) as exc:
+        ray.cancel(ref)
+        return type(exc).__name__
+
+
+def list_shards() -> list[str]:
+    """The names of the cluster's shards (this driver must be in NAMESPACE)."""
+    return sorted(n for n in ray.util.list_named_actors() if n.startswith("shard-"))
+
+
+def stop_shards(timeout_s: float = 5.0) -> list[str]:
+    """Close and kill every named shard of the cluster (this driver must be in NAMESPACE)."""
+    stopped = []
+    for name in list_shards():
+        try:
+            handle = ray.get_actor(name, namespace=NAMESPACE)
+        except ValueError:
+            continue     # gone meanwhile
+        try:
+            ray.get(handle.close.remote(), timeout=timeout_s)
+        except (RayError, TimeoutError, ray.exceptions.GetTimeoutError):
+            pass
+        ray.kill(handle, no_restart=True)
+        stopped.append(name)
+    return stopped
 
 
 async def _stats(handle, timeout_s: float) -> dict | None:

@@ -8,6 +8,7 @@ dispatcher sends one call per shard per batch, never one per device.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections import Counter
@@ -68,6 +69,17 @@ class DeviceShardImpl:
 
     async def ping(self) -> int:
         return self.index
+
+    async def where(self, devices: bool = False) -> dict[str, Any]:
+        """The Ray node and actor this shard runs as (only meaningful inside Ray), its calls
+        per step, and with `devices` the ids of the devices it has driven since it started."""
+        context = ray.get_runtime_context()
+        found = {"index": self.index, "node_id": context.get_node_id(),
+                 "actor_id": context.get_actor_id(), "incarnation": self._incarnation,
+                 "calls": dict(self._calls), "pid": os.getpid()}
+        if devices:
+            found["devices"] = sorted(self._state)
+        return found
 
     async def execute(self, operation_id: str, step: str, tasks: list[DeviceTask]) -> list[DeviceResult]:
         spec = STEPS[_step(step)]

@@ -15,6 +15,7 @@ class DeviceRef:
     port: int
     unit_id: int
     profile: str
+    segment: str | None = None   # on a cluster: driven by this segment's shards (actors.pool)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,24 @@ def _tokens_parser(tokens: argparse._SubParsersAction) -> None:
     admin("revoke", "revoke a token; every API process refuses it from its next request").add_argument("name")
 
 
+def _shards_parser(shards: argparse._SubParsersAction) -> None:
+    def on_ray(name: str, text: str) -> argparse.ArgumentParser:
+        p = shards.add_parser(name, help=text)
+        p.add_argument("--ray-address", help="the Ray cluster (or RAY_ADDRESS)")
+        return p
+
+    listing = on_ray("list", "the cluster's shards: name, actor id, node id")
+    listing.add_argument("--json", action="store_true", help="one JSON object a line")
+    listing.add_argument("--devices", action="store_true",
+                         help="with --json: the devices each shard has driven since it started")
+    on_ray("stop", "tear the cluster's shards down (stop every `gridjobs serve` first)")
+    p = shards.add_parser("set-count", help="change the cluster's recorded shard count "
+                                            "(every `gridjobs serve` stopped, shards stopped)")
+    p.add_argument("count", type=int)
+    p.add_argument("--database-url", help="PostgreSQL URL (default: embedded PostgreSQL)")
+    p.add_argument("--data-dir", type=Path, help="data directory for the embedded PostgreSQL")
+
+
 def _profiles_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profiles-dir", type=Path,
                    help="directory of user device profiles (.json/.toml), beside the shipped ones")
@@ -210,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     _tokens_parser(verbs.add_parser("tokens", help="API tokens: create, list, revoke").add_subparsers(
         dest="action", required=True))
     _keys_parser(verbs.add_parser("keys", help="device keys and the master key").add_subparsers(
+        dest="action", required=True))
+    _shards_parser(verbs.add_parser("shards", help="the Ray cluster's DeviceShard actors").add_subparsers(
         dest="action", required=True))
     status = verbs.add_parser("status", help="show an operation")
     status.add_argument("id")
@@ -523,6 +543,10 @@ def run(args: argparse.Namespace) -> int:
         from gridjobs.profile_view import show_profiles
 
         return show_profiles(profile_catalog(settings), args.action, getattr(args, "name", None))
+    if args.verb == "shards":
+        from gridjobs.shard_admin import run_shards
+
+        return run_shards(settings, args)
     if args.verb == "tokens":
         from gridjobs.token_admin import run_tokens
 

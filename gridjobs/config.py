@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from pydantic_settings.sources.utils import parse_env_vars
 
 # The shards' own defaults live with them, in the lower layer.
+from actors.pool import SHARD_WAIT_S
 from actors.shard import DEVICE_DEADLINE_S, MAX_INFLIGHT_PER_GATEWAY, REQUEST_TIMEOUT_S
 from gridjobs.errors import ConfigError
 
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     ray_address: str | None = Field(default=None,   # None: start a local Ray
                                     validation_alias=AliasChoices("ray_address", "RAY_ADDRESS"))
     shards: int = Field(default=max(1, os.cpu_count() or 1), ge=1)
+    shard_wait_s: float = SHARD_WAIT_S   # on a cluster: a shard silent this long is unavailable
     host: str = DEFAULT_HOST
     port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     lease_s: float = LEASE_S

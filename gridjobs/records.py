@@ -21,6 +21,7 @@ class Device:
     shed_priority: int
     protected: bool
     rated_kw: float
+    segment: str | None = None   # README "Running on a cluster"
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Device":

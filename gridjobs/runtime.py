@@ -37,6 +37,7 @@ from gridjobs.profiles import ProfileCatalog
 from gridjobs.run.context import RunPorts
 from gridjobs.run.postgres import PgDevices, PgFirmware
 from gridjobs.store.database import create_pool, migrate, ping
+from gridjobs.store.shard_layout import settle_shard_count
 from gridjobs.store.shard_services import pg_shard_services
 from gridjobs.telemetry.monitors import open_monitors
 
@@ -142,8 +143,11 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
         if settings.bootstrap_admin_token:
             await ensure_admin_token(pool, settings.data_dir)
         if execute:
+            shared = settings.ray_address is not None
+            if shared:   # before joining the cluster: a process with another count is refused at once
+                await settle_shard_count(pool, settings.shards)
             started_ray = await start_ray(settings.ray_address)
-            shards = ShardPool.create(settings.shards, _shard_config(settings))
+            shards = _open_shards(settings, shared=shared)
             ports = RunPorts(devices=PgDevices(pool), shards=shards, firmware=PgFirmware(pool),
                              key_store=keyring, profiles=profiles)
             dispatcher = Dispatcher(pool=pool, dsn=settings.database_url, ports=ports,
@@ -170,6 +174,16 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
         await pool.close()
         if started_ray:
             await asyncio.to_thread(ray.shutdown)
+
+
+def _open_shards(settings: Settings, *, shared: bool) -> ShardPool:
+    """A local Ray (fresh, ours or a test's): shards of our own. A cluster: the cluster's
+    named shards (their number settled with Postgres first)."""
+    if not shared:
+        return ShardPool.create(settings.shards, _shard_config(settings))
+    shards = ShardPool.attach(settings.shards, _shard_config(settings), wait_s=settings.shard_wait_s)
+    log.info("shards_attached", shards=shards.size, actor_ids=shards.actor_ids())
+    return shards
 
 
 def _master_key(settings: Settings) -> MasterKey | None:

@@ -257,4 +257,5 @@ def run_context(operation: Operation, ports: RunPorts, *, lease: InMemoryLease |
 
 def devices_from_inventory(inventory: Iterable[dict[str, Any]]) -> list[Device]:
     """Device records from a simulated fleet's inventory (`Fleet.inventory()`)."""
-    return [Device(**{name: item[name] for name in Device.__dataclass_fields__}) for item in inventory]
+    return [Device(**{name: item[name] for name in Device.__dataclass_fields__ if name in item})
+            for item in inventory]

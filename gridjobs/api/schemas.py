@@ -17,6 +17,7 @@ DEVICE_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=DEVICE_ID_PATTERN)]
 ProfileName = text(max_length=64)
 FeederName = text(max_length=128)
+SegmentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 MAX_DEVICES_PER_BATCH = 5_000  # ~1 MiB of JSON: the body limit
 
 
@@ -31,6 +32,9 @@ class DeviceFields(BaseModel):
     shed_priority: StrictInt = Field(ge=1, le=1000, description="1 is shed first")
     protected: StrictBool = Field(default=False, description="never shed")
     rated_kw: StrictFloat = Field(ge=0, le=1_000_000)
+    segment: SegmentName | None = Field(
+        default=None, description="network segment (e.g. a substation) whose Ray nodes drive it; "
+                                  "README \"Running on a cluster\"")
 
 
 class DeviceUpdate(DeviceFields):
@@ -49,7 +53,10 @@ class DeviceIn(DeviceFields):
 class DeviceOut(DeviceIn):
     @classmethod
     def of(cls, device: Device) -> dict[str, Any]:
-        return device.as_dict()
+        shown = device.as_dict()
+        if shown["segment"] is None:   # no segment: the body as it was before segments existed
+            del shown["segment"]
+        return shown
 
 
 class ProgressOut(BaseModel):

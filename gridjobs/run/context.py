@@ -38,7 +38,7 @@ class RunPorts:
 
 
 def device_task(device: Device, args: dict[str, Any]) -> DeviceTask:
-    ref = DeviceRef(device.id, device.host, device.port, device.unit_id, device.profile)
+    ref = DeviceRef(device.id, device.host, device.port, device.unit_id, device.profile, device.segment)
     return DeviceTask(ref, args)
 
 

@@ -16,7 +16,7 @@ from gridjobs.store.queries import Q
 def _args(device: Device) -> tuple:
     return (
         device.id, device.profile, device.host, device.port, device.unit_id,
-        device.feeder, device.shed_priority, device.protected, device.rated_kw,
+        device.feeder, device.shed_priority, device.protected, device.rated_kw, device.segment,
     )
 
 

@@ -35,7 +35,7 @@ GRIDJOBS_LAYERS = (
     ("runtime", "bootstrap", "shutdown", "transport"),         # one process's resources; its stop; TLS
     ("api",),                                                  # HTTP
     ("web",),                                                  # the control-room page, /docs, /problems
-    ("serve", "key_admin", "token_admin"),                     # entry points that hold a database
+    ("serve", "key_admin", "token_admin", "shard_admin"),      # entry points that hold a database
     ("client", "progress", "profile_view"),                    # what people see
     ("demo", "cli_views"),                                    # tables and panels of the read verbs
     ("cli",),

@@ -1,13 +1,14 @@
 -- Named queries, loaded by gridjobs.store.queries. Parameters are $n only.
 
 -- name: upsert_device
-INSERT INTO devices (id, profile, host, port, unit_id, feeder, shed_priority, protected, rated_kw)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO devices (id, profile, host, port, unit_id, feeder, shed_priority, protected, rated_kw,
+                     segment)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (id) DO UPDATE SET
     profile = EXCLUDED.profile, host = EXCLUDED.host, port = EXCLUDED.port,
     unit_id = EXCLUDED.unit_id, feeder = EXCLUDED.feeder,
     shed_priority = EXCLUDED.shed_priority, protected = EXCLUDED.protected,
-    rated_kw = EXCLUDED.rated_kw, updated_at = now()
+    rated_kw = EXCLUDED.rated_kw, segment = EXCLUDED.segment, updated_at = now()
 RETURNING *;
 
 -- name: notify_devices
@@ -926,3 +927,20 @@ JOIN operations o ON o.id = d.operation_id
 WHERE d.device_id = $1 AND ($3::text[] IS NULL OR o.feeders <@ $3)
 ORDER BY o.created_at DESC
 LIMIT $2;
+
+-- name: record_shard_count
+-- The cluster's shard count: $1 if none is recorded yet, else the recorded one.
+WITH recorded AS (
+    INSERT INTO shard_layout (shards) VALUES ($1) ON CONFLICT (only_row) DO NOTHING RETURNING shards
+)
+SELECT shards FROM recorded UNION ALL SELECT shards FROM shard_layout LIMIT 1;
+
+-- name: set_shard_count
+INSERT INTO shard_layout (shards) VALUES ($1)
+ON CONFLICT (only_row) DO UPDATE SET shards = EXCLUDED.shards, recorded_at = now()
+RETURNING shards;
+
+-- name: active_operations
+-- Operations a live process is running (a lease in force).
+SELECT count(*) FROM operations
+WHERE status IN ('running', 'cancelling') AND lease_expires_at > now();

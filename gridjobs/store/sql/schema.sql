@@ -18,7 +18,8 @@ CREATE TABLE devices (
     protected      boolean NOT NULL DEFAULT false,
     rated_kw       double precision NOT NULL CHECK (rated_kw >= 0),
     created_at     timestamptz NOT NULL DEFAULT now(),
-    updated_at     timestamptz NOT NULL DEFAULT now()
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    segment        text CHECK (segment ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')  -- README "Running on a cluster"
 );
 CREATE INDEX devices_feeder_idx ON devices (feeder, id);
 CREATE INDEX devices_profile_idx ON devices (profile, id);
@@ -360,4 +361,11 @@ CREATE TABLE webhook_attempts (
 CREATE TABLE outbox_cursors (
     name      text PRIMARY KEY,
     position  bigint NOT NULL CHECK (position >= 0)
+);
+
+-- The number of DeviceShard actors of the Ray cluster (README "Running on a cluster").
+CREATE TABLE shard_layout (
+    only_row     boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    shards       integer NOT NULL CHECK (shards >= 1),
+    recorded_at  timestamptz NOT NULL DEFAULT now()
 );
