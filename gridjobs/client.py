@@ -67,6 +67,10 @@ class Client:
     def _unreachable(self, method: str, path: str, exc: httpx.HTTPError) -> ApiError:
         """A request that got no answer, worded as advice: which URL, and what to do."""
         if isinstance(exc, httpx.ConnectError):
+            if isinstance(_underlying(exc), ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                # It answered: the TLS handshake failed, which "is it running?" would misstate.
+                return ApiError(f"TLS with {self.base_url} failed ({exc}): if the server's certificate is "
+                                f"signed by your own CA, pass --ca-file (or GRIDJOBS_CA_FILE)")
             cause, reason = exc.__cause__ or exc.__context__, "connection failed"
             for _ in range(5):   # the OSError under httpx's and httpcore's wrappers, if any
                 if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
@@ -217,3 +221,13 @@ def _detail(response: httpx.Response) -> str:
         return response.json().get("detail", response.text)
     except ValueError:
         return response.text[:200]
+
+
+def _underlying(exc: BaseException) -> BaseException:
+    """The innermost cause under httpx's and httpcore's wrappers (at most a few levels)."""
+    for _ in range(5):
+        inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
