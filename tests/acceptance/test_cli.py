@@ -6,16 +6,14 @@ import json
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.acceptance.server import ServerProcess
+from tests.acceptance.cli_fixtures import GRIDJOBS, server, simulator  # noqa: F401 (fixtures)
 
-GRIDJOBS = [sys.executable, "-m", "gridjobs"]
 VERBS = [[], ["serve"], ["demo"], ["simulate"], ["devices"], ["devices", "import"], ["submit"],
          ["submit", "load-shed"], ["submit", "der-curtailment"], ["submit", "key-rotation"],
          ["ops"], ["ops", "list"], ["config"], ["completion"], ["status"], ["profiles"], ["profiles", "list"],
@@ -83,29 +81,6 @@ def test_demo_keep_serves_until_ctrl_c():
         if proc.poll() is None:
             proc.kill()
             proc.communicate(timeout=30)
-
-
-@pytest.fixture
-def simulator(tmp_path):
-    inventory = tmp_path / "inventory.json"
-    proc = subprocess.Popen([*GRIDJOBS, "simulate", "--devices", "20", "--gateways", "2",
-                             "--port", "0", "--inventory", str(inventory)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert "listening" in proc.stdout.readline()
-        yield inventory
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        proc.stdout.close()
-
-
-@pytest.fixture
-async def server(db_url, tmp_path):
-    proc = ServerProcess(db_url, tmp_path / "server.log")
-    await proc.start()
-    yield proc
-    proc.stop()
 
 
 async def test_import_submit_wait_status(simulator, server):

@@ -9,16 +9,15 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
 from gridjobs.demo import free_port
+from tests.acceptance.cli_fixtures import GRIDJOBS, server, simulator  # noqa: F401 (fixtures)
 from tests.acceptance.server import ServerProcess
 
-GRIDJOBS = [sys.executable, "-m", "gridjobs"]
 STATUS_TRIES = 240          # x 0.25 s: how long a test waits for a status, at most
 FOLLOW_LINE_TIMEOUT_S = 60.0
 
@@ -85,29 +84,6 @@ def test_config_shows_the_settings_and_hides_secrets(tmp_path):
 def test_completion_script():
     done = run("completion", "bash")
     assert done.returncode == 0 and "gridjobs" in done.stdout and "complete" in done.stdout
-
-
-@pytest.fixture
-def simulator(tmp_path):
-    inventory = tmp_path / "inventory.json"
-    proc = subprocess.Popen([*GRIDJOBS, "simulate", "--devices", "20", "--gateways", "2",
-                             "--port", "0", "--inventory", str(inventory)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert "listening" in proc.stdout.readline()
-        yield inventory
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        proc.stdout.close()
-
-
-@pytest.fixture
-async def server(db_url, tmp_path):
-    proc = ServerProcess(db_url, tmp_path / "server.log")
-    await proc.start()
-    yield proc
-    proc.stop()
 
 
 def _api_status(server: ServerProcess, op_id: str) -> str:
