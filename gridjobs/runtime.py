@@ -132,6 +132,7 @@ async def open_runtime(settings: Settings, *, execute: bool = True) -> AsyncIter
     access = None
     devices_index = None
     submissions = GroupCommit(pool)
+    submissions.start()
     try:
         applied = await migrate(pool)
         log.info("schema_ready", migrations_applied=applied)

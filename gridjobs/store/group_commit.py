@@ -2,7 +2,7 @@
 into the next one, one statement and one commit (one WAL flush) for all of them.
 
 `GroupCommit.insert` parks a submission and waits for its own answer row. One
-writer task (owned here, started on first use, cancelled by `close`) takes
+writer task (owned here, started by `start` or on first use, cancelled by `close`) takes
 everything parked, at most MAX_BATCH, each idempotency key at most once per
 batch (a second request with the same key waits for the next batch and then
 finds the key: a replay), and writes it with `submit_operations`. If that
@@ -48,12 +48,16 @@ class GroupCommit:
         self.batches = 0           # statements written (tests, benchmarks)
         self.largest = 0           # the largest batch so far
 
+    def start(self) -> None:
+        """Start the writer task (the runtime does, so it exists before the first request)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._write_loop(), name="gridjobs-group-commit")
+
     async def insert(self, args: tuple[Any, ...]) -> asyncpg.Record:
         """`args` as submit_operation_with_key takes them; its answer row (locked, key_saved, op.*)."""
         if self._closed:
             raise RuntimeError("the intake is closed")
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._write_loop(), name="gridjobs-group-commit")
+        self.start()
         parked = _Parked(args)
         self._parked.append(parked)
         self._wake.set()
