@@ -9,6 +9,8 @@ import pytest
 from tests.chaos.campaign import Plan, run_campaign
 from tests.chaos.kinds import KINDS
 
+pytestmark = pytest.mark.chaos
+
 SEED = 1
 PLAN = Plan(kills=2, seed=SEED, kills_per_run=(2, 2))
 

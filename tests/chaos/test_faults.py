@@ -12,6 +12,7 @@ import random
 from uuid import UUID
 
 import httpx
+import pytest
 
 from adapters import Role
 from gridjobs.store.database import create_pool
@@ -25,6 +26,8 @@ from tests.chaos.marks import mark_kill
 from tests.chaos.postgres import fresh_database, private_postgres
 from tests.chaos.scenarios import Scenario
 from tests.support import outcomes, serving, wait_until
+
+pytestmark = pytest.mark.chaos
 
 SEED = 5
 AMBIGUOUS_TIMEOUT = {"GRIDJOBS_REQUEST_TIMEOUT_S": "1.0"}

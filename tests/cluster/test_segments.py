@@ -20,6 +20,8 @@ from tests.cluster.conftest import list_shards
 from tests.cluster.test_shared_shards import log_events
 from tests.support import outcomes, serving, wait_for_status, wait_until
 
+pytestmark = pytest.mark.cluster
+
 SHARDS = 2
 SEGMENTS = ("north", "south")
 

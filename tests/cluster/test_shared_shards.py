@@ -15,11 +15,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from simulators import Fleet
 from tests.acceptance.server import ServerProcess
 from tests.cluster.conftest import list_shards
 from tests.support import serving, wait_for_status, wait_until
+
+pytestmark = pytest.mark.cluster
 
 IMAGE = os.urandom(96 * 1024)  # 410 chunks: long enough to shed in the middle
 CHUNK_ROLES = {"fw_chunk_offset", "fw_chunk_len", "fw_chunk_data"}
