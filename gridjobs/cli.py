@@ -272,12 +272,7 @@ def _submit_flags(p: argparse.ArgumentParser, *, dry_run_help: str) -> None:
 def _shed_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-kw", type=float, required=True)
     _submit_flags(p, dry_run_help="print the plan; touch nothing")
-    hold = p.add_mutually_exclusive_group(required=True)
-    hold.add_argument("--hold-s", type=float, help="seconds to hold before restoring")
-    hold.add_argument("--hold-until-cancelled", action="store_true")
-    p.add_argument("--stages", type=int, help="restore stages (server default 1)")
-    p.add_argument("--stage-delay-s", type=float, help="seconds between restore stages")
-    p.add_argument("--revert-timeout-s", type=int, help="dead-man timer on each device")
+    _hold_flags(p)
 
 
 def _hold_flags(p: argparse.ArgumentParser) -> None:

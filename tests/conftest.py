@@ -8,6 +8,7 @@ test gets its own database, copied from a migrated template.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import threading
@@ -60,9 +61,10 @@ async def template_url(admin_url):
         await admin.close()
 
 
-@pytest.fixture
-async def db_url(admin_url, template_url):
-    name = f"gridjobs_t_{uuid.uuid4().hex[:12]}"
+@contextlib.asynccontextmanager
+async def database_from_template(admin_url: str, prefix: str = "gridjobs_t_"):
+    """A new database copied from the migrated template; dropped afterwards."""
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(admin_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
@@ -70,6 +72,12 @@ async def db_url(admin_url, template_url):
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+async def db_url(admin_url, template_url):
+    async with database_from_template(admin_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,13 +13,12 @@ import uuid
 from pathlib import Path
 from typing import AsyncIterator
 
-import asyncpg
 import httpx
 import pytest
 
 from gridjobs.store.database import create_pool
 from simulators import Fleet
-from tests.conftest import TEMPLATE, _with_db
+from tests.conftest import database_from_template
 from tests.support import admin_headers, live_service, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,14 +36,8 @@ class Service:
 
 @pytest.fixture(scope="module")
 async def browser_db(admin_url, template_url) -> AsyncIterator[str]:
-    name = f"gridjobs_b_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-        yield _with_db(admin_url, name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with database_from_template(admin_url, prefix="gridjobs_b_") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
