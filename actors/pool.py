@@ -20,7 +20,7 @@ import re
 from typing import Callable, Sequence
 
 import ray
-from ray.exceptions import RayActorError, RayError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
 from adapters import FaultCode
 from actors.placement import group_by_shard
@@ -35,6 +35,7 @@ SHARD_WAIT_S = 10.0      # how long a call waits for a shard that is (re)startin
 FIRST_CONTACT_S = 60.0   # the first answer of a shard this process has not heard from yet: a
                          # new actor may need a worker process started on its node first
 CALL_ATTEMPTS = 2        # a shard that died during a call gets one more, once it answers again
+RESTART_POLL_S = 0.25    # between pings of a shard that Ray is restarting
 SEGMENT_AMOUNT = 0.001   # of a segment's resource, per shard: a node with 1000 hosts 10^6 shards
 SEGMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -155,7 +156,7 @@ class ShardPool:
             if self.shared:   # bounded: a shard whose segment has no node never answers
                 wait_s = self._wait_s if (segment, index) in self._answered else max(self._wait_s,
                                                                                      FIRST_CONTACT_S)
-                failed = await _await_bounded(handle.ping.remote(), wait_s)
+                failed = await _await_ready(handle, wait_s)
                 if failed is not None:
                     return _unavailable(batch, f"{where} unavailable: no answer within "
                                                f"{wait_s:g} s ({failed})")
@@ -191,15 +192,27 @@ def _unavailable(batch: list[DeviceTask], detail: str) -> list[DeviceResult]:
     return [DeviceResult.fault(t.device_id, FaultCode.SHARD_UNAVAILABLE, detail) for t in batch]
 
 
-async def _await_bounded(ref, timeout_s: float) -> str | None:
-    """None once `ref` is done; otherwise why not (its ref cancelled)."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            await ref
-        return None
-    except (RayError, TimeoutError) as exc:
-        ray.cancel(ref)
-        return type(exc).__name__
+async def _await_ready(handle, timeout_s: float) -> str | None:
+    """None once the shard answers a ping within `timeout_s`; otherwise why not.
+
+    A shard that Ray is restarting (its node lost, a replacement coming) refuses
+    calls at once with ActorUnavailableError: it is pinged again, until the
+    deadline, rather than given up on.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        ref = handle.ping.remote()
+        try:
+            async with asyncio.timeout_at(deadline):
+                await ref
+            return None
+        except ActorUnavailableError as exc:
+            if asyncio.get_running_loop().time() + RESTART_POLL_S >= deadline:
+                return type(exc).__name__
+            await asyncio.sleep(RESTART_POLL_S)
+        except (RayError, TimeoutError) as exc:
+            ray.cancel(ref)
+            return type(exc).__name__
 
 
 def list_shards() -> list[str]:
