@@ -18,6 +18,8 @@ LOW = 9    # bulk work such as firmware chunks
 
 
 class PriorityLock:
+    __slots__ = ("_held", "_waiters", "_order")   # one per device a shard has driven
+
     def __init__(self) -> None:
         self._held = False
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []

@@ -47,7 +47,7 @@ class DeviceResult:
         return cls(device_id, ok=False, code=FaultCode(code), detail=detail)
 
 
-@dataclass
+@dataclass(slots=True)
 class DeviceState:
     """What a shard knows about one device (rebuilt from Postgres on restart).
 

@@ -9,6 +9,21 @@ from .profile import Profile
 
 Discover = Callable[[], Awaitable[Profile]]
 
+# Units of one model and firmware show the same layout: each distinct layout is kept
+# once per process and shared, so a shard's memory grows by a reference per unit,
+# not by a copy of the map. Bounded: past the cap a layout is simply not shared.
+MAX_SHARED_LAYOUTS = 1024
+_shared: dict[Profile, Profile] = {}
+
+
+def shared_layout(layout: Profile) -> Profile:
+    """The process's copy of a layout equal to `layout` (it becomes that copy if new)."""
+    if (found := _shared.get(layout)) is not None:
+        return found
+    if len(_shared) < MAX_SHARED_LAYOUTS:
+        _shared[layout] = layout
+    return layout
+
 
 class LayoutCache:
     """Static profiles resolved per (unit id, profile name). Concurrent callers share one discovery."""
@@ -23,7 +38,7 @@ class LayoutCache:
             return layout
         async with self._locks.setdefault(key, asyncio.Lock()):
             if key not in self._layouts:
-                self._layouts[key] = await discover()
+                self._layouts[key] = shared_layout(await discover())
         return self._layouts[key]
 
     def forget(self, *, unit_id: int) -> None:

@@ -148,3 +148,14 @@ async def test_a_device_lacking_a_required_model_is_a_profile_mismatch(fleet, se
     with pytest.raises(DeviceFault) as info:
         await storage.read("charge_pct")
     assert info.value.code == "profile_mismatch" and "model 124 is missing" in info.value.detail
+
+
+async def test_units_with_the_same_map_share_one_discovered_layout(fleet, sessions):
+    """Discovery runs per unit, but a shard keeps each distinct layout once: its memory
+    grows by a reference per unit, not by a copy of the map (issue 13's bytes per device)."""
+    ids = [r["id"] for r in fleet.inventory() if r["profile"] == "sunspec_der"]
+    layouts = [await client(fleet, sessions, d).layout() for d in ids]
+    assert len(layouts) == 3 and layouts[0] is not PROFILE   # discovered: a static map
+    assert all(layout is layouts[0] for layout in layouts)
+    session = client(fleet, sessions, ids[0]).session
+    assert len(session.layouts) == 3   # still discovered, and forgotten, per unit
