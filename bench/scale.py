@@ -45,6 +45,7 @@ from shed import (
 DEFAULT_SIZES = "1000,10000,50000"
 CLI_TIMEOUT_S = 300.0
 GOAL_BYTES_PER_DEVICE = 2048
+DEVICES_PER_SIMULATOR = 10_000
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,12 +75,34 @@ def rss_bytes(pids: list[int]) -> int:
     return total
 
 
-async def one_size(devices_n: int, args: argparse.Namespace, address: str, workdir: Path, dsn: str) -> dict:
-    gateways = math.ceil(devices_n / DEVICES_PER_GATEWAY)
-    sim, inventory = start_simulator(workdir, devices=devices_n, gateways=gateways)
+def start_simulators(workdir: Path, devices_n: int) -> tuple[list, list[dict]]:
+    """The fleet split over simulator processes of at most DEVICES_PER_SIMULATOR devices
+    each (one asyncio loop does not keep up with 50,000 devices). Each process names
+    its devices alike, so the ids get the process's number in front."""
+    parts = math.ceil(devices_n / DEVICES_PER_SIMULATOR)
+    sims, devices = [], []
     try:
-        await_listening(sim)
-        devices = json.loads(inventory.read_text())
+        for part in range(parts):
+            share = devices_n // parts + (1 if part < devices_n % parts else 0)
+            where = workdir / f"sim-{part}"
+            where.mkdir()
+            sim, inventory = start_simulator(where, devices=share,
+                                             gateways=math.ceil(share / DEVICES_PER_GATEWAY))
+            sims.append(sim)
+            await_listening(sim)
+            prefix = f"s{part}-" if parts > 1 else ""
+            devices += [{**d, "id": prefix + d["id"]} for d in json.loads(inventory.read_text())]
+    except BaseException:
+        for sim in sims:
+            sim.stop()
+        raise
+    return sims, devices
+
+
+async def one_size(devices_n: int, args: argparse.Namespace, address: str, workdir: Path, dsn: str) -> dict:
+    sims, devices = start_simulators(workdir, devices_n)
+    gateways = len({(d["host"], d["port"]) for d in devices})
+    try:
         eligible = sheddable(devices)
         log_path = workdir / "gridjobs.log"
         server = gridjobs_serve(dsn, port=free_port(), log_path=log_path, shards=args.shards,
@@ -104,13 +127,15 @@ async def one_size(devices_n: int, args: argparse.Namespace, address: str, workd
             server.stop()
             shards(address, "stop")
     finally:
-        sim.stop()
+        for sim in sims:
+            sim.stop()
     calls: dict[str, int] = {}
     for entry in after:
         for step, n in entry["calls"].items():
             calls[step] = calls.get(step, 0) + n
     return {
         "devices": devices_n, "eligible": len(eligible), "gateways": gateways, "shards": args.shards,
+        "simulators": len(sims),
         "shed_s": round(shed.seconds, 3), "ceiling_s": round(ceiling.seconds, 3),
         "ratio": round(shed.seconds / ceiling.seconds, 2),
         "outcomes": shed.outcomes, "ceiling_outcomes": ceiling.outcomes,
