@@ -130,7 +130,8 @@ class DeviceShardImpl:
         return self._profiles[name]
 
     async def _run_one(self, spec: StepSpec, operation_id: str, task: DeviceTask) -> DeviceResult:
-        lock = self._locks.setdefault(task.device_id, PriorityLock())
+        if (lock := self._locks.get(task.device_id)) is None:
+            lock = self._locks[task.device_id] = PriorityLock()
         try:
             profile = self._profile(task.ref.profile)
         except ProfileError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from .datatypes import BYTE_ORDERS, DATA_TYPES, WORD_ORDERS, DataType
 from .errors import ProfileError
@@ -38,10 +38,23 @@ class Point:
     maximum: float | None = None
     not_implemented: int | None = None
     symbols: tuple[tuple[str, int], ...] = ()
+    # Points key the dicts of every request (words read, scale factors): their hash and
+    # end are worked out once, not per lookup from the fifteen fields.
+    _hash: int = field(init=False, repr=False, compare=False)
+    _end: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if problem := _point_problem(self):
             raise ProfileError(f"point {self.name!r}: {problem}")
+        object.__setattr__(self, "_hash", hash(tuple(getattr(self, f.name) for f in fields(self) if f.compare)))
+        object.__setattr__(self, "_end", self.address + self.register_count)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):
+        # Rebuilt from its fields where it is unpickled: a string's hash differs between processes.
+        return (_rebuild, (tuple((f.name, getattr(self, f.name)) for f in fields(self) if f.init),))
 
     @property
     def data_type(self) -> DataType:
@@ -54,10 +67,14 @@ class Point:
     @property
     def end(self) -> int:
         """First register address after this point."""
-        return self.address + self.register_count
+        return self._end
 
     def describe_registers(self) -> str:
         return f"registers {self.address}..{self.end - 1}"
+
+
+def _rebuild(items: tuple[tuple[str, object], ...]) -> Point:
+    return Point(**dict(items))
 
 
 def _point_problem(point: Point) -> str | None:
