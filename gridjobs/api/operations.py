@@ -68,7 +68,7 @@ async def submit(request: Request) -> Response:
 
 async def _visible(request: Request) -> Operation:
     """The operation of the path, if it lies in the principal's area (404 otherwise)."""
-    operation = await store.get_operation(_pool(request), path_uuid(request))
+    operation = await store.get_operation_summary(_pool(request), path_uuid(request))
     return visible(request, operation, operation.feeders, f"operation {operation.id} does not exist")
 
 

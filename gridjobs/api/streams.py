@@ -90,7 +90,7 @@ def _stream(request: Request, where: EventFilter, after: int | None) -> EventStr
 async def operation_events(request: Request) -> EventStream:
     principal = principal_of(request)
     after = last_event_id(request)
-    operation = await store.get_operation(runtime_pool(request), path_uuid(request))
+    operation = await store.get_operation_summary(runtime_pool(request), path_uuid(request))
     visible(request, operation, operation.feeders, f"operation {operation.id} does not exist")
     where = EventFilter(operation_id=operation.id, area=principal.feeders, principal=principal.name)
     return _stream(request, where, after)

@@ -118,8 +118,9 @@ def _in_flight() -> IdempotencyInFlight:
     )
 
 
-async def _get(conn: asyncpg.Connection | asyncpg.Pool, operation_id: UUID) -> Operation:
-    row = await conn.fetchrow(Q["get_operation"], operation_id)
+async def _get(conn: asyncpg.Connection | asyncpg.Pool, operation_id: UUID, *,
+               query: str = Q["get_operation"]) -> Operation:
+    row = await conn.fetchrow(query, operation_id)
     if row is None:
         raise NotFound(f"operation {operation_id} does not exist")
     return Operation.from_row(row)
@@ -137,6 +138,13 @@ async def accepted_before(pool: asyncpg.Pool, key: str, request_hash: str) -> Op
 @translated
 async def get_operation(pool: asyncpg.Pool, operation_id: UUID) -> Operation:
     return await _get(pool, operation_id)
+
+
+@translated
+async def get_operation_summary(pool: asyncpg.Pool, operation_id: UUID) -> Operation:
+    """The operation with its checkpoint cut to the phase fields (view operation_summaries):
+    what the API shows, without decoding every device's survey reading on every poll."""
+    return await _get(pool, operation_id, query=Q["get_operation_summary"])
 
 
 @translated

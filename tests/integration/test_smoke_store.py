@@ -6,8 +6,10 @@ import pytest
 
 from gridjobs.errors import StaleLeaseError
 from gridjobs.store import leases
-from gridjobs.records import Outcome
-from gridjobs.store.operations import NewOperation, submit
+from gridjobs.records import Outcome, phase_fields
+from gridjobs.store.operations import (
+    NewOperation, get_operation, get_operation_summary, list_operations, submit,
+)
 
 
 async def _noop(conn):
@@ -40,3 +42,20 @@ async def test_claim_order_priority_then_age(pool):
     order = [(await leases.claim_next(pool, owner="a", lease_s=30)).id for _ in range(3)]
     assert order == [high.operation.id, low.operation.id, low2.operation.id]
     assert await leases.claim_next(pool, owner="a", lease_s=30) is None
+
+
+async def test_the_api_reads_a_summary_of_the_checkpoint(pool):
+    """GET /v1/operations/{id} (and the lists) read the checkpoint cut to the phase fields:
+    a shed's every survey reading and a rollout's device ids per wave stay out of a poll."""
+    sub = await submit(pool, NewOperation("load_shed", 0, {}), validate=_noop)
+    lease = leases.Lease(pool, await leases.claim_next(pool, owner="a", lease_s=30), 30)
+    full = {"readings": {f"d{i}": {"measured_kw": 1.5} for i in range(500)}, "phase": "hold",
+            "hold_until": 1234.5, "wave": 1, "waves": [["d1", "d2"], ["d3"]]}
+    await lease.save_checkpoint(full)
+    summary = await get_operation_summary(pool, sub.operation.id)
+    assert summary.checkpoint == {"readings": {}, "phase": "hold", "hold_until": 1234.5, "wave": 1,
+                                  "waves": [2, 1]}
+    assert phase_fields(summary.checkpoint) == phase_fields(full)
+    assert (await get_operation(pool, sub.operation.id)).checkpoint == full   # the runner's, whole
+    listed = await list_operations(pool, kind=None, status=None, before=None, limit=5)
+    assert [op.checkpoint for op in listed] == [summary.checkpoint]

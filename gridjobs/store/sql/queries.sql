@@ -155,9 +155,21 @@ CROSS JOIN LATERAL (
 ) p
 WHERE o.id = $1;
 
+-- name: get_operation_summary
+-- As get_operation, with the checkpoint cut to what the API shows (operation_summaries).
+SELECT o.*, p.total, p.succeeded, p.failed
+FROM operation_summaries o
+CROSS JOIN LATERAL (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE d.state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE d.state IN ('failed', 'cancelled')) AS failed
+    FROM device_outcomes d WHERE d.operation_id = o.id
+) p
+WHERE o.id = $1;
+
 -- name: list_operations
 SELECT o.*, p.total, p.succeeded, p.failed
-FROM operations o
+FROM operation_summaries o
 CROSS JOIN LATERAL (
     SELECT count(*) AS total,
            count(*) FILTER (WHERE d.state = 'succeeded') AS succeeded,
@@ -904,7 +916,7 @@ DELETE FROM webhook_deliveries WHERE id IN (
 -- name: page_operations
 -- The control-room page's list: newest first, by kind, status and a feeder the scope reached.
 SELECT o.*, p.total, p.succeeded, p.failed
-FROM operations o
+FROM operation_summaries o
 CROSS JOIN LATERAL (
     SELECT count(*) AS total,
            count(*) FILTER (WHERE d.state = 'succeeded') AS succeeded,
