@@ -144,9 +144,9 @@ async def test_a_segment_node_lost_mid_shed(db_url, tmp_path, ray_cluster, stop_
 
 
 async def test_a_segment_node_lost_mid_rollout(db_url, tmp_path, ray_cluster, stop_shards_after):
-    """A segment's node removed mid-transfer, a replacement added a moment later: the
-    shards come back on it and the transfers go on from their durable offsets. No
-    device's transfer starts from zero again; at most one chunk is sent twice."""
+    """A segment's node removed mid-transfer, then a replacement added: the shards come
+    back on it and the transfers go on from their durable offsets. No device's transfer
+    starts from zero again; only a chunk in flight when it was cut off is sent twice."""
     address = stop_shards_after
     west = ray_cluster.add_node(num_cpus=1, resources={segment_resource("west"): 1000})
     fleet = rtu_fleet(4)
