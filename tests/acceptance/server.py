@@ -15,6 +15,7 @@ from gridjobs.demo import free_port
 from gridjobs.device_keys import ensure_master_key
 
 READY_TIMEOUT_S = 120.0
+PORT_ATTEMPTS = 3
 
 
 class ServerProcess:
@@ -26,6 +27,7 @@ class ServerProcess:
                  **env: str) -> None:
         self.db_url = db_url
         self.data_dir = data_dir
+        self.scheme = scheme
         self.port = free_port()
         self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.extra_args = extra_args or []
@@ -50,27 +52,46 @@ class ServerProcess:
         return {"Authorization": f"Bearer {self.token_file.read_text().strip()}"}
 
     async def start(self) -> None:
-        where = (["--database-url", self.db_url] if self.db_url is not None
-                 else ["--data-dir", str(self.data_dir)])
-        cmd = [sys.executable, "-m", "gridjobs", "serve", *where,
-               "--port", str(self.port), "--shards", "2", *self.extra_args]
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                         start_new_session=True)
-        await self._wait_ready()
+        """Start and wait until ready. The port was picked free when this object was made;
+        if something else (a test run beside this one) took it since, a new one is picked."""
+        for _ in range(PORT_ATTEMPTS):
+            offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+            where = (["--database-url", self.db_url] if self.db_url is not None
+                     else ["--data-dir", str(self.data_dir)])
+            cmd = [sys.executable, "-m", "gridjobs", "serve", *where,
+                   "--port", str(self.port), "--shards", "2", *self.extra_args]
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                                             start_new_session=True)
+            if await self._wait_ready(offset):
+                return
+            self.port = free_port()
+            self.url = f"{self.scheme}://127.0.0.1:{self.port}"
+        raise RuntimeError(f"no free port after {PORT_ATTEMPTS} attempts: {self._log_since(offset)}")
 
-    async def _wait_ready(self) -> None:
+    async def _wait_ready(self, offset: int) -> bool:
+        """True once this process answers /readyz; False if its port was taken. Another
+        server on the port answering does not count: this one must have said it listens."""
         async with httpx.AsyncClient(base_url=self.url, timeout=2, verify=self.verify) as client:
             async with asyncio.timeout(READY_TIMEOUT_S):
                 while True:
                     if self.proc.poll() is not None:
-                        raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+                        said = self._log_since(offset)
+                        if "Address already in use" in said:
+                            return False
+                        raise RuntimeError(f"server exited: {said[-2000:]}")
                     try:
-                        if (await client.get("/readyz")).status_code == 200:
-                            return
+                        if ((await client.get("/readyz")).status_code == 200
+                                and f"listening on {self.url}" in self._log_since(offset)):
+                            return True
                     except httpx.HTTPError:
                         pass
                     await asyncio.sleep(0.3)
+
+    def _log_since(self, offset: int) -> str:
+        with open(self.log_path, "rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
 
     def kill9(self) -> None:
         """SIGKILL the server process alone, then sweep what it started (Ray)."""
