@@ -135,7 +135,7 @@ async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: Pr
 async def _store(pool: asyncpg.Pool, checked: Checked, body: Any, key: str | None,
                  profiles: ProfileCatalog, principal: Principal, index: DeviceIndex | None,
                  batcher: GroupCommit | None) -> Submitted:
-    async def in_scope(conn: asyncpg.Connection) -> frozenset[str]:
+    async def in_scope(conn: asyncpg.Connection | asyncpg.Pool) -> frozenset[str]:
         if index is not None and index.usable:
             try:
                 return await _scope_feeders(index.view(conn), checked, profiles, principal)
@@ -150,7 +150,7 @@ async def _store(pool: asyncpg.Pool, checked: Checked, body: Any, key: str | Non
     return submitted
 
 
-async def _scope_feeders(conn: asyncpg.Connection, checked: Checked, profiles: ProfileCatalog,
+async def _scope_feeders(conn: asyncpg.Connection | asyncpg.Pool, checked: Checked, profiles: ProfileCatalog,
                          principal: Principal) -> frozenset[str]:
     """The scope's feeders: checked by the kind (422), then against the principal's area (403);
     then the callback, which must name a webhook of the principal's (422, 403)."""

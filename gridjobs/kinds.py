@@ -32,13 +32,13 @@ class OperationKind:
     name: str
     params_model: type[BaseModel]
     # The scope's devices, once checked (422 for a scope this kind cannot act on).
-    check: Callable[[asyncpg.Connection, Any, ProfileCatalog], Awaitable[list[Device]]]
+    check: Callable[[asyncpg.Connection | asyncpg.Pool, Any, ProfileCatalog], Awaitable[list[Device]]]
     dry_run: Callable[[asyncpg.Pool, Any, ProfileCatalog], Awaitable[dict[str, Any]]]
     run: Callable[[RunContext], Awaitable[Finish]]
 
 
 def _needs(what: str, capable: Callable[[ProfileCatalog, str], bool]):
-    async def check(conn: asyncpg.Connection, params: Any, profiles: ProfileCatalog) -> list[Device]:
+    async def check(conn: asyncpg.Connection | asyncpg.Pool, params: Any, profiles: ProfileCatalog) -> list[Device]:
         devices = await check_scope(conn, params.scope, field="params.scope")
         if not any(capable(profiles, d.profile) for d in devices):
             raise ValidationFailed(
@@ -49,7 +49,7 @@ def _needs(what: str, capable: Callable[[ProfileCatalog, str], bool]):
     return check
 
 
-async def _check_rollout(conn: asyncpg.Connection, params: Any, profiles: ProfileCatalog) -> list[Device]:
+async def _check_rollout(conn: asyncpg.Connection | asyncpg.Pool, params: Any, profiles: ProfileCatalog) -> list[Device]:
     artifact = await firmware_for_rollout(conn, params.firmware_id)
     devices = await check_scope(conn, params.scope, field="params.scope")
     if not any(d.profile == artifact.profile for d in devices):

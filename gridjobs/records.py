@@ -81,11 +81,11 @@ class Operation:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> "Operation":
-        skip = {"progress"}
-        values = {k: row[k] for k in cls.__dataclass_fields__ if k not in skip and k in row.keys()}
+        keys = set(row.keys())   # once: a Record's keys() is a fresh iterator each call
+        values = {k: row[k] for k in cls.__dataclass_fields__ if k != "progress" and k in keys}
         values["status"] = Status(values["status"])
         values["feeders"] = tuple(values.get("feeders") or ())
-        if "total" in row.keys():
+        if "total" in keys:
             values["progress"] = Progress(row["total"], row["succeeded"], row["failed"])
         return cls(**values)
 

@@ -29,7 +29,7 @@ class Scope(BaseModel):
         return self
 
 
-async def check_scope(conn: asyncpg.Connection, scope: Scope, *, field: str) -> list[Device]:
+async def check_scope(conn: asyncpg.Connection | asyncpg.Pool, scope: Scope, *, field: str) -> list[Device]:
     """The scope's devices; a scope naming unknown devices or feeders is a 422."""
     devices = await resolve_scope(conn, scope)
     if scope.device_ids is not None:

@@ -10,6 +10,7 @@ lifespan closes the shards, the pool and Ray; the embedded PostgreSQL stops;
 from __future__ import annotations
 
 import asyncio
+import gc
 from contextlib import asynccontextmanager
 from types import FrameType
 from typing import AsyncIterator
@@ -72,6 +73,10 @@ class Server(uvicorn.Server):
     async def startup(self, sockets=None) -> None:
         await super().startup(sockets)
         if self.started:
+            # What startup built (modules, the app, schemas, pools) lives as long as the
+            # process: out of the collector's sight, a full collection under load no longer
+            # walks it (fewer and shorter pauses in the intake's tail latency).
+            gc.freeze()
             where = self.servers[0].sockets[0].getsockname() if self.servers else ("?", 0)
             scheme = "https" if self.config.is_ssl else "http"
             log.info(f"listening on {scheme}://{self.config.host}:{where[1]}")

@@ -32,6 +32,8 @@ async def read_json(request: Request) -> Any:
 
 def query(request: Request, model: type[M]) -> M:
     """The query string as `model`; a parameter given twice is refused, not guessed at."""
+    if not request.scope.get("query_string"):   # most requests: nothing to parse
+        return validate(model, {}, what="query")
     items = request.query_params.multi_items()
     repeated = sorted(name for name, n in Counter(name for name, _ in items).items() if n > 1)
     if repeated:

@@ -74,10 +74,10 @@ class DeviceIndex:
         self._devices, self._by_feeder = None, {}
         self._generation += 1
 
-    def view(self, conn: asyncpg.Connection) -> "IndexedConnection":
+    def view(self, conn: asyncpg.Connection | asyncpg.Pool) -> "IndexedConnection":
         return IndexedConnection(conn, self)
 
-    async def in_scope(self, conn: asyncpg.Connection, *, device_ids: Sequence[str] | None,
+    async def in_scope(self, conn: asyncpg.Connection | asyncpg.Pool, *, device_ids: Sequence[str] | None,
                        feeders: Sequence[str] | None) -> list[Device] | None:
         """As `devices_in_scope` (ordered by id), or None: ask the registry."""
         if not self.usable:
@@ -92,7 +92,7 @@ class DeviceIndex:
         found = [d for feeder in set(feeders or ()) for d in self._by_feeder.get(feeder, ())]
         return sorted(found, key=lambda d: d.id)
 
-    async def _load(self, conn: asyncpg.Connection) -> None:
+    async def _load(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
         generation = self._generation
         rows = await conn.fetch(Q["all_devices_capped"], MAX_DEVICES + 1)
         self.loads += 1
@@ -126,7 +126,7 @@ class IndexedConnection:
     """A connection whose `devices_in_scope` the index answers; everything else is the
     connection's own (a kind's check may read other tables)."""
 
-    def __init__(self, conn: asyncpg.Connection, index: DeviceIndex) -> None:
+    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool, index: DeviceIndex) -> None:
         self._conn, self._index = conn, index
 
     async def cached_scope(self, *, device_ids: Sequence[str] | None,

@@ -20,7 +20,8 @@ from gridjobs.store.queries import Q
 IDEMPOTENCY_TTL_S = 24 * 3600.0
 
 # Runs before the submission's statement; returns the feeders the operation reaches.
-Validator = Callable[[asyncpg.Connection], Awaitable[frozenset[str]]]
+# It reads through what it is given: a connection, or the pool (single reads).
+Validator = Callable[[asyncpg.Connection | asyncpg.Pool], Awaitable[frozenset[str]]]
 # Runs in a cancel's or resume's transaction, with the locked row; raises to refuse.
 Authorizer = Callable[["Locked"], None]
 
@@ -69,27 +70,26 @@ async def submit(
     `validate` runs first (scope checks against the device registry, or a cache
     of it), so a request that fails it writes nothing. Its failure is answered by
     a replay when the key was accepted before with this body (a retry's scope
-    may no longer hold), by a mismatch when with another body.
+    may no longer hold), by a mismatch when with another body. With a `batcher`,
+    `validate` is given the pool, not a connection of it: its checks are single
+    reads (none at all when a cache answers), and the batch's writer needs the
+    connections.
     """
-    async with pool.acquire() as conn:
-        try:
-            feeders = await validate(conn)
-        except (ValidationFailed, Forbidden):
-            if idempotency_key is not None:
-                replay = await _accepted_key(conn, idempotency_key, request_hash)
-                if replay is not None:
-                    return Submitted(await _get(conn, replay), replayed=True)
-            raise
-        args = (uuid4(), new.kind, new.priority, new.params, sorted(feeders), new.submitted_by,
-                new.callback_webhook_id)
-        if batcher is None:
+    if batcher is not None:
+        args = await _validated(pool, new, validate, idempotency_key, request_hash)
+        if isinstance(args, Submitted):
+            return args
+        row = await batcher.insert((*args, idempotency_key, request_hash, key_ttl_s))
+    else:
+        async with pool.acquire() as conn:
+            args = await _validated(conn, new, validate, idempotency_key, request_hash)
+            if isinstance(args, Submitted):
+                return args
             if idempotency_key is None:
                 row = await conn.fetchrow(Q["insert_operation"], *args)
                 return Submitted(Operation.from_row(row), replayed=False)
             row = await conn.fetchrow(Q["submit_operation_with_key"], *args,
                                       idempotency_key, request_hash, key_ttl_s)
-    if batcher is not None:   # the connection went back first: the batch's writer needs one
-        row = await batcher.insert((*args, idempotency_key, request_hash, key_ttl_s))
     if not row.get("locked", True):   # another request holds this key right now (no key: no lock)
         raise _in_flight()
     if row["key_saved"]:
@@ -98,6 +98,21 @@ async def submit(
     if replay is None:         # the key expired or was purged since: the client retries
         raise _in_flight()
     return Submitted(await _get(pool, replay), replayed=True)
+
+
+async def _validated(conn: asyncpg.Connection | asyncpg.Pool, new: NewOperation, validate: Validator,
+                     idempotency_key: str | None, request_hash: str) -> tuple[Any, ...] | Submitted:
+    """The new row's values ($1..$7), or the replay of a key whose retry no longer validates."""
+    try:
+        feeders = await validate(conn)
+    except (ValidationFailed, Forbidden):
+        if idempotency_key is not None:
+            replay = await _accepted_key(conn, idempotency_key, request_hash)
+            if replay is not None:
+                return Submitted(await _get(conn, replay), replayed=True)
+        raise
+    return (uuid4(), new.kind, new.priority, new.params, sorted(feeders), new.submitted_by,
+            new.callback_webhook_id)
 
 
 async def _accepted_key(conn: asyncpg.Connection | asyncpg.Pool, key: str, request_hash: str) -> UUID | None:

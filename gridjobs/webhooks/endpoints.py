@@ -110,7 +110,7 @@ async def delete(pool: asyncpg.Pool, owner: Owner, endpoint_id: UUID) -> None:
         raise NotFound(f"webhook {endpoint_id} does not exist")
 
 
-async def check_callback(conn: asyncpg.Connection, owner: Owner, endpoint_id: UUID) -> None:
+async def check_callback(conn: asyncpg.Connection | asyncpg.Pool, owner: Owner, endpoint_id: UUID) -> None:
     """A submission's callback names an enabled endpoint of its submitter (422 or 403 otherwise)."""
     endpoint = await rows.get_endpoint(conn, endpoint_id)
     field_error = {"errors": [{"field": "callback.webhook_id", "message": "a webhook of yours"}]}
