@@ -56,7 +56,7 @@ OUTCOME_PAGE = 500
 MAX_OUTCOME_PAGES = 1000           # bounds the paging loop; far more than any fleet needs
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 PHASE_EVENTS = ("operation_started", "survey_done", "curtail_batch")
-GOAL = "goal: ratio <= 1.5 at 1000 devices"
+GOAL = "goal (issue 14): ratio <= 1.3 at 1,000 devices, <= 1.5 at 10,000"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
