@@ -19,18 +19,13 @@ from gridjobs.config import Settings
 from gridjobs.progress import ProgressPrinter, summary
 from gridjobs.serve import build_server, database
 from gridjobs.shutdown import StopRequest, stop_signals
+from gridjobs.transport import listening_socket
 
 DEMO_DEVICES = 240
 DEMO_GATEWAYS = 4
 STARTUP_TIMEOUT_S = 90.0
 FOLLOW_TIMEOUT_S = 300.0
 SHED_FRACTION = 0.3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_simulator(workdir: Path, *, devices: int, gateways: int) -> tuple[subprocess.Popen, Path]:
@@ -96,10 +91,11 @@ def next_steps(url: str, token_file: Path, feeders: list[str], *, keep: bool) ->
     ])
 
 
-async def _run(settings: Settings, inventory: Path, stop: StopRequest, *, keep: bool) -> dict | None:
+async def _run(settings: Settings, sock: socket.socket, inventory: Path, stop: StopRequest, *,
+               keep: bool) -> dict | None:
     """The demo's shed, then (keep) serve until a stop signal; None if stopped before the shed ended."""
     server = build_server(settings, stop=stop)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
     url = f"http://{settings.host}:{settings.port}"
     token_file = settings.data_dir / ADMIN_TOKEN_FILENAME
     driving = asyncio.create_task(drive(url, inventory, server, token_file))
@@ -126,12 +122,16 @@ def demo(settings: Settings, *, devices: int = DEMO_DEVICES, gateways: int = DEM
     with tempfile.TemporaryDirectory(prefix="gridjobs-demo-") as tmp:
         workdir = Path(tmp)
         sim, inventory = start_simulator(workdir, devices=devices, gateways=gateways)
+        # Bound now, on a port the system picks, and held until the end: no other process
+        # can take the port between picking it and listening on it.
+        sock = listening_socket(settings.host, 0)
         try:
-            base = settings.model_copy(update=dict(data_dir=workdir, database_url=None, port=free_port(),
+            base = settings.model_copy(update=dict(data_dir=workdir, database_url=None,
+                                                   port=sock.getsockname()[1],
                                                    bootstrap_admin_token=True))
-            with stop_signals(base.drain_s) as stop, database(base) as resolved:
+            with sock, stop_signals(base.drain_s) as stop, database(base) as resolved:
                 if not stop.requested:
-                    final = asyncio.run(_run(resolved, inventory, stop, keep=keep))
+                    final = asyncio.run(_run(resolved, sock, inventory, stop, keep=keep))
         finally:
             sim.terminate()
             sim.wait(timeout=30)

@@ -5,17 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from gridjobs.demo import free_port
 from gridjobs.device_keys import ensure_master_key
 
 READY_TIMEOUT_S = 120.0
 PORT_ATTEMPTS = 3
+
+
+def free_port() -> int:
+    """A port nothing listens on now (another process may take it before we do: see the retry)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class ServerProcess:

@@ -14,9 +14,8 @@ import time
 import httpx
 import pytest
 
-from gridjobs.demo import free_port
 from tests.acceptance.cli_fixtures import GRIDJOBS, server, simulator  # noqa: F401 (fixtures)
-from tests.acceptance.server import ServerProcess
+from tests.acceptance.server import ServerProcess, free_port
 
 STATUS_TRIES = 240          # x 0.25 s: how long a test waits for a status, at most
 FOLLOW_LINE_TIMEOUT_S = 60.0
