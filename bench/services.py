@@ -26,9 +26,9 @@ import httpx
 
 import gridjobs
 from gridjobs.config import Settings
-from gridjobs.demo import free_port
 from gridjobs.device_keys import ensure_master_key
 from gridjobs.bootstrap import database
+from gridjobs.transport import free_port
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 120.0

@@ -47,6 +47,15 @@ def scheme(settings: Settings) -> str:
     return "https" if settings.tls_cert is not None else "http"
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on at this moment, for test rigs and benchmarks that start a
+    server in another process. Another process may take it first: such a caller retries with
+    a new one. A server of this process binds port 0 instead (`listening_socket`)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """The server's socket, bound now: a busy port stops `serve` before anything starts."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,16 +12,10 @@ from pathlib import Path
 import httpx
 
 from gridjobs.device_keys import ensure_master_key
+from gridjobs.transport import free_port
 
 READY_TIMEOUT_S = 120.0
 PORT_ATTEMPTS = 3
-
-
-def free_port() -> int:
-    """A port nothing listens on now (another process may take it before we do: see the retry)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ServerProcess:

@@ -14,8 +14,9 @@ import time
 import httpx
 import pytest
 
+from gridjobs.transport import free_port
 from tests.acceptance.cli_fixtures import GRIDJOBS, server, simulator  # noqa: F401 (fixtures)
-from tests.acceptance.server import ServerProcess, free_port
+from tests.acceptance.server import ServerProcess
 
 STATUS_TRIES = 240          # x 0.25 s: how long a test waits for a status, at most
 FOLLOW_LINE_TIMEOUT_S = 60.0
