@@ -26,7 +26,7 @@ from .limits import MAX_READ_REGISTERS, MAX_WRITE_REGISTERS, check_unit_id
 from .point import Point
 from .profile import Profile
 from .session import GatewaySession
-from .spans import contiguous_spans
+from .spans import spans_of
 
 
 READ_BACK_ATTEMPTS = 3     # to settle a write whose answer was lost
@@ -176,7 +176,7 @@ class DeviceClient:
 
     async def _read_words(self, layout: Profile, points: Iterable[Point]) -> dict[Point, tuple[int, ...]]:
         words: dict[Point, tuple[int, ...]] = {}
-        for span in contiguous_spans(points, max_registers=MAX_READ_REGISTERS, max_gap=layout.read_gap):
+        for span in spans_of(tuple(points), max_registers=MAX_READ_REGISTERS, max_gap=layout.read_gap):
             registers = await self.session.read_registers(unit_id=self.unit_id, address=span.address, count=span.count)
             for point in span.points:
                 words[point] = registers[point.address - span.address : point.end - span.address]
@@ -220,17 +220,24 @@ class DeviceClient:
 
 
 def _scale_factor_points(layout: Profile, points: Iterable[Point]) -> list[Point]:
-    found = (layout.scale_factor_point(point) for point in points)
-    return list(dict.fromkeys(point for point in found if point is not None))
+    found: list[Point] = []
+    for point in points:
+        if point.scale_factor is not None and (factor := layout.scale_factor_point(point)) is not None \
+                and factor not in found:
+            found.append(factor)
+    return found
 
 
 def _frames(points: list[Point], values: Mapping[str, Value],
             factors: Mapping[str, int]) -> list[tuple[int, tuple[int, ...], tuple[str, ...]]]:
     """One group's FC16 requests, in address order: (address, words, roles written)."""
-    words = {p: encode(p, values[p.role], scale_factor=factors.get(p.scale_factor)) for p in points}
-    return [(span.address, tuple(word for point in span.points for word in words[point]),
-             tuple(point.role for point in span.points))
-            for span in contiguous_spans(points, max_registers=MAX_WRITE_REGISTERS)]
+    frames = []
+    for span in spans_of(tuple(points), max_registers=MAX_WRITE_REGISTERS):
+        words: list[int] = []
+        for point in span.points:
+            words += encode(point, values[point.role], scale_factor=factors.get(point.scale_factor))
+        frames.append((span.address, tuple(words), span.roles))
+    return frames
 
 
 def _after(fault: DeviceFault, *, frames_done: int, in_doubt: bool) -> DeviceFault:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .point import Point
 
@@ -21,6 +22,21 @@ class Span:
     @property
     def count(self) -> int:
         return max(point.end for point in self.points) - self.address
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(point.role for point in self.points)
+
+
+# Distinct point groups a shard's requests ask for: a few per profile and step.
+SPAN_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=SPAN_CACHE_SIZE)
+def spans_of(points: tuple[Point, ...], *, max_registers: int, max_gap: int = 0) -> tuple[Span, ...]:
+    """`contiguous_spans`, remembered: every request of a large batch asks for the same few
+    groups of points, and sorting and hashing them each time is most of what framing costs."""
+    return contiguous_spans(points, max_registers=max_registers, max_gap=max_gap)
 
 
 def contiguous_spans(points: Iterable[Point], *, max_registers: int, max_gap: int = 0) -> tuple[Span, ...]:
