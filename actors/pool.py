@@ -25,7 +25,7 @@ from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 from adapters import FaultCode
 from actors.placement import group_by_shard
 from actors.shard import DeviceShard, ShardConfig
-from actors.tasks import DeviceResult, DeviceTask
+from actors.tasks import DeviceResult, DeviceTask, pack_tasks, unpack_results
 
 MAX_CONCURRENCY = 1000
 CALL_TIMEOUT_S = 300.0   # at least this; longer when the tasks carry longer deadlines
@@ -151,6 +151,7 @@ class ShardPool:
                     batch: list[DeviceTask]) -> list[DeviceResult]:
         handle = self._handles(segment)[index]
         where = f"shard {index}" + (f" of segment {segment}" if segment else "")
+        packed = pack_tasks(batch)
         attempts = CALL_ATTEMPTS if self.shared else 1
         for attempt in range(1, attempts + 1):
             if self.shared:   # bounded: a shard whose segment has no node never answers
@@ -161,10 +162,10 @@ class ShardPool:
                     return _unavailable(batch, f"{where} unavailable: no answer within "
                                                f"{wait_s:g} s ({failed})")
                 self._answered.add((segment, index))
-            ref = handle.execute.remote(operation_id, step, batch)
+            ref = handle.execute_packed.remote(operation_id, step, packed)
             try:
                 async with asyncio.timeout(_call_timeout(batch)):
-                    return await ref
+                    return unpack_results(await ref)
             except RayActorError as exc:
                 if attempt < attempts:
                     continue     # it died during the call: once restarted, the step goes again

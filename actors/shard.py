@@ -27,7 +27,9 @@ from actors.key_steps import KEY_STEPS
 from actors.services import ServicesFactory, ShardServices
 from actors.step_names import Step
 from actors.steps import CURTAIL_STEPS, DeviceCall, StepSpec
-from actors.tasks import DeviceResult, DeviceState, DeviceTask
+from actors.tasks import (
+    DeviceResult, DeviceState, DeviceTask, PackedResult, PackedTask, pack_results, unpack_tasks,
+)
 
 # A safety net, not the timeout that matters: every request has its own
 # timeout, and a step waits its turn behind other units on the gateway.
@@ -98,6 +100,11 @@ class DeviceShardImpl:
         if len(tasks) >= TRIM_AFTER_TASKS:
             _release_freed_heap()
         return list(results)
+
+    async def execute_packed(self, operation_id: str, step: str, packed: list[PackedTask]) -> list[PackedResult]:
+        """`execute`, for tasks and results packed as plain tuples: how the pool calls it
+        over Ray (actors.tasks.pack_tasks says why)."""
+        return pack_results(await self.execute(operation_id, step, unpack_tasks(packed)))
 
     async def stats(self) -> dict[str, Any]:
         """Since this actor (re)started: calls and device tasks received per step, and

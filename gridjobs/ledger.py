@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Iterable
 
 from gridjobs.records import Outcome
@@ -36,7 +35,7 @@ class Ledger:
         current = self._outcomes.get(device_id)
         if current is None:
             current = Outcome(device_id, OutcomeState.PENDING, "", seq=len(self._outcomes))
-        outcome = replace(current, **fields)
+        outcome = current.changed(**fields)
         self._outcomes[device_id] = outcome
         return outcome
 

@@ -330,8 +330,11 @@ WITH fenced AS (
     SELECT id FROM operations
     WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused')
     FOR SHARE
-), prior AS (
-    SELECT device_id, state FROM device_outcomes WHERE operation_id = $1 AND device_id = ANY($3::text[])
+), prior AS (   -- only the devices turning failed need their state before this statement
+    SELECT device_id, state FROM device_outcomes
+    WHERE operation_id = $1
+      AND device_id = ANY(ARRAY(SELECT u.device_id FROM unnest($3::text[], $4::text[]) AS u(device_id, state)
+                                WHERE u.state = 'failed'))
 ), written AS (
     INSERT INTO device_outcomes AS d
         (operation_id, device_id, state, step, code, detail, attempts, data, seq)
