@@ -72,7 +72,10 @@ def check_value(point: Point, value: Value) -> None:
     if point.data_type.is_sized:
         encode(point, value)
         return
-    if isinstance(value, bool) or not isinstance(value, Real):
+    # int and float first: the check against the Real ABC is slow, and this runs for
+    # every value of every write of a large batch
+    if type(value) is not int and type(value) is not float \
+            and (isinstance(value, bool) or not isinstance(value, Real)):
         raise CodecError(f"point {point.name!r}: expects a number, got {value!r}")
     if not math.isfinite(value):
         raise CodecError(f"point {point.name!r}: value {value!r} is not finite")
