@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import os
 import time
 import uuid
@@ -39,6 +40,12 @@ MAX_INFLIGHT_PER_GATEWAY = 16
 # A batch this large leaves megabytes of freed heap behind (its tasks, results,
 # coroutines): handed back to the OS after it, so a shard's RSS is what it holds.
 TRIM_AFTER_TASKS = 1000
+# A batch keeps every device's coroutine, task and request alive at once (100,000 objects
+# and more at 10,000 devices), and CPython's collector walks them again and again as the
+# batch allocates: in a 10,000-device survey that was a third of the time. A shard's own
+# process collects its young objects every SHARD_GC_YOUNG_THRESHOLD allocations instead
+# of every 700 (Python's default); see ShardConfig.gc_young_threshold.
+SHARD_GC_YOUNG_THRESHOLD = 20_000
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,10 @@ class ShardConfig:
     device_deadline_s: float = DEVICE_DEADLINE_S
     max_inflight_per_gateway: int = MAX_INFLIGHT_PER_GATEWAY
     profile_dirs: tuple[str, ...] = ()
+    # Set for a shard with a process of its own (a Ray actor): the process's collector runs
+    # its youngest generation every this many allocations, and what the process holds at
+    # start is frozen out of its sight. None (in-process shards: tests, benches) changes nothing.
+    gc_young_threshold: int | None = None
 
 
 STEPS: dict[Step, StepSpec] = {**CURTAIL_STEPS, **FIRMWARE_STEPS, **KEY_STEPS}
@@ -59,6 +70,9 @@ class DeviceShardImpl:
     def __init__(self, index: int, config: ShardConfig) -> None:
         self.index = index
         self._config = config
+        if config.gc_young_threshold is not None:
+            gc.freeze()
+            gc.set_threshold(config.gc_young_threshold, *gc.get_threshold()[1:])
         self._sessions = SessionPool(
             timeout_s=config.request_timeout_s, max_inflight=config.max_inflight_per_gateway
         )

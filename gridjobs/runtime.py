@@ -19,7 +19,7 @@ import ray
 import structlog
 
 from actors.pool import ShardPool
-from actors.shard import ShardConfig
+from actors.shard import SHARD_GC_YOUNG_THRESHOLD, ShardConfig
 from gridjobs.admission.gate import QueueGate
 from gridjobs.access.admin import ensure_admin_token
 from gridjobs.access.control import AccessControl
@@ -203,6 +203,7 @@ def _shard_config(settings: Settings) -> ShardConfig:
         device_deadline_s=settings.device_deadline_s,
         max_inflight_per_gateway=settings.max_inflight_per_gateway,
         profile_dirs=tuple(str(d) for d in _dirs(settings)),
+        gc_young_threshold=SHARD_GC_YOUNG_THRESHOLD,   # each shard is a process of its own
     )
 
 
