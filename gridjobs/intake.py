@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from uuid import UUID
 
@@ -64,7 +64,8 @@ class Checked:
     params: Any
 
 
-def check(body: Any, kinds: Mapping[str, OperationKind] = KINDS) -> Checked:
+def check(body: Any, kinds: Mapping[str, OperationKind] = KINDS, *,
+          submitted_by: str | None = None) -> Checked:
     op_in = validate(OperationIn, body)
     kind = kinds.get(op_in.kind)
     if kind is None:
@@ -72,7 +73,7 @@ def check(body: Any, kinds: Mapping[str, OperationKind] = KINDS) -> Checked:
         raise ValidationFailed(f"unknown operation kind {quoted(op_in.kind)}; known kinds: {known}",
                                extra={"errors": [{"field": "kind", "message": f"must be one of {known}"}]})
     params = validate(kind.params_model, op_in.params, prefix="params.")
-    new = NewOperation(kind.name, op_in.priority, params.model_dump(mode="json"),
+    new = NewOperation(kind.name, op_in.priority, params.model_dump(mode="json"), submitted_by=submitted_by,
                        callback_webhook_id=op_in.callback.webhook_id if op_in.callback else None)
     return Checked(kind, new, params)
 
@@ -114,10 +115,9 @@ async def accept(pool: asyncpg.Pool, body: Any, *, key: str | None, profiles: Pr
 
     `reserved_slot`: the request holds an in-flight slot kept for the grid lane.
     """
-    checked = check(body)
+    checked = check(body, submitted_by=caller.principal.name)
     key = check_key(key)
     caller.authorize(checked)
-    checked = replace(checked, new=replace(checked.new, submitted_by=caller.principal.name))
     if gate is None:
         return await _store(pool, checked, body, key, profiles, caller.principal, index, batcher)
     decision = gate.take(checked.new.kind, checked.new.priority, reserved_slot=reserved_slot)
