@@ -20,7 +20,11 @@ POOL_MAX_SIZE = 10
 COMMAND_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 _MIGRATION_LOCK = 0x6772_6964  # "grid"
-DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# InternalClientError: asyncpg's protocol refusing a query on a connection still consuming
+# an earlier error, as when PostgreSQL shuts down and fails its connections under a query
+# (seen as "cannot switch to state 12; another operation (2) is in progress"): the
+# database failing, as much as a dropped connection is; retried like one, never a crash.
+DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
 # SQLSTATE class 22, and asyncpg's own refusals of an argument (out of range, not encodable):
 # the request carried a value the database cannot hold, and retrying it cannot succeed.
 DATA_ERRORS = (asyncpg.DataError,)
