@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import asyncio
 import pickle
-import socket
 
 import pytest
 
@@ -20,6 +19,7 @@ from adapters import (
     SessionPool,
     load_profile,
 )
+from gridjobs.transport import free_port
 from simulators import Fault, Fleet
 
 PROFILE = load_profile("controllable_load")
@@ -177,12 +177,6 @@ async def test_fifty_devices_read_concurrently_over_two_gateways():
     assert len({id(client.session) for client in clients}) == 2
     assert [values["rated_kw"] for values in results] == [d.rated_kw for d in fleet.devices]
     assert all(device.counters.requests == 1 for device in fleet.devices)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def test_connect_failures_back_off_then_reconnect():
