@@ -41,7 +41,7 @@ def _server_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database-url", help="PostgreSQL URL (default: embedded PostgreSQL)")
     p.add_argument("--data-dir", type=Path, help="data directory for the embedded PostgreSQL")
     p.add_argument("--ray-address", help="existing Ray cluster (default: start a local Ray)")
-    p.add_argument("--shards", type=int, help="number of DeviceShard actors (default: CPU count)")
+    p.add_argument("--shards", type=int, help="number of DeviceShard actors (default: the CPU count, less one on a local Ray)")
     p.add_argument("--host", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="listen port (default 8080)")
     p.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")

@@ -19,8 +19,18 @@ def test_the_variables_keep_their_names_and_defaults():
                       "GRIDJOBS_SHARDS": "", "GRIDJOBS_NOT_A_SETTING": "x"})
     assert given.port == 9001 and given.ray_address == "auto" and given.allow_plaintext is True
     assert given.data_dir == Path("/srv/gj") and given.log_level == "warning"
-    assert given.shards == Settings().shards   # empty: the default
+    assert given.shards == Settings(ray_address="auto").shards   # empty: the default
     assert env_var("ray_address") == "RAY_ADDRESS" and env_var("lease_s") == "GRIDJOBS_LEASE_S"
+
+
+def test_the_default_shard_count_leaves_a_core_to_the_api_on_a_local_ray(monkeypatch):
+    monkeypatch.setattr("gridjobs.config.os.cpu_count", lambda: 8)
+    assert from_env({}).shards == 7                                  # local Ray: the API's core spared
+    assert from_env({"RAY_ADDRESS": "head:6379"}).shards == 8        # a cluster: shards on worker nodes
+    assert from_env({}, {"ray_address": "head:6379"}).shards == 8    # the flag counts like the variable
+    assert from_env({"GRIDJOBS_SHARDS": "3"}).shards == 3
+    monkeypatch.setattr("gridjobs.config.os.cpu_count", lambda: 1)
+    assert from_env({}).shards == 1                                  # never none
 
 
 def test_settings_built_in_code_read_no_environment(monkeypatch):
