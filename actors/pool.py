@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Callable, Sequence
+from typing import AsyncIterator, Callable, Sequence
 
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError, RayError
@@ -25,6 +25,7 @@ from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 from adapters import FaultCode
 from actors.placement import group_by_shard
 from actors.shard import DeviceShard, ShardConfig
+from actors.streams import merged
 from actors.tasks import DeviceResult, DeviceTask, pack_tasks, unpack_results
 
 MAX_CONCURRENCY = 1000
@@ -133,7 +134,15 @@ class ShardPool:
         return list(await asyncio.gather(*(_stats(h, timeout_s) for h in self._sets[None])))
 
     async def execute(self, operation_id: str, step: str, tasks: Sequence[DeviceTask]) -> list[DeviceResult]:
-        """One Ray call per shard; a shard that fails yields a fault per device."""
+        """One Ray call per shard; a shard that fails yields a fault per device it did not answer for."""
+        return [r async for chunk in self.execute_stream(operation_id, step, tasks) for r in chunk]
+
+    def execute_stream(self, operation_id: str, step: str,
+                       tasks: Sequence[DeviceTask]) -> AsyncIterator[list[DeviceResult]]:
+        """`execute`, the results in chunks as the shards report them (each shard's call is a
+        Ray streaming generator: DeviceShardImpl.execute_packed_stream). Every task gets
+        exactly one result: a shard that fails or times out mid-call yields a fault for each
+        device it has not reported yet."""
         by_segment: dict[str | None, list[DeviceTask]] = {}
         for task in tasks:
             segment = task.ref.segment if self._factory is not None else None
@@ -142,38 +151,52 @@ class ShardPool:
         for segment, members in by_segment.items():
             groups = group_by_shard(members, lambda t: t.device_id, self.size)
             calls += [self._call(segment, i, operation_id, step, batch) for i, batch in groups.items()]
-        results: list[DeviceResult] = []
-        for batch_results in await asyncio.gather(*calls):
-            results.extend(batch_results)
-        return results
+        return merged(calls)
 
     async def _call(self, segment: str | None, index: int, operation_id: str, step: str,
-                    batch: list[DeviceTask]) -> list[DeviceResult]:
+                    batch: list[DeviceTask]) -> AsyncIterator[list[DeviceResult]]:
         handle = self._handles(segment)[index]
         where = f"shard {index}" + (f" of segment {segment}" if segment else "")
-        packed = pack_tasks(batch)
+        unreported: dict[str, list[DeviceTask]] = {}   # a device's tasks not answered for yet
+        for task in batch:
+            unreported.setdefault(task.device_id, []).append(task)
         attempts = CALL_ATTEMPTS if self.shared else 1
         for attempt in range(1, attempts + 1):
+            left = _tasks_of(unreported)
             if self.shared:   # bounded: a shard whose segment has no node never answers
                 wait_s = self._wait_s if (segment, index) in self._answered else max(self._wait_s,
                                                                                      FIRST_CONTACT_S)
                 failed = await _await_ready(handle, wait_s)
                 if failed is not None:
-                    return _unavailable(batch, f"{where} unavailable: no answer within "
-                                               f"{wait_s:g} s ({failed})")
+                    yield _unavailable(left, f"{where} unavailable: no answer within {wait_s:g} s ({failed})")
+                    return
                 self._answered.add((segment, index))
-            ref = handle.execute_packed.remote(operation_id, step, packed)
-            try:
-                async with asyncio.timeout(_call_timeout(batch)):
-                    return unpack_results(await ref)
-            except RayActorError as exc:
-                if attempt < attempts:
-                    continue     # it died during the call: once restarted, the step goes again
-                return _unavailable(batch, f"{where} unavailable: {type(exc).__name__}")
-            except (RayError, TimeoutError) as exc:
-                ray.cancel(ref)
-                return _unavailable(batch, f"{where} unavailable: {type(exc).__name__}")
-        raise AssertionError("unreachable")
+            stream = handle.execute_packed_stream.options(num_returns="streaming").remote(
+                operation_id, step, pack_tasks(left))
+            deadline = asyncio.get_running_loop().time() + _call_timeout(left)
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        chunk = unpack_results(await (await anext(stream)))
+                except StopAsyncIteration:
+                    if unreported:   # not expected: a shard answers for every task it was given
+                        yield _unavailable(_tasks_of(unreported), f"{where} left devices unanswered")
+                    return
+                except RayActorError as exc:
+                    if attempt < attempts:
+                        break    # it died during the call: once restarted, the rest go again
+                    yield _unavailable(_tasks_of(unreported), f"{where} unavailable: {type(exc).__name__}")
+                    return
+                except (RayError, TimeoutError) as exc:
+                    ray.cancel(stream)
+                    yield _unavailable(_tasks_of(unreported), f"{where} unavailable: {type(exc).__name__}")
+                    return
+                for result in chunk:
+                    if (waiting := unreported.get(result.device_id)) is not None:
+                        waiting.pop()
+                        if not waiting:
+                            del unreported[result.device_id]
+                yield chunk
 
     async def close(self) -> None:
         """Owned shards are killed; shared ones are left to the other processes."""
@@ -187,6 +210,10 @@ class ShardPool:
                 pass
             ray.kill(handle, no_restart=True)
         self._sets = {None: []}
+
+
+def _tasks_of(unreported: dict[str, list[DeviceTask]]) -> list[DeviceTask]:
+    return [task for tasks in unreported.values() for task in tasks]
 
 
 def _unavailable(batch: list[DeviceTask], detail: str) -> list[DeviceResult]:

@@ -14,8 +14,9 @@ import os
 import time
 import uuid
 from collections import Counter
+from contextlib import aclosing, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, AsyncIterator
 
 import ray
 
@@ -46,6 +47,11 @@ TRIM_AFTER_TASKS = 1000
 # process collects its young objects every SHARD_GC_YOUNG_THRESHOLD allocations instead
 # of every 700 (Python's default); see ShardConfig.gc_young_threshold.
 SHARD_GC_YOUNG_THRESHOLD = 20_000
+# A streamed call (`execute_stream`) hands its results back as the devices finish: a chunk
+# once this many are in, or this long after the last chunk if any are. At 10,000 devices
+# the runner records most outcomes while the rest are still being curtailed.
+STREAM_CHUNK = 1000
+STREAM_EVERY_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -102,23 +108,77 @@ class DeviceShardImpl:
         return found
 
     async def execute(self, operation_id: str, step: str, tasks: list[DeviceTask]) -> list[DeviceResult]:
+        """Run `step` on every device of the batch at once; the results in the tasks' order."""
+        results: list[DeviceResult | None] = [None] * len(tasks)
+        async with aclosing(self._chunks(operation_id, step, tasks)) as chunks:
+            async for chunk in chunks:
+                for index, result in chunk:
+                    results[index] = result
+        return results   # type: ignore[return-value]   (every index is filled)
+
+    async def execute_stream(self, operation_id: str, step: str,
+                             tasks: list[DeviceTask]) -> AsyncIterator[list[DeviceResult]]:
+        """`execute`, its results in chunks as the devices finish (in no set order): a chunk
+        once STREAM_CHUNK results are in, or STREAM_EVERY_S after the last chunk. The
+        devices' state is saved before the chunk that reports them. If the consumer stops
+        early, the devices still running are cancelled."""
+        async with aclosing(self._chunks(operation_id, step, tasks)) as chunks:   # closed with this one
+            async for chunk in chunks:
+                yield [result for _, result in chunk]
+
+    async def _chunks(self, operation_id: str, step: str,
+                      tasks: list[DeviceTask]) -> AsyncIterator[list[tuple[int, DeviceResult]]]:
         spec = STEPS[_step(step)]
         started = time.perf_counter()
         self._calls[step] += 1
         self._tasks[step] += len(tasks)
         await self._rebuild([t.device_id for t in tasks])
-        results = await asyncio.gather(*(self._run_one(spec, operation_id, t) for t in tasks))
-        if step != Step.SURVEY:
-            await self._services.device_state.save((t.device_id, self._state[t.device_id]) for t in tasks)
-        self._seconds[step] += time.perf_counter() - started
-        if len(tasks) >= TRIM_AFTER_TASKS:
-            _release_freed_heap()
-        return list(results)
+        done: list[tuple[int, DeviceResult]] = []   # (the task's index, its result), not yet handed back
+        ready = asyncio.Event()
+        finished = 0
 
-    async def execute_packed(self, operation_id: str, step: str, packed: list[PackedTask]) -> list[PackedResult]:
-        """`execute`, for tasks and results packed as plain tuples: how the pool calls it
-        over Ray (actors.tasks.pack_tasks says why)."""
-        return pack_results(await self.execute(operation_id, step, unpack_tasks(packed)))
+        async def run(index: int, task: DeviceTask) -> None:
+            nonlocal finished
+            try:
+                done.append((index, await self._run_one(spec, operation_id, task)))
+            finally:
+                finished += 1
+                if len(done) >= STREAM_CHUNK or finished == len(tasks):
+                    ready.set()
+
+        runs = [asyncio.ensure_future(run(i, t)) for i, t in enumerate(tasks)]
+        try:
+            while finished < len(tasks) or done:
+                if finished < len(tasks) and len(done) < STREAM_CHUNK:
+                    with suppress(TimeoutError):
+                        async with asyncio.timeout(STREAM_EVERY_S):
+                            await ready.wait()
+                ready.clear()
+                chunk = done[:]
+                done.clear()
+                if not chunk:
+                    continue
+                if step != Step.SURVEY:
+                    await self._services.device_state.save((r.device_id, self._state[r.device_id])
+                                                           for _, r in chunk)
+                yield chunk
+            for finished_run in runs:   # a step that raised (a bug, not a device fault) fails the call
+                finished_run.result()
+        finally:
+            for still_running in runs:
+                still_running.cancel()
+            await asyncio.gather(*runs, return_exceptions=True)
+            self._seconds[step] += time.perf_counter() - started
+            if len(tasks) >= TRIM_AFTER_TASKS:
+                _release_freed_heap()
+
+    async def execute_packed_stream(self, operation_id: str, step: str,
+                                    packed: list[PackedTask]) -> AsyncIterator[list[PackedResult]]:
+        """`execute_stream`, for tasks and results packed as plain tuples: how the pool calls
+        it over Ray, as a streaming generator (actors.tasks.pack_tasks says why packed)."""
+        async with aclosing(self.execute_stream(operation_id, step, unpack_tasks(packed))) as chunks:
+            async for chunk in chunks:
+                yield pack_results(chunk)
 
     async def stats(self) -> dict[str, Any]:
         """Since this actor (re)started: calls and device tasks received per step, and

@@ -52,7 +52,8 @@ class DeviceResult:
 # dataclasses dear: 10,000 tasks took about 0.1 s of the API process's CPU to send, and
 # their results 45 ms to take back, once per step. Packed as tuples of plain values the
 # same batches take about 12 and 17 ms there (C pickle's work, and building the records
-# again). The pool packs, the shard unpacks (DeviceShardImpl.execute_packed).
+# again). The pool packs, the shard unpacks (DeviceShardImpl.execute_packed_stream) and
+# packs the results it streams back.
 
 PackedTask = tuple[str, str, int, int, str, "str | None", dict[str, Any]]
 PackedResult = tuple[str, bool, "str | None", "str | None", dict[str, Any]]

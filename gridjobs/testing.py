@@ -29,6 +29,7 @@ import structlog
 from actors.placement import group_by_shard
 from actors.services import ShardServices
 from actors.shard import DeviceShardImpl, ShardConfig
+from actors.streams import merged
 from actors.tasks import DeviceResult, DeviceTask
 from gridjobs.device_keys.audit import AuditEntry
 from gridjobs.device_keys.store import KeyRecord
@@ -225,6 +226,12 @@ class LocalShardPool:
         batches = await asyncio.gather(*(self.shards[i].execute(operation_id, step, batch)
                                          for i, batch in groups.items()))
         return [result for batch in batches for result in batch]
+
+    def execute_stream(self, operation_id: str, step: str,
+                       tasks: Sequence[DeviceTask]) -> AsyncIterator[list[DeviceResult]]:
+        groups = group_by_shard(tasks, lambda t: t.device_id, len(self.shards))
+        self.calls += [(step, index) for index in groups]
+        return merged([self.shards[i].execute_stream(operation_id, step, batch) for i, batch in groups.items()])
 
     async def close(self) -> None:
         for shard in self.shards:

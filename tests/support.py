@@ -10,6 +10,7 @@ from typing import AsyncIterator
 import asyncpg
 import httpx
 
+from actors.tasks import DeviceResult, pack_results, unpack_tasks
 from gridjobs.access.admin import create_token
 from gridjobs.access.roles import ALL_ROLES
 from gridjobs.api.app import create_app
@@ -127,3 +128,57 @@ async def serving(fleet):
         yield fleet
     finally:
         await fleet.stop()
+
+
+class FakeMethod:
+    """A Ray actor method's stand-in: `.remote()` returns an awaitable."""
+
+    def __init__(self, fn) -> None:
+        self._fn = fn
+
+    def options(self, **_):
+        return self
+
+    def remote(self, *args):
+        return asyncio.ensure_future(self._fn(*args))
+
+
+class FakeStream:
+    """As Ray's ObjectRefGenerator: each step gives a ref (here a done future) to await."""
+
+    def __init__(self, chunks) -> None:
+        self._chunks = chunks
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        chunk = await anext(self._chunks)
+        ref = asyncio.get_running_loop().create_future()
+        ref.set_result(chunk)
+        return ref
+
+
+class FakeStreamMethod(FakeMethod):
+    """A streaming generator method's stand-in: `.remote()` returns a FakeStream."""
+
+    def remote(self, *args):
+        return FakeStream(self._fn(*args))
+
+
+class FakeShard:
+    """A DeviceShard actor handle's stand-in for ShardPool: it answers every task ok and
+    keeps the device ids it was sent (`seen`)."""
+
+    def __init__(self, segment: str | None, index: int) -> None:
+        self.segment, self.index, self.seen = segment, index, []
+        self.ping = FakeMethod(self._ping)
+        self.execute_packed_stream = FakeStreamMethod(self._execute_packed_stream)
+
+    async def _ping(self) -> int:
+        return self.index
+
+    async def _execute_packed_stream(self, operation_id, step, packed):   # as DeviceShardImpl's
+        tasks = unpack_tasks(packed)
+        self.seen += [t.device_id for t in tasks]
+        yield pack_results([DeviceResult(t.device_id, ok=True) for t in tasks])

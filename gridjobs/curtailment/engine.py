@@ -132,9 +132,25 @@ class CurtailmentRun:
                             settle_s=self.params.verify_settle_s, **c.args()) for c in commands]
         # The intents need not be durable before the commands go out: a resumed
         # run re-plans the same commands from the checkpointed survey (the
-        # planner is pure) and re-sends them, and the commands are absolute.
-        _, results = await asyncio.gather(ctx.record(intents), ctx.execute(Step.CURTAIL, tasks))
-        await audit_commands(ctx, Step.CURTAIL, results, self.command_keys)
+        # planner is pure) and re-sends them, and the commands are absolute. They
+        # are durable before any result is recorded over them. Results are recorded
+        # as the shards report them, so that most are written while the rest of the
+        # devices are still being curtailed.
+        intents_written = asyncio.ensure_future(ctx.record(intents))
+        ok = 0
+        try:
+            async for results in ctx.execute_stream(Step.CURTAIL, tasks):
+                await intents_written
+                ok += await self._take_curtailed(results)
+            await intents_written
+        finally:   # never left running: awaited (or cancelled with this run)
+            await asyncio.gather(intents_written, return_exceptions=True)
+        ctx.log.info("curtail_batch", sent=len(commands), ok=ok,
+                     achieved_kw=round(self.ledger.reduction_kw(), 3))
+
+    async def _take_curtailed(self, results: list[DeviceResult]) -> int:
+        """Record a chunk of curtail results: measured reductions, retries, failures; how many took."""
+        await audit_commands(self.ctx, Step.CURTAIL, results, self.command_keys)
         ok = [r for r in results if r.ok]
         writes = [self._curtailed(r) for r in ok]
         failed = [r for r in results if not r.ok]
@@ -143,8 +159,7 @@ class CurtailmentRun:
                                    data=self._reached(r))
                    for r in retry]  # still running/curtail: the next round re-sends it
         await self._fail([r for r in failed if r not in retry], step=CURTAIL, writes=writes)
-        ctx.log.info("curtail_batch", sent=len(commands), ok=len(ok),
-                     achieved_kw=round(self.ledger.reduction_kw(), 3))
+        return len(ok)
 
     def _reached(self, result: DeviceResult) -> dict[str, Any]:
         """The device's notes, marked `commanded` if the command may have reached it and

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 from uuid import UUID
 
 from structlog.typing import FilteringBoundLogger
@@ -81,6 +82,14 @@ class RunContext:
         if not tasks:
             return []
         return await self.ports.shards.execute(str(self.operation_id), step, tasks)
+
+    async def execute_stream(self, step: str, tasks: Sequence[DeviceTask]) -> AsyncIterator[list[DeviceResult]]:
+        """`execute`, its results in chunks as the devices finish."""
+        if not tasks:
+            return
+        async with aclosing(self.ports.shards.execute_stream(str(self.operation_id), step, tasks)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def record(self, outcomes: Sequence[Outcome]) -> None:
         await self.lease.record(outcomes)

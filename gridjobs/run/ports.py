@@ -5,7 +5,7 @@ Postgres/Ray implementation (`gridjobs.run.pg`) and an in-memory one
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, AsyncIterator, Iterable, Protocol, Sequence
 from uuid import UUID
 
 from actors.tasks import DeviceResult, DeviceTask
@@ -57,10 +57,14 @@ class DevicePort(Protocol):
 
 
 class ShardPort(Protocol):
-    """The shards: one call per shard per batch. The operation id crosses as text."""
+    """The shards: one call per shard per batch. The operation id crosses as text.
+    `execute_stream` hands the same results back in chunks as the devices finish."""
 
     async def execute(self, operation_id: str, step: str,
                       tasks: Sequence[DeviceTask]) -> list[DeviceResult]: ...
+
+    def execute_stream(self, operation_id: str, step: str,
+                       tasks: Sequence[DeviceTask]) -> AsyncIterator[list[DeviceResult]]: ...
 
 
 class KeyStorePort(Protocol):

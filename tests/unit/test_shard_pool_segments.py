@@ -10,32 +10,10 @@ import asyncio
 
 from actors.placement import shard_for
 from actors.pool import ShardPool, segment_resource, shard_name, valid_segment
-from actors.tasks import DeviceRef, DeviceResult, DeviceTask, pack_results, unpack_tasks
+from actors.tasks import DeviceRef, DeviceTask
+from tests.support import FakeShard
 
 SHARDS = 3
-
-
-class _Method:
-    def __init__(self, fn) -> None:
-        self._fn = fn
-
-    def remote(self, *args):
-        return asyncio.ensure_future(self._fn(*args))
-
-
-class FakeShard:
-    def __init__(self, segment: str | None, index: int) -> None:
-        self.segment, self.index, self.seen = segment, index, []
-        self.ping = _Method(self._ping)
-        self.execute_packed = _Method(self._execute_packed)
-
-    async def _ping(self) -> int:
-        return self.index
-
-    async def _execute_packed(self, operation_id, step, packed):   # as DeviceShardImpl's
-        tasks = unpack_tasks(packed)
-        self.seen += [t.device_id for t in tasks]
-        return pack_results([DeviceResult(t.device_id, ok=True) for t in tasks])
 
 
 def pool(*, shared: bool) -> tuple[ShardPool, dict]:
