@@ -33,20 +33,6 @@ MAX_RUNNING = 8               # operations one process runs at once
 MAX_BODY_BYTES = 1024 * 1024  # JSON request bodies
 FIRMWARE_MAX_BYTES = 16 * 1024 * 1024  # POST /v1/firmware images
 LOG_LEVEL = "info"
-
-
-def default_shards(data: Mapping[str, Any]) -> int:
-    """One shard per core, but on a local Ray one core is left to the API and Postgres.
-
-    A shard's work is a ping-pong with its gateways. With more busy processes than
-    cores, each answer waits for a core: on the 2-core machine, a 10,000-device shed's
-    survey took 1.41-1.47 s in each of 2 shards (answers after 11-17 ms) and 1.0-1.17 s
-    in 1 shard (3.4-7 ms); the whole shed 5.5-6.3 s against 4.4-5.6 s (bench/shed.py,
-    --shards 2 and 1, six rounds each). On a cluster the shards run on worker nodes.
-    """
-    cores = os.cpu_count() or 1
-    return cores if data.get("ray_address") is not None else max(1, cores - 1)
-
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 ENV_PREFIX = "GRIDJOBS_"
 # Overload (README "Overload"): admission by lane, and the in-flight bound.
@@ -82,6 +68,19 @@ def default_data_dir() -> Path:
     """$XDG_DATA_HOME/gridjobs, or ~/.local/share/gridjobs."""
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "gridjobs"
+
+
+def default_shards(data: Mapping[str, Any]) -> int:
+    """One shard per core, but on a local Ray one core is left to the API and Postgres.
+
+    A shard's work is a ping-pong with its gateways. With more busy processes than
+    cores, each answer waits for a core: on the 2-core machine, a 10,000-device shed's
+    survey took 1.41-1.47 s in each of 2 shards (answers after 11-17 ms) and 1.0-1.17 s
+    in 1 shard (3.4-7 ms); the whole shed 5.5-6.3 s against 4.4-5.6 s (bench/shed.py,
+    --shards 2 and 1, six rounds each). On a cluster the shards run on worker nodes.
+    """
+    cores = os.cpu_count() or 1
+    return cores if data.get("ray_address") is not None else max(1, cores - 1)
 
 
 class Settings(BaseSettings):
