@@ -18,6 +18,7 @@ from gridjobs.config import Settings
 from gridjobs.runtime import Runtime, open_runtime
 from gridjobs.serve import build_server
 from gridjobs.store.database import create_pool, migrate
+from simulators import Fleet
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 LIVE_START_TIMEOUT_S = 30.0
@@ -118,6 +119,17 @@ async def outcomes(client: httpx.AsyncClient, op_id: str) -> dict[str, dict]:
         cursor = page["next_cursor"]
         if cursor is None:
             return {o["device_id"]: o for o in items}
+
+
+def quiet_loads(count: int = 8, *, gateways: int = 1, seed: int = 21) -> Fleet:
+    """Controllable loads on feeder F1 whose power is exact (no noise, no ramp), so measured
+    reductions add up exactly; not started (see `serving`)."""
+    return Fleet.from_spec_document({
+        "fleet": {"seed": seed, "gateways": gateways, "feeders": ["F1"]},
+        "group": [{"name": "load", "profile": "controllable_load", "count": count, "rated_kw": [10.0, 30.0],
+                   "load_factor": 0.8, "protected_fraction": 0.0, "shed_priorities": [1],
+                   "physics": {"noise_fraction": 0.0, "ramp_s": 0.0}}],
+    }, host="127.0.0.1", port=0)
 
 
 @asynccontextmanager

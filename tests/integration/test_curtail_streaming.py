@@ -15,18 +15,9 @@ from gridjobs.records import Outcome
 from gridjobs.states import OutcomeState, Status
 from gridjobs.testing import InMemoryLease, devices_from_inventory, local_ports, new_operation, run_context
 from simulators import Fault, Fleet
-from tests.support import serving
+from tests.support import quiet_loads, serving
 
 SLOW_S = 0.4   # per request of the slow device, well inside the 1 s request timeout
-
-
-def two_gateways(count: int = 12) -> Fleet:
-    return Fleet.from_spec_document({
-        "fleet": {"seed": 5, "gateways": 2, "feeders": ["F1"]},
-        "group": [{"name": "load", "profile": "controllable_load", "count": count, "rated_kw": [10.0, 30.0],
-                   "load_factor": 0.8, "protected_fraction": 0.0, "shed_priorities": [1],
-                   "physics": {"noise_fraction": 0.0, "ramp_s": 0.0}}],
-    }, host="127.0.0.1", port=0)
 
 
 class RecordingLease(InMemoryLease):
@@ -83,7 +74,7 @@ def curtail_records(lease: RecordingLease) -> list[list[tuple[str, str, str]]]:
 
 async def test_results_are_recorded_as_they_come_and_the_slow_gateway_last(monkeypatch):
     monkeypatch.setattr("actors.shard.STREAM_EVERY_S", 0.05)
-    async with serving(two_gateways()) as fleet:
+    async with serving(quiet_loads(12, gateways=2, seed=5)) as fleet:
         slow = fleet.devices[0].spec.id
         slow_gateway = fleet.devices[0].spec.gateway
         fleet.inject(slow, Fault.latency(min_s=SLOW_S, max_s=SLOW_S))
@@ -101,7 +92,7 @@ async def test_results_are_recorded_as_they_come_and_the_slow_gateway_last(monke
 
 async def test_no_result_is_recorded_before_the_intents(monkeypatch):
     monkeypatch.setattr("actors.shard.STREAM_EVERY_S", 0.05)
-    async with serving(two_gateways(count=6)) as fleet:
+    async with serving(quiet_loads(6, gateways=2, seed=5)) as fleet:
         # The intents' write outlasts the curtail of the whole fleet: the results wait for it.
         lease, finish = await shed(fleet, {"slow_intents_s": 0.5})
     intents, *results = curtail_records(lease)

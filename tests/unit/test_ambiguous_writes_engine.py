@@ -17,20 +17,10 @@ from gridjobs.load_shed.strategy import run_load_shed
 from gridjobs.states import OutcomeState, Status
 from gridjobs.testing import devices_from_inventory, local_ports, new_operation, run_context
 from simulators import Fault, Fleet
-from tests.support import serving
+from tests.support import quiet_loads, serving
 
 TIMEOUT_S = 1.0
 HOLD_S = 2.0
-
-
-def quiet_loads(count: int = 8) -> Fleet:
-    """Loads whose power is exact (no noise, no ramp), so measured reductions add up exactly."""
-    return Fleet.from_spec_document({
-        "fleet": {"seed": 21, "gateways": 1, "feeders": ["F1"]},
-        "group": [{"name": "load", "profile": "controllable_load", "count": count, "rated_kw": [10.0, 30.0],
-                   "load_factor": 0.8, "protected_fraction": 0.0, "shed_priorities": [1],
-                   "physics": {"noise_fraction": 0.0, "ramp_s": 0.0}}],
-    }, host="127.0.0.1", port=0)
 
 
 def largest(fleet: Fleet) -> str:
