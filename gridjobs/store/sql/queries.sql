@@ -671,7 +671,7 @@ SELECT coalesce(max(id), 0) FROM events WHERE id < (SELECT events_horizon());
 
 -- name: events_held_back
 -- Whether committed events wait above the horizon (a transaction older than them is in flight).
-SELECT EXISTS (SELECT 1 FROM events WHERE id >= (SELECT events_horizon()));
+SELECT coalesce((SELECT max(id) FROM events) >= (SELECT events_horizon()), false);
 
 -- name: terminal_event_id
 SELECT max(id) FROM events
@@ -775,9 +775,9 @@ WITH cursor AS (
 ), batch AS (
     SELECT e.id, e.type, e.operation_id, e.principal, coalesce(o.feeders, '{}') AS feeders,
            o.callback_webhook_id AS callback
-    FROM cursor c
-    JOIN events e ON e.id > c.position AND e.id < (SELECT events_horizon())
+    FROM events e
     LEFT JOIN operations o ON o.id = e.operation_id
+    WHERE e.id > (SELECT position FROM cursor) AND e.id < (SELECT events_horizon())
     ORDER BY e.id
     LIMIT $2
 ), fanned AS (
@@ -799,7 +799,7 @@ WITH cursor AS (
 )
 SELECT (SELECT count(*) FROM cursor) AS held, (SELECT count(*) FROM batch) AS events,
        (SELECT count(*) FROM fanned) AS deliveries, (SELECT count(*) FROM woken) AS woken,
-       EXISTS (SELECT 1 FROM events WHERE id >= (SELECT events_horizon())) AS held_back;
+       coalesce((SELECT max(id) FROM events) >= (SELECT events_horizon()), false) AS held_back;
 
 -- name: rescue_deliveries
 -- Claims whose holder went away (its lease ran out) are due again at once.
