@@ -251,10 +251,12 @@ FROM resumed;
 -- The first claim of a queued operation starts it (operation.started); a takeover does not.
 -- $3: operations the claiming process is still running; their own runner renews the
 -- lease (or finds it taken over and stops), so the process never runs one twice.
+-- The status list repeats operations_claim_idx's predicate word for word, so that the
+-- planner reads the queue's head from that index instead of sorting every operation.
 WITH next AS (
     SELECT id, status AS was FROM operations
-    WHERE (status = 'queued'
-           OR (status IN ('running', 'cancelling', 'paused') AND lease_expires_at < now()))
+    WHERE status IN ('queued', 'running', 'cancelling', 'paused')
+      AND (status = 'queued' OR lease_expires_at < now())
       AND id <> ALL($3::uuid[])
     ORDER BY priority DESC, created_at
     LIMIT 1
