@@ -251,16 +251,28 @@ FROM resumed;
 -- The first claim of a queued operation starts it (operation.started); a takeover does not.
 -- $3: operations the claiming process is still running; their own runner renews the
 -- lease (or finds it taken over and stops), so the process never runs one twice.
--- The status list repeats operations_claim_idx's predicate word for word, so that the
--- planner reads the queue's head from that index instead of sorting every operation.
-WITH next AS (
-    SELECT id, status AS was FROM operations
-    WHERE status IN ('queued', 'running', 'cancelling', 'paused')
+-- The next one, by (priority DESC, created_at), is the better of two index heads: the
+-- queue's (operations_claim_idx) and the paused operations' (operations_paused_idx).
+-- Each WHERE repeats its index's predicate, so that neither reads the queue to sort it.
+WITH queue_head AS (
+    SELECT id, status AS was, priority, created_at FROM operations
+    WHERE status IN ('queued', 'running', 'cancelling')
       AND (status = 'queued' OR lease_expires_at < now())
       AND id <> ALL($3::uuid[])
     ORDER BY priority DESC, created_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
+), paused_head AS (
+    SELECT id, status AS was, priority, created_at FROM operations
+    WHERE status = 'paused' AND lease_expires_at < now()
+      AND id <> ALL($3::uuid[])
+    ORDER BY priority DESC, created_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+), next AS (
+    SELECT id, was FROM (SELECT * FROM queue_head UNION ALL SELECT * FROM paused_head) AS heads
+    ORDER BY priority DESC, created_at
+    LIMIT 1
 ), claimed AS (
     UPDATE operations o SET
         status = CASE o.status WHEN 'queued' THEN 'running' ELSE o.status END,

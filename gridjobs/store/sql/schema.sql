@@ -53,7 +53,9 @@ CREATE TABLE operations (
     callback_webhook_id uuid                         -- a submission's "callback": its events go there too
 );
 CREATE INDEX operations_claim_idx ON operations (priority DESC, created_at)
-    WHERE status IN ('queued', 'running', 'cancelling', 'paused');
+    WHERE status IN ('queued', 'running', 'cancelling');
+CREATE INDEX operations_paused_idx ON operations (priority DESC, created_at)
+    WHERE status = 'paused';
 CREATE INDEX operations_newest_idx ON operations (created_at DESC, id DESC);
 CREATE INDEX operations_feeders_idx ON operations USING gin (feeders);
 -- The admission refresher groups the active operations and counts the recently
