@@ -2,7 +2,9 @@
 
 Entries wait in a bounded queue; one owned task writes them in one statement
 every FLUSH_S (or sooner when BATCH entries wait). A full queue makes the
-request wait (never drops an entry). `close()` writes what is left.
+request wait (never drops an entry). `close()` writes what is left. A batch the
+database refuses is written entry by entry, so that only a refused entry is lost
+(and logged), never the writer.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import asyncpg
 import structlog
 
-from gridjobs.errors import StoreError
+from gridjobs.errors import InvalidData, StoreError
 from gridjobs.store.request_audit import RequestEntry, append
 
 QUEUE_MAX = 10_000
@@ -64,14 +66,34 @@ class AuditWriter:
         try:
             await append(self._pool, entries)
             return True
-        except StoreError as exc:  # the database is down: keep them for the next flush
-            log.warning("request_audit_deferred", entries=len(entries), error=str(exc))
-            kept = 0
-            for entry in entries:
-                if self._queue.full():
-                    break
-                self._queue.put_nowait(entry)
-                kept += 1
-            if kept < len(entries):
-                log.error("request_audit_lost", entries=len(entries) - kept)
-            return False
+        except InvalidData:   # one entry the database refuses must not take its batch along
+            return await self._write_each(entries)
+        except StoreError as exc:
+            return self._defer(entries, exc)
+
+    def _defer(self, entries: list[RequestEntry], exc: StoreError) -> bool:
+        """The database is down: keep them for the next flush (False)."""
+        log.warning("request_audit_deferred", entries=len(entries), error=str(exc))
+        kept = 0
+        for entry in entries:
+            if self._queue.full():
+                break
+            self._queue.put_nowait(entry)
+            kept += 1
+        if kept < len(entries):
+            log.error("request_audit_lost", entries=len(entries) - kept)
+        return False
+
+    async def _write_each(self, entries: list[RequestEntry]) -> bool:
+        """One statement per entry; an entry refused on its own is logged (what was asked and
+        answered, not its text) and dropped: it cannot be stored, and retrying would stop the
+        writer, and with it every request once the queue is full."""
+        for index, entry in enumerate(entries):
+            try:
+                await append(self._pool, [entry])
+            except InvalidData:
+                log.error("request_audit_refused", method=entry.method, route=entry.route,
+                          status=entry.status)
+            except StoreError as exc:
+                return self._defer(entries[index:], exc)
+        return True

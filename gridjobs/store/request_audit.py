@@ -38,15 +38,24 @@ class RequestRecord(RequestEntry):
         return cls(**{**values, "roles": tuple(values["roles"])})
 
 
+def storable(text: str | None) -> str | None:
+    """`text` as PostgreSQL's text type can hold it. A request's target and id are the
+    client's own (a path of /v1/devices/d%00 names "d\\x00"): NUL, and the lone surrogates
+    that stand for undecodable bytes, are written as backslash escapes; the rest as it came."""
+    if text is None or (text.isprintable() and text.isascii()):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 @translated
 async def append(pool: asyncpg.Pool, entries: Sequence[RequestEntry]) -> None:
     if not entries:
         return
-    columns = ([e.principal for e in entries], [e.via for e in entries],
-               [",".join(e.roles) for e in entries], [e.method for e in entries],
-               [e.route for e in entries], [e.target for e in entries],
-               [e.request_id for e in entries], [e.status for e in entries],
-               [e.detail for e in entries])
+    columns = ([storable(e.principal) for e in entries], [e.via for e in entries],
+               [",".join(e.roles) for e in entries], [storable(e.method) for e in entries],
+               [storable(e.route) for e in entries], [storable(e.target) for e in entries],
+               [storable(e.request_id) for e in entries], [e.status for e in entries],
+               [storable(e.detail) for e in entries])
     await pool.execute(Q["insert_request_audit"], *columns)
 
 
