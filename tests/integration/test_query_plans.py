@@ -36,13 +36,22 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
+def _plan(explained: Any) -> dict[str, Any]:
+    return (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+
+
 def rows_visited(explained: Any, relation: str) -> int:
     """Rows of `relation` the executed plan read: those it returned and those its filters dropped."""
-    root = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
     return sum(
         (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * node.get("Actual Loops", 1)
-        for node in _nodes(root) if node.get("Relation Name") == relation
+        for node in _nodes(_plan(explained)) if node.get("Relation Name") == relation
     )
+
+
+def rows_sorted(explained: Any) -> int:
+    """The most rows any one Sort of the executed plan sorted (a sort puts out all it takes)."""
+    return max((node.get("Actual Rows", 0) * node.get("Actual Loops", 1)
+                for node in _nodes(_plan(explained)) if node.get("Node Type") == "Sort"), default=0)
 
 
 async def explained(pool, query: str, *args: Any) -> Any:
@@ -118,12 +127,6 @@ SELECT gen_random_uuid(), 'load_shed', $1, $2, '{}'::jsonb, '{F1}',
 FROM generate_series(1, $5) g"""
 
 
-async def burst_of_queued(pool, count: int) -> None:
-    """`count` operations queued at once: more than the planner's statistics know of
-    until autovacuum next analyzes the table, as after any burst of submissions."""
-    await pool.execute(QUEUE_INSERT, "queued", 0, 0, None, count)
-
-
 @pytest.fixture
 async def deep_queue(pool):
     """ROWS queued operations behind two running ones (live leases) and a paused one whose
@@ -151,12 +154,6 @@ async def test_a_claim_takes_over_the_paused_operation_then_the_oldest_queued(de
     assert (second.id, second.status) == (oldest, "running")
 
 
-def rows_sorted(explained: Any) -> int:
-    """The most rows any one Sort of the executed plan sorted (a sort puts out all it takes)."""
-    root = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
-    return max((node.get("Actual Rows", 0) * node.get("Actual Loops", 1)
-                for node in _nodes(root) if node.get("Node Type") == "Sort"), default=0)
-
 
 async def test_the_admission_read_groups_the_queue_without_sorting_it(pool):
     """The refresher counts the active operations per (kind, status, priority) every half
@@ -165,7 +162,7 @@ async def test_the_admission_read_groups_the_queue_without_sorting_it(pool):
     planner's statistics still describe a history of finished operations."""
     await pool.execute(QUEUE_INSERT, "succeeded", 0, 2 * ROWS, None, ROWS)
     await pool.execute("ANALYZE operations")
-    await burst_of_queued(pool, ROWS)
+    await pool.execute(QUEUE_INSERT, "queued", 0, 0, None, ROWS)   # the burst, not yet analyzed
     plan = await explained(pool, Q["queue_groups"])
     assert rows_sorted(plan) <= 10, plan
     groups = await pool.fetch(Q["queue_groups"])

@@ -254,6 +254,7 @@ FROM resumed;
 -- The next one, by (priority DESC, created_at), is the better of two index heads: the
 -- queue's (operations_claim_idx) and the paused operations' (operations_paused_idx).
 -- Each WHERE repeats its index's predicate, so that neither reads the queue to sort it.
+-- Both heads are locked; the one not claimed is free again when the statement commits.
 WITH queue_head AS (
     SELECT id, status AS was, priority, created_at FROM operations
     WHERE status IN ('queued', 'running', 'cancelling')
