@@ -34,6 +34,11 @@ HTTP_IN_FLIGHT = Gauge(
     "gridjobs_http_requests_in_flight", "HTTP requests being handled (bounded by max_inflight)",
     registry=REGISTRY,
 )
+BACKGROUND_TASK_FAILURES = Counter(
+    "gridjobs_background_task_failures_total",
+    "Owned background tasks (relay, hub, refresher, writers) that ended on an error",
+    ["task"], registry=REGISTRY,
+)
 OPERATIONS_FINISHED = Counter(
     "gridjobs_operations_finished_total", "Operations finished by kind and status",
     ["kind", "status"], registry=REGISTRY,

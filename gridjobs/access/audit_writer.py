@@ -14,6 +14,7 @@ import asyncio
 import asyncpg
 import structlog
 
+from gridjobs import background
 from gridjobs.errors import InvalidData, StoreError
 from gridjobs.store.request_audit import RequestEntry, append
 
@@ -32,7 +33,7 @@ class AuditWriter:
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="gridjobs-request-audit")
+        self._task = background.start(self._run(), name="gridjobs-request-audit")
 
     async def add(self, entry: RequestEntry) -> None:
         await self._queue.put(entry)

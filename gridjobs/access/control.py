@@ -12,6 +12,7 @@ from typing import Mapping
 import asyncpg
 import structlog
 
+from gridjobs import background
 from gridjobs.access.audit_writer import AuditWriter
 from gridjobs.access.identity import Authenticator
 from gridjobs.access.ratelimit import Budget, LeakyBuckets, Verdict
@@ -45,7 +46,7 @@ class AccessControl:
     async def start(self) -> None:
         self.audit.start()
         await self._listen()
-        self._keeper = asyncio.create_task(self._keep(), name="gridjobs-access-keeper")
+        self._keeper = background.start(self._keep(), name="gridjobs-access-keeper")
 
     async def close(self) -> None:
         if self._keeper is not None:

@@ -14,6 +14,7 @@ import asyncio
 import asyncpg
 import structlog
 
+from gridjobs import background
 from gridjobs.admission.gate import QueueGate
 from gridjobs.admission.lanes import Lane
 from gridjobs.admission.reading import by_band, lane_reading, oldest_queued_s
@@ -43,7 +44,7 @@ class QueueRefresher:
     async def start(self) -> None:
         """Read once (a failure is logged, not raised), then keep reading in the background."""
         await self.refresh()
-        self._task = asyncio.create_task(self._loop(), name="gridjobs-queue-refresh")
+        self._task = background.start(self._loop(), name="gridjobs-queue-refresh")
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -24,6 +24,7 @@ from typing import Mapping
 import asyncpg
 import structlog
 
+from gridjobs import background
 from gridjobs.config import LEASE_S, MAX_RUNNING, POLL_S
 from gridjobs.dispatch.running import Runner, run_claimed
 from gridjobs.errors import GridjobsError
@@ -72,7 +73,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         await self._listen()
-        self._loop_task = asyncio.create_task(self._loop(), name="gridjobs-dispatch-loop")
+        self._loop_task = background.start(self._loop(), name="gridjobs-dispatch-loop")
 
     def begin_stop(self) -> None:
         """Start stopping now: claim nothing more, cancel every run (each releases its

@@ -19,6 +19,7 @@ from uuid import UUID
 import asyncpg
 import structlog
 
+from gridjobs import background
 from gridjobs.device_keys.keyring import Keyring
 from gridjobs.errors import GridjobsError
 from gridjobs.metrics import WEBHOOK_DELIVERIES, WEBHOOK_LATENCY
@@ -68,7 +69,7 @@ class DeliveryWorkers:
         self._stopping = False
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="gridjobs-webhook-deliveries")
+        self._task = background.start(self._run(), name="gridjobs-webhook-deliveries")
 
     def wake(self) -> None:
         self._wake.set()

@@ -15,6 +15,7 @@ from collections import deque
 
 import structlog
 
+from gridjobs import background
 from gridjobs.errors import GridjobsError
 from gridjobs.outbox.waking import Backoff, Wake
 from gridjobs.store.events import Event, EventFilter, events_after, held_back, last_event_id
@@ -67,7 +68,7 @@ class EventHub:
 
     async def start(self) -> None:
         self.position = await last_event_id(self._pool)
-        self._task = asyncio.create_task(self._run(), name="gridjobs-event-hub")
+        self._task = background.start(self._run(), name="gridjobs-event-hub")
 
     def wake(self) -> None:
         self._wake.set()

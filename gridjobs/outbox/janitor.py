@@ -9,6 +9,7 @@ import time
 import asyncpg
 import structlog
 
+from gridjobs import background
 from gridjobs.errors import GridjobsError
 from gridjobs.metrics import WEBHOOK_OLDEST_UNDELIVERED
 from gridjobs.store.deliveries import purge_deliveries, undelivered_ages
@@ -40,7 +41,7 @@ class Janitor:
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="gridjobs-outbox-janitor")
+        self._task = background.start(self._run(), name="gridjobs-outbox-janitor")
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -13,6 +13,7 @@ import asyncio
 import asyncpg
 import structlog
 
+from gridjobs import background
 from gridjobs.errors import GridjobsError
 from gridjobs.metrics import OUTBOX_RELAYED
 from gridjobs.outbox.waking import Backoff, Wake
@@ -32,7 +33,7 @@ class Relay:
 
     async def start(self) -> None:
         await ensure_cursor(self._pool)
-        self._task = asyncio.create_task(self._run(), name="gridjobs-outbox-relay")
+        self._task = background.start(self._run(), name="gridjobs-outbox-relay")
 
     def wake(self) -> None:
         self._wake.set()

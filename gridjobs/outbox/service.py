@@ -13,6 +13,7 @@ from typing import AsyncIterator
 import asyncpg
 import structlog
 
+from gridjobs import background
 from gridjobs.config import Settings
 from gridjobs.device_keys.keyring import Keyring
 from gridjobs.errors import GridjobsError
@@ -99,7 +100,7 @@ async def open_outbox(settings: Settings, pool: asyncpg.Pool, keyring: Keyring |
             await outbox.workers.start()
         outbox.janitor.start()
         await _listen(outbox.listener)
-        keeper = asyncio.create_task(outbox.keep_listening(), name="gridjobs-outbox-listen")
+        keeper = background.start(outbox.keep_listening(), name="gridjobs-outbox-listen")
         yield outbox
     finally:
         if keeper is not None:

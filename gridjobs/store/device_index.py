@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import asyncpg
 import structlog
 
+from gridjobs import background
 from gridjobs.errors import GridjobsError
 from gridjobs.records import Device
 from gridjobs.store.listener import Listener
@@ -55,7 +56,7 @@ class DeviceIndex:
 
     async def start(self) -> None:
         await self._listen()
-        self._keeper = asyncio.create_task(self._keep(), name="gridjobs-device-index-keeper")
+        self._keeper = background.start(self._keep(), name="gridjobs-device-index-keeper")
 
     async def close(self) -> None:
         _INDEXES.discard(self)

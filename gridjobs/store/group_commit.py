@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 
+from gridjobs import background
 from gridjobs.store.database import DRIVER_ERRORS
 from gridjobs.store.queries import Q
 
@@ -51,7 +52,7 @@ class GroupCommit:
     def start(self) -> None:
         """Start the writer task (the runtime does, so it exists before the first request)."""
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._write_loop(), name="gridjobs-group-commit")
+            self._task = background.start(self._write_loop(), name="gridjobs-group-commit")
 
     async def insert(self, args: tuple[Any, ...]) -> asyncpg.Record:
         """`args` as submit_operation_with_key takes them; its answer row (locked, key_saved, op.*)."""

@@ -17,6 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from actors.services import ServicesFactory, ShardServices
+from gridjobs import background
 from actors.tasks import DeviceState
 from gridjobs.store.firmware_rows import STORAGE_CHUNK_BYTES, row_span
 from gridjobs.store.queries import Q
@@ -95,8 +96,7 @@ class OffsetWriter:
 
     async def save(self, operation_id: str, device_id: str, artifact_id: str, offset: int) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._write_loop(),
-                                                                name="firmware-offset-writer")
+            self._task = background.start(self._write_loop(), name="firmware-offset-writer")
         if self._batch is None:
             self._batch = asyncio.get_running_loop().create_future()
         batch = self._batch

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from actors.pool import ShardPool
+from gridjobs import background
 from gridjobs.metrics import MODBUS, SHARD_RESTARTS, SHARD_STATS_FAILURES
 from gridjobs.telemetry.shard_totals import ShardTotals
 
@@ -27,7 +28,7 @@ class ShardStatsPoller:
 
     async def start(self) -> None:
         await self.pull()
-        self._task = asyncio.create_task(self._loop(), name="gridjobs-shard-stats")
+        self._task = background.start(self._loop(), name="gridjobs-shard-stats")
 
     async def stop(self) -> None:
         if self._task is not None:
