@@ -24,6 +24,7 @@ from gridjobs.admission.gate import QueueGate
 from gridjobs.access.admin import ensure_admin_token
 from gridjobs.access.control import AccessControl
 from gridjobs.access.opening import open_access
+from gridjobs import background
 from gridjobs.config import Settings
 from gridjobs.dispatch.dispatcher import Dispatcher, DispatcherConfig
 from gridjobs.errors import ConfigError, StoreError
@@ -69,6 +70,9 @@ class Runtime:
             checks["postgres"] = "ok"
         except (StoreError, TimeoutError) as exc:
             checks["postgres"] = f"unavailable: {type(exc).__name__}"
+        dead = background.failed()
+        checks["background"] = ("failed: " + ", ".join(f"{name} ({error})" for name, error in sorted(dead.items()))
+                                if dead else "ok")
         if self.shards is None:
             return checks
         try:

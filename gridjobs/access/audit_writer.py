@@ -40,8 +40,7 @@ class AuditWriter:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await background.stop(self._task)
             self._task = None
         await self._write(self._drain())
 

@@ -50,8 +50,7 @@ class AccessControl:
 
     async def close(self) -> None:
         if self._keeper is not None:
-            self._keeper.cancel()
-            await asyncio.gather(self._keeper, return_exceptions=True)
+            await background.stop(self._keeper)
         await self.listener.stop()
         await self.audit.close()
 

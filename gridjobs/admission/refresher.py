@@ -48,8 +48,7 @@ class QueueRefresher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await background.stop(self._task)
             self._task = None
         await self._close()
 

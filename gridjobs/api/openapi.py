@@ -189,7 +189,8 @@ def _service() -> dict[str, Any]:
     return {
         "/healthz": {"get": {"summary": "Liveness",
                              "responses": {"200": json_response(schemas.HealthOut, "alive")}}},
-        "/readyz": {"get": {"summary": "Readiness: Postgres (and Ray where this process runs operations)",
+        "/readyz": {"get": {"summary": "Readiness: Postgres, the background loops "
+                                       "(and Ray where this process runs operations)",
                             "responses": {"200": json_response(schemas.ReadinessOut, "ready"),
                                           "503": json_response(schemas.ReadinessOut, "not ready")}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": text}}},

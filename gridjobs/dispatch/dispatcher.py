@@ -90,8 +90,7 @@ class Dispatcher:
         self._wake.set()   # the loop sees self._stopping and returns
         if self._loop_task is not None:
             await asyncio.wait({self._loop_task}, timeout=CLAIM_GRACE_S)
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+            await background.stop(self._loop_task)
         runs = [task for task, _ in self._running.values()]
         for task in runs:
             task.cancel()

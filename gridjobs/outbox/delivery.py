@@ -82,8 +82,7 @@ class DeliveryWorkers:
     async def stop(self) -> None:
         self.begin_stop()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await background.stop(self._task)
         sends = list(self._sending)
         for task in sends:
             task.cancel()

@@ -92,8 +92,7 @@ class EventHub:
     async def stop(self) -> None:
         self.close()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await background.stop(self._task)
 
     async def _run(self) -> None:
         backoff = Backoff(self._poll_s)

@@ -45,8 +45,7 @@ class Janitor:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await background.stop(self._task)
 
     async def _run(self) -> None:
         last_purge = float("-inf")

@@ -40,8 +40,7 @@ class Relay:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await background.stop(self._task)
 
     async def _run(self) -> None:
         backoff = Backoff(self._poll_s)

@@ -104,8 +104,7 @@ async def open_outbox(settings: Settings, pool: asyncpg.Pool, keyring: Keyring |
         yield outbox
     finally:
         if keeper is not None:
-            keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
+            await background.stop(keeper)
         await outbox.listener.stop()
         if outbox.workers is not None:
             await outbox.workers.stop()

@@ -61,8 +61,7 @@ class DeviceIndex:
     async def close(self) -> None:
         _INDEXES.discard(self)
         if self._keeper is not None:
-            self._keeper.cancel()
-            await asyncio.gather(self._keeper, return_exceptions=True)
+            await background.stop(self._keeper)
             self._keeper = None
         await self._listener.stop()
         self.invalidate()

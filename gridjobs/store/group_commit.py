@@ -15,7 +15,6 @@ API's in-flight limit (each request waits for its own).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +51,8 @@ class GroupCommit:
     def start(self) -> None:
         """Start the writer task (the runtime does, so it exists before the first request)."""
         if self._task is None or self._task.done():
-            self._task = background.start(self._write_loop(), name="gridjobs-group-commit")
+            self._task = background.start(self._write_loop(), name="gridjobs-group-commit",
+                                          replacing=self._task)
 
     async def insert(self, args: tuple[Any, ...]) -> asyncpg.Record:
         """`args` as submit_operation_with_key takes them; its answer row (locked, key_saved, op.*)."""
@@ -67,10 +67,7 @@ class GroupCommit:
     async def close(self) -> None:
         self._closed = True
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await background.stop(task)
         for parked in self._parked:
             _fail(parked, RuntimeError("the intake closed before this submission was written"))
         self._parked = []

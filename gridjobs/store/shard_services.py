@@ -8,7 +8,6 @@ process and connects lazily, with small pools of their own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections import OrderedDict
 from typing import Iterable
@@ -96,7 +95,8 @@ class OffsetWriter:
 
     async def save(self, operation_id: str, device_id: str, artifact_id: str, offset: int) -> None:
         if self._task is None or self._task.done():
-            self._task = background.start(self._write_loop(), name="firmware-offset-writer")
+            self._task = background.start(self._write_loop(), name="firmware-offset-writer",
+                                          replacing=self._task)
         if self._batch is None:
             self._batch = asyncio.get_running_loop().create_future()
         batch = self._batch
@@ -131,10 +131,7 @@ class OffsetWriter:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await background.stop(task)
         if self._batch is not None:
             _fail(self._batch, RuntimeError("firmware offsets closed before these were saved"))
         self._batch, self._parked = None, {}

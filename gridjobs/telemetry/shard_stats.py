@@ -32,8 +32,7 @@ class ShardStatsPoller:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await background.stop(self._task)
             self._task = None
 
     async def pull(self) -> list[int]:

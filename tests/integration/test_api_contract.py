@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.support import running_service
+from tests.support import running_service, wait_until
 
 DEVICE = {"profile": "controllable_load", "host": "127.0.0.1", "port": 5020, "unit_id": 1,
           "feeder": "F1", "shed_priority": 1, "protected": False, "rated_kw": 10.0}
@@ -219,6 +219,24 @@ async def test_service_endpoints(service):
     assert "target_kw" in spec["components"]["schemas"]["LoadShedParams"]["properties"]
     metrics = await client.get("/metrics")
     assert "gridjobs_http_requests_total" in metrics.text
+
+
+async def test_readiness_names_a_background_loop_that_died(service):
+    runtime, client = service
+
+    async def broken() -> None:
+        raise RuntimeError("relay broke near key material sk-0123")
+
+    runtime.outbox.relay.drain = broken   # the relay's next pass raises what it does not expect
+    runtime.outbox.relay.wake()
+
+    async def not_ready() -> bool:
+        return (await client.get("/readyz")).status_code == 503
+
+    await wait_until(not_ready, timeout_s=10, interval_s=0.05)
+    ready = await client.get("/readyz")
+    assert ready.json()["checks"]["background"] == "failed: gridjobs-outbox-relay (RuntimeError)"
+    assert ready.json()["checks"]["postgres"] == "ok" and "sk-0123" not in ready.text
 
 
 async def test_der_curtailment_needs_der_devices_in_scope(service):
