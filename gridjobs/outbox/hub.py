@@ -6,6 +6,10 @@ events: when one more does not fit, it is marked overflowed and takes no more,
 so a stream that cannot keep up costs a bounded buffer, never the server's
 memory. Its stream sends what it holds and ends; the client reconnects with
 Last-Event-ID and catches up from Postgres.
+
+With no subscription, the hub reads no events: it only moves its position to
+the newest event a reader may pass (one index lookup), so a process that serves
+no stream does not fetch and decode every event its intake writes.
 """
 
 from __future__ import annotations
@@ -99,12 +103,18 @@ class EventHub:
         while True:
             try:
                 if await self._pull():   # caught up
-                    await self._wake.nap(backoff.pause(await held_back(self._pool)))
+                    waiting = bool(self._subscriptions) and await held_back(self._pool)
+                    await self._wake.nap(backoff.pause(waiting))
             except GridjobsError as exc:
                 log.warning("event_hub_read_failed", error=str(exc))
                 await asyncio.sleep(RETRY_S)
 
     async def _pull(self) -> bool:
+        if not self._subscriptions:   # no stream to offer events to: pass them unread
+            latest = await last_event_id(self._pool)
+            if not self._subscriptions:   # one that came meanwhile starts at the old position
+                self.position = max(self.position, latest)
+            return True
         events = await events_after(self._pool, self.position, limit=READ_BATCH)
         for event in events:   # no await in here: a subscribe sees a consistent position
             for subscription in list(self._subscriptions):
