@@ -9,7 +9,9 @@ finds the key: a replay), and writes it with `submit_operations`. If that
 statement fails, the batch's submissions are written one by one
 (`submit_operation_with_key`), each getting its own answer or error, so one
 bad row never fails its neighbours. The parked submissions are bounded by the
-API's in-flight limit (each request waits for its own).
+API's in-flight limit (each request waits for its own). Should the writer itself
+fail (a bug), every parked submission is failed at once and the next one starts
+a new writer.
 """
 
 from __future__ import annotations
@@ -84,6 +86,11 @@ class GroupCommit:
                     for parked in batch:
                         _fail(parked, RuntimeError("the intake closed before this submission was written"))
                     raise
+                except Exception as exc:   # a bug: every waiting caller is answered now, not at its timeout
+                    waiting, self._parked = [*batch, *self._parked], []
+                    for parked in waiting:
+                        _fail(parked, RuntimeError(f"the intake's writer failed ({type(exc).__name__})"))
+                    raise   # the writer ends (logged, and named by /readyz); the next submission starts another
 
     def _take(self) -> list[_Parked]:
         batch: list[_Parked] = []

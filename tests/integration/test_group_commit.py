@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from gridjobs import background
 from gridjobs.errors import GridjobsError, IdempotencyInFlight
 from gridjobs.store.group_commit import GroupCommit
 from gridjobs.store.operations import NewOperation, submit
@@ -75,3 +76,23 @@ async def test_close_fails_what_is_parked(pool):
     await group.close()
     with pytest.raises(RuntimeError):
         await group.insert(("x",) * 10)
+
+
+async def test_a_writer_that_fails_answers_its_callers_at_once_and_is_replaced(pool, batcher):
+    real_write, calls = batcher._write, []
+
+    async def broken(batch) -> None:
+        calls.append(len(batch))
+        raise ValueError("a bug in the writer")
+
+    batcher._write = broken
+    async with asyncio.timeout(10):   # every caller is answered: none waits for a timeout
+        answers = await asyncio.gather(*(submit(pool, _new(n), validate=_feeders, batcher=batcher)
+                                         for n in range(8)), return_exceptions=True)
+    assert calls and all(isinstance(a, RuntimeError) and "ValueError" in str(a) for a in answers), answers
+    assert "gridjobs-group-commit" in background.failed()
+    batcher._write = real_write
+    answer = await submit(pool, _new(9), validate=_feeders, batcher=batcher)   # a new writer takes it
+    assert answer.operation.params == {"n": 9}
+    assert "gridjobs-group-commit" not in background.failed()
+    assert await pool.fetchval("SELECT count(*) FROM operations") == 1
