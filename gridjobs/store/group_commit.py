@@ -86,7 +86,7 @@ class GroupCommit:
                     for parked in batch:
                         _fail(parked, RuntimeError("the intake closed before this submission was written"))
                     raise
-                except Exception as exc:   # a bug: every waiting caller is answered now, not at its timeout
+                except Exception as exc:   # a bug: answer every waiting caller now (nothing else would)
                     waiting, self._parked = [*batch, *self._parked], []
                     for parked in waiting:
                         _fail(parked, RuntimeError(f"the intake's writer failed ({type(exc).__name__})"))
