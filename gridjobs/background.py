@@ -7,9 +7,10 @@ it, an owned task's error waits unseen until its owner gathers it at shutdown,
 and the work it did (auditing requests, relaying events) silently stops. The
 owner still cancels and awaits it on shutdown.
 
-Nothing restarts a loop that failed (one that died of a bug would die again):
-`failed()` names them, and the runtime's readiness reports them, so /readyz says
-the process no longer does all its work. A failure is forgotten when its owner
+Nothing restarts a loop that failed (one that died of a bug would die again);
+only the writers started on demand (group commit, firmware offsets) start a new
+one on their next use. `failed()` names the failed ones, and the runtime's
+readiness reports them, so /readyz says the process no longer does all its work. A failure is forgotten when its owner
 stops the task (`stop`, which owners call on shutdown) or starts another in its
 place (`replacing`), or with the owner itself (a weak set).
 """
