@@ -45,12 +45,16 @@ class CurtailmentRun:
         self.devices: dict[str, Device] = {}
         self.ledger = CurtailmentLedger()
         self.command_keys: CommandKeys = {}
+        # When this run surveyed: every dead-man timer it holds was armed after it. None
+        # when the survey ran under an earlier owner, whose timers may be near their end.
+        self.armed_since: float | None = None
 
     async def run(self) -> Finish:
         ctx = self.ctx
         await self._load()
         if "readings" not in ctx.checkpoint:
             await ctx.save_checkpoint(readings=await self._survey(), phase="shed")
+            self.armed_since = ctx.clock()
         if ctx.checkpoint["phase"] == "shed" and not ctx.cancelled:
             await self._shed()
             await ctx.save_checkpoint(phase="hold", hold_until=self._hold_until())
@@ -194,16 +198,28 @@ class CurtailmentRun:
         return None if hold is None else self.ctx.clock() + hold
 
     async def _hold(self) -> None:
-        until = self.ctx.checkpoint.get("hold_until")
+        """Re-arm the dead-man timers every third of their timeout until the hold ends.
+
+        Each timer was armed after `armed_since` (the survey, when this run curtailed) or
+        after the last refresh began; a resumed hold, whose timers an earlier owner armed
+        at some unknown time, re-arms at once. A hold that has ended re-arms nothing:
+        that would curtail devices that released."""
+        ctx = self.ctx
+        until = ctx.checkpoint.get("hold_until")
         refresh_every = max(1.0, self.params.revert_timeout_s / 3)
-        if until is not None and until <= self.ctx.clock():
-            return  # it ended while nothing ran it: re-arming would curtail devices that released
-        await self._refresh()  # a resumed hold re-arms the timers at once
-        while True:
-            remaining = refresh_every if until is None else until - self.ctx.clock()
-            if remaining <= 0 or await self.ctx.wait_cancel(min(refresh_every, remaining)):
+        due = ctx.clock() if self.armed_since is None else self.armed_since + refresh_every
+        while not ctx.cancelled:
+            now = ctx.clock()
+            if until is not None and until <= now:
                 return
+            wake = due if until is None else min(due, until)
+            if wake > now:
+                if await ctx.wait_cancel(wake - now):
+                    return
+                continue   # the hold may have ended meanwhile
+            began = ctx.clock()
             await self._refresh()
+            due = began + refresh_every
 
     async def _refresh(self) -> None:
         shed = self.ledger.ids(CURTAILED)

@@ -258,5 +258,56 @@ async def test_a_hold_that_ended_while_nothing_ran_it_curtails_no_device_again(l
     assert again == [] and all(d.setpoint_pct == 100 for d in loads.devices)
 
 
+TIMER = "revert_timeout_s"
+
+
+def rearms(device) -> int:
+    """Writes that re-armed the device's dead-man timer alone (a hold's refresh)."""
+    return sum(1 for r in device.write_log if r.roles == (TIMER,) and r.values[TIMER] > 0)
+
+
+async def test_a_fresh_hold_rearms_a_third_of_a_timeout_after_the_survey_not_at_once(loads):
+    """The timers the curtail armed a moment ago are not re-armed as the hold begins:
+    the first refresh is due a third of the timeout (here 10 s) after the survey, after
+    this 1.5 s hold has ended. Before, every hold began with one re-arm per device."""
+    finish, _, _ = await run(run_load_shed, "load_shed", shed_params(5.0, hold_s=1.5), loads)
+    curtailed = [d for d in loads.devices if any(r.values.get(SETPOINT, 100) < 100 for r in d.write_log)]
+    assert finish.status == Status.SUCCEEDED and curtailed, finish
+    assert [rearms(d) for d in curtailed] == [0] * len(curtailed)
+
+
+async def test_a_hold_rearms_every_third_of_the_timeout(loads):
+    """revert_timeout_s 3: re-armed about once a second through a 3.5 s hold (the first
+    a second after the survey), so no device's own timer releases it meanwhile, and not
+    again once the hold has ended."""
+    finish, _, _ = await run(run_load_shed, "load_shed", shed_params(5.0, hold_s=3.5, revert_timeout_s=3),
+                             loads)
+    curtailed = [d for d in loads.devices if any(r.values.get(SETPOINT, 100) < 100 for r in d.write_log)]
+    assert finish.status == Status.SUCCEEDED and curtailed, finish
+    assert all(1 <= rearms(d) <= 4 for d in curtailed), [rearms(d) for d in curtailed]
+    assert all(d.counters.timer_releases == 0 for d in curtailed)
+
+
+async def test_a_resumed_hold_rearms_at_once(loads):
+    """Its timers were armed by an earlier owner at a time this run does not know: it
+    re-arms every curtailed device before it waits at all."""
+    op = new_operation("load_shed", shed_params(5.0, hold_s=30, revert_timeout_s=30))
+    lease, devices = InMemoryLease(op), devices_from_inventory(loads.inventory())
+    async with local_ports(devices) as ports:  # the first run dies as the hold begins
+        first = asyncio.create_task(run_load_shed(run_context(op, ports, lease=lease)))
+        await wait_until(lambda: _now(lease.checkpoint.get("phase") == "hold"), timeout_s=60)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+    curtailed = [d for d in loads.devices if d.setpoint_pct < 100]
+    assert curtailed and all(rearms(d) == 0 for d in curtailed)
+    async with local_ports(devices) as ports:
+        second = asyncio.create_task(run_load_shed(run_context(op, ports, lease=lease)))
+        try:
+            await wait_until(lambda: _now(all(rearms(d) == 1 for d in curtailed)), timeout_s=20)
+        finally:
+            second.cancel()
+            await asyncio.gather(second, return_exceptions=True)
+
+
 async def _now(value: bool) -> bool:
     return value
