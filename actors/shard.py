@@ -140,7 +140,7 @@ class DeviceShardImpl:
         async def run(index: int, task: DeviceTask) -> None:
             nonlocal finished
             try:
-                done.append((index, await self._run_one(spec, operation_id, task)))
+                done.append((index, await _run_one(self, spec, operation_id, task)))
             finally:
                 finished += 1
                 if len(done) >= STREAM_CHUNK or finished == len(tasks):
@@ -210,36 +210,41 @@ class DeviceShardImpl:
             self._profiles[name] = load_profile(name, search_dirs=self._config.profile_dirs)
         return self._profiles[name]
 
-    async def _run_one(self, spec: StepSpec, operation_id: str, task: DeviceTask) -> DeviceResult:
-        if (lock := self._locks.get(task.device_id)) is None:
-            lock = self._locks[task.device_id] = PriorityLock()
-        try:
-            profile = self._profile(task.ref.profile)
-        except ProfileError as exc:
-            return DeviceResult.fault(task.device_id, FaultCode.UNKNOWN_PROFILE, str(exc))
-        client = DeviceClient(
-            session=self._sessions.session(host=task.ref.host, port=task.ref.port),
-            unit_id=task.ref.unit_id, profile=profile,
+
+async def _run_one(shard: DeviceShardImpl, spec: StepSpec, operation_id: str, task: DeviceTask) -> DeviceResult:
+    """One device's step program, under its lock and deadline; a fault becomes its result.
+
+    A function, not a method: Ray wraps every coroutine method of an actor class in
+    a tracing coroutine of its own, and this runs once per device per step."""
+    if (lock := shard._locks.get(task.device_id)) is None:
+        lock = shard._locks[task.device_id] = PriorityLock()
+    try:
+        profile = shard._profiles.get(task.ref.profile) or shard._profile(task.ref.profile)
+    except ProfileError as exc:
+        return DeviceResult.fault(task.device_id, FaultCode.UNKNOWN_PROFILE, str(exc))
+    client = DeviceClient(
+        session=shard._sessions.session(host=task.ref.host, port=task.ref.port),
+        unit_id=task.ref.unit_id, profile=profile,
+    )
+    # The deadline covers the step's own bounded waits (a ramp to settle, a reboot).
+    deadline = (float(task.args.get("deadline_s", shard._config.device_deadline_s))
+                + float(task.args.get("settle_s", 0.0)))
+    call = DeviceCall(client, operation_id, task, shard._state[task.device_id], lock, shard._services)
+    try:
+        async with asyncio.timeout(deadline):
+            if spec.priority is None:
+                return await spec.program(call)
+            async with lock.hold(spec.priority):
+                return await spec.program(call)
+    except DeviceFault as fault:
+        return DeviceResult.fault(task.device_id, fault.code, fault.detail)
+    except AdapterError as exc:  # e.g. the profile lacks a role this step needs
+        return DeviceResult.fault(task.device_id, FaultCode.UNSUPPORTED_DEVICE, str(exc))
+    except TimeoutError:
+        return DeviceResult.fault(
+            task.device_id, FaultCode.DEVICE_TIMEOUT,
+            f"step did not finish within {deadline:g} s",
         )
-        # The deadline covers the step's own bounded waits (a ramp to settle, a reboot).
-        deadline = (float(task.args.get("deadline_s", self._config.device_deadline_s))
-                    + float(task.args.get("settle_s", 0.0)))
-        call = DeviceCall(client, operation_id, task, self._state[task.device_id], lock, self._services)
-        try:
-            async with asyncio.timeout(deadline):
-                if spec.priority is None:
-                    return await spec.program(call)
-                async with lock.hold(spec.priority):
-                    return await spec.program(call)
-        except DeviceFault as fault:
-            return DeviceResult.fault(task.device_id, fault.code, fault.detail)
-        except AdapterError as exc:  # e.g. the profile lacks a role this step needs
-            return DeviceResult.fault(task.device_id, FaultCode.UNSUPPORTED_DEVICE, str(exc))
-        except TimeoutError:
-            return DeviceResult.fault(
-                task.device_id, FaultCode.DEVICE_TIMEOUT,
-                f"step did not finish within {deadline:g} s",
-            )
 
 
 def _load_malloc_trim():

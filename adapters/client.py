@@ -14,7 +14,9 @@ see ``auth_key``. Without ``key`` such a write is a programming error.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from . import auth
 from .auth import KeyOp, KeySlots, PendingState
@@ -31,6 +33,7 @@ from .spans import spans_of
 
 READ_BACK_ATTEMPTS = 3     # to settle a write whose answer was lost
 READ_BACK_PAUSE_S = 0.2    # before the 2nd read-back; twice that before the 3rd
+PLANS_PER_LAYOUT = 256     # request plans remembered per layout (a few per step are used)
 
 
 class DeviceClient:
@@ -49,12 +52,16 @@ class DeviceClient:
 
     async def read_many(self, roles: Sequence[str]) -> dict[str, Value]:
         """Read several points; points next to each other are fetched in one request."""
-        wanted = self._checked_roles(roles)
+        if isinstance(roles, str):
+            self._checked_roles(roles)   # raises: a string is not a collection of roles
         layout = await self.layout()
-        points = [layout.point(role) for role in wanted]
-        words = await self._read_words(layout, [*points, *_scale_factor_points(layout, points)])
-        factors = self._scale_factors(words)
-        return {point.role: self._decode(point, words[point], factors) for point in points}
+        plan: _ReadPlan = self._plan(layout, ("read", tuple(roles)), lambda: _read_plan(
+            layout, [layout.point(role) for role in self._checked_roles(roles)]))
+        answers = [await self.session.read_registers(unit_id=self.unit_id, address=address, count=count)
+                   for address, count in plan.requests]
+        factors = self._factors(plan.factors, answers)
+        return {at.point.role: self._decode(at.point, answers[at.request][at.start:at.end], factors)
+                for at in plan.points}
 
     async def write(self, values: Mapping[str, Value], *, key: AuthKey | None = None) -> None:
         """Check and encode every value first, then write each contiguous run in one FC16 request.
@@ -85,35 +92,53 @@ class DeviceClient:
         """
         if isinstance(groups, Mapping) or not groups:
             raise ValueError(f"expected a non-empty sequence of groups of role values, got {groups!r}")
-        roles = [self._checked_roles(group) for group in groups]
-        self._check_key([role for group in roles for role in group], key)
         layout = await self.layout()
-        points = [[self._writable(layout, role) for role in group] for group in roles]
-        for group, values in zip(points, groups):
-            _reject_shared_registers(group)
-            for point in group:
+        plan: _WritePlan = self._plan(layout, ("write", tuple(tuple(group) for group in groups)),
+                                      lambda: self._write_plan(layout, [self._checked_roles(g) for g in groups]))
+        if plan.critical and not isinstance(key, AuthKey):
+            raise ValueError(f"profile {self.profile.name!r}: roles {list(plan.critical)} are critical; "
+                             "pass key=AuthKey(...)")
+        for points, values in zip(plan.groups, groups):
+            for point in points:
                 check_value(point, values[point.role])
-        scaled = _scale_factor_points(layout, [point for group in points for point in group])
-        factors = self._scale_factors(await self._read_words(layout, scaled)) if scaled else {}
-        frames = [frame for group, values in zip(points, groups) for frame in _frames(group, values, factors)]
-        for done, (address, payload, roles_written) in enumerate(frames):
+        factors = {}
+        if plan.scaled is not None:
+            answers = [await self.session.read_registers(unit_id=self.unit_id, address=address, count=count)
+                       for address, count in plan.scaled.requests]
+            factors = self._factors(plan.scaled.points, answers)
+        frames = [(frame, _encoded(frame.points, values, factors))
+                  for frames_of_group, values in zip(plan.frames, groups) for frame in frames_of_group]
+        for done, (frame, payload) in enumerate(frames):
             try:
-                await self._write_frame(layout, address=address, words=payload, roles=roles_written, key=key)
+                await self._write_frame(layout, frame, words=payload, key=key)
             except DeviceFault as fault:
                 if not (confirm and fault.answer_lost):
                     raise _after(fault, frames_done=done, in_doubt=fault.answer_lost) from None
                 try:
-                    await self._settle_lost_write(address=address, words=payload, fault=fault)
+                    await self._settle_lost_write(address=frame.address, words=payload, fault=fault)
                 except DeviceFault as settled:
                     unknown = settled.code == FaultCode.OUTCOME_UNKNOWN
                     raise _after(settled, frames_done=done, in_doubt=unknown) from fault
 
-    async def _write_frame(self, layout: Profile, *, address: int, words: tuple[int, ...],
-                           roles: tuple[str, ...], key: AuthKey | None) -> None:
-        if self.profile.critical_roles.isdisjoint(roles):
-            await self.session.write_registers(unit_id=self.unit_id, address=address, values=words)
+    def _write_plan(self, layout: Profile, groups: Sequence[Sequence[str]]) -> _WritePlan:
+        points = [tuple(self._writable(layout, role) for role in group) for group in groups]
+        for group in points:
+            _reject_shared_registers(list(group))
+        critical_roles = self.profile.critical_roles
+        critical = sorted(critical_roles.intersection(role for group in groups for role in group))
+        scaled = _scale_factor_points(layout, [point for group in points for point in group])
+        frames = tuple(
+            tuple(_Frame(span.address, span.points, span.roles, not critical_roles.isdisjoint(span.roles))
+                  for span in spans_of(group, max_registers=MAX_WRITE_REGISTERS))
+            for group in points)
+        return _WritePlan(tuple(points), frames, tuple(critical), _read_plan(layout, scaled) if scaled else None)
+
+    async def _write_frame(self, layout: Profile, frame: _Frame, *, words: tuple[int, ...],
+                           key: AuthKey | None) -> None:
+        if not frame.critical:
+            await self.session.write_registers(unit_id=self.unit_id, address=frame.address, values=words)
         else:
-            await self._write_authenticated(layout, address=address, words=words, key=key)
+            await self._write_authenticated(layout, address=frame.address, words=words, key=key)
 
     async def _settle_lost_write(self, *, address: int, words: tuple[int, ...], fault: DeviceFault) -> None:
         """Return if the registers hold ``words`` (the write took); raise ``fault`` if they
@@ -174,16 +199,22 @@ class DeviceClient:
     async def _discover(self) -> Profile:
         return await discover_layout(self.session, unit_id=self.unit_id, profile=self.profile)
 
-    async def _read_words(self, layout: Profile, points: Iterable[Point]) -> dict[Point, tuple[int, ...]]:
-        words: dict[Point, tuple[int, ...]] = {}
-        for span in spans_of(tuple(points), max_registers=MAX_READ_REGISTERS, max_gap=layout.read_gap):
-            registers = await self.session.read_registers(unit_id=self.unit_id, address=span.address, count=span.count)
-            for point in span.points:
-                words[point] = registers[point.address - span.address : point.end - span.address]
-        return words
+    @staticmethod
+    def _plan(layout: Profile, key: tuple, build: Callable[[], Any]) -> Any:
+        """The request plan `key` names, on `layout`: `build` works it out (checking the
+        roles) on first use; then it is remembered on the layout (``Profile.plans``)."""
+        plan = layout.plans.get(key)
+        if plan is None:
+            plan = build()
+            if len(layout.plans) >= PLANS_PER_LAYOUT:
+                layout.plans.clear()
+            layout.plans[key] = plan
+        return plan
 
-    def _scale_factors(self, words: Mapping[Point, tuple[int, ...]]) -> dict[str, int]:
-        return {p.name: int(self._decode(p, w, {})) for p, w in words.items() if p.type == "sunssf"}
+    def _factors(self, slices: Sequence[_Slice], answers: Sequence[tuple[int, ...]]) -> dict[str, int]:
+        """The values of sunssf points, by name, from the answers that hold them."""
+        return {at.point.name: int(self._decode(at.point, answers[at.request][at.start:at.end], {}))
+                for at in slices}
 
     def _decode(self, point: Point, words: tuple[int, ...], factors: Mapping[str, int]) -> Value:
         """Decode what the device sent; a value the codec refuses is the device's fault."""
@@ -200,11 +231,6 @@ class DeviceClient:
             raise NotWritableError(f"profile {self.profile.name!r}: point {role!r} is read-only")
         return point
 
-    def _check_key(self, roles: Sequence[str], key: AuthKey | None) -> None:
-        critical = sorted(self.profile.critical_roles.intersection(roles))
-        if critical and not isinstance(key, AuthKey):
-            raise ValueError(f"profile {self.profile.name!r}: roles {critical} are critical; pass key=AuthKey(...)")
-
     def _checked_roles(self, roles: Sequence[str] | Mapping[str, Value]) -> list[str]:
         if isinstance(roles, str):
             raise ValueError(f"expected a collection of roles, got the string {roles!r}")
@@ -219,6 +245,58 @@ class DeviceClient:
         return DeviceFault(code, f"{where}: {reason}", exception_code)
 
 
+@dataclass(frozen=True, slots=True)
+class _Slice:
+    """Where one point's registers are in the answers of a read plan's requests."""
+
+    point: Point
+    request: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadPlan:
+    requests: tuple[tuple[int, int], ...]   # (address, count) of each FC3, in address order
+    points: tuple[_Slice, ...]              # the points asked for, in the order asked
+    factors: tuple[_Slice, ...]             # the sunssf points that scale them
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """One FC16 of a write: consecutive points, and whether it must be authenticated."""
+
+    address: int
+    points: tuple[Point, ...]
+    roles: tuple[str, ...]
+    critical: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _WritePlan:
+    groups: tuple[tuple[Point, ...], ...]    # each group's points, as the caller named them
+    frames: tuple[tuple[_Frame, ...], ...]   # each group's FC16 requests, in address order
+    critical: tuple[str, ...]                # critical roles written: a key is required
+    scaled: _ReadPlan | None                 # the scale factors to read before encoding
+
+
+def _read_plan(layout: Profile, points: Sequence[Point]) -> _ReadPlan:
+    factors = _scale_factor_points(layout, points)
+    spans = spans_of((*points, *factors), max_registers=MAX_READ_REGISTERS, max_gap=layout.read_gap)
+    where = {point: _Slice(point, index, point.address - span.address, point.end - span.address)
+             for index, span in enumerate(spans) for point in span.points}
+    return _ReadPlan(tuple((span.address, span.count) for span in spans),
+                     tuple(where[point] for point in points), tuple(where[point] for point in factors))
+
+
+def _encoded(points: Sequence[Point], values: Mapping[str, Value], factors: Mapping[str, int]) -> tuple[int, ...]:
+    """One frame's words: its points' values, encoded one after the other."""
+    words: list[int] = []
+    for point in points:
+        words += encode(point, values[point.role], scale_factor=factors.get(point.scale_factor))
+    return tuple(words)
+
+
 def _scale_factor_points(layout: Profile, points: Iterable[Point]) -> list[Point]:
     found: list[Point] = []
     for point in points:
@@ -226,18 +304,6 @@ def _scale_factor_points(layout: Profile, points: Iterable[Point]) -> list[Point
                 and factor not in found:
             found.append(factor)
     return found
-
-
-def _frames(points: list[Point], values: Mapping[str, Value],
-            factors: Mapping[str, int]) -> list[tuple[int, tuple[int, ...], tuple[str, ...]]]:
-    """One group's FC16 requests, in address order: (address, words, roles written)."""
-    frames = []
-    for span in spans_of(tuple(points), max_registers=MAX_WRITE_REGISTERS):
-        words: list[int] = []
-        for point in span.points:
-            words += encode(point, values[point.role], scale_factor=factors.get(point.scale_factor))
-        frames.append((span.address, tuple(words), span.roles))
-    return frames
 
 
 def _after(fault: DeviceFault, *, frames_done: int, in_doubt: bool) -> DeviceFault:

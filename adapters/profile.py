@@ -91,6 +91,9 @@ class Profile:
     _by_name: Mapping[str, Point] = field(init=False, repr=False, compare=False)
     _roles: frozenset[str] = field(init=False, repr=False, compare=False)
     _arming: Arming = field(init=False, repr=False, compare=False)
+    # What clients work out from this map for a group of roles (adapters.client's request
+    # plans), kept with it: every device of a batch asks for the same few groups.
+    _plans: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.sunspec is None:
@@ -110,11 +113,17 @@ class Profile:
         if not isinstance(self.allow_unarmed, bool):
             raise ProfileError(f"{self.source}: allow_unarmed must be true or false, got {self.allow_unarmed!r}")
         object.__setattr__(self, "_arming", arming_of(self))
+        object.__setattr__(self, "_plans", {})
 
     @property
     def arming(self) -> Arming:
         """How a curtailment of this device arms its revert timer before the setpoint acts."""
         return self._arming
+
+    @property
+    def plans(self) -> dict:
+        """A memo for request plans derived from this map (``adapters.client``)."""
+        return self._plans
 
     @property
     def is_sunspec(self) -> bool:
