@@ -45,8 +45,14 @@ TRIM_AFTER_TASKS = 1000
 # and more at 10,000 devices), and CPython's collector walks them again and again as the
 # batch allocates: in a 10,000-device survey, a quarter of the time (2.0 s against 1.46 s). A shard's own
 # process collects its young objects every SHARD_GC_YOUNG_THRESHOLD allocations instead
-# of every 700 (Python's default); see ShardConfig.gc_young_threshold.
+# of every 700 (Python's default); see ShardConfig.gc_young_threshold. The objects that
+# survive it (the batch's, mostly, still in flight) are walked again at every collection
+# of the middle generation: every SHARD_GC_MIDDLE_EVERY young collections instead of 10,
+# which at 10,000 devices took a further 15 % of a shard's CPU (in process, CPU per
+# device: survey 93 -> 75 us, curtail 187 -> 152 us). What survives that goes to the old
+# generation as before.
 SHARD_GC_YOUNG_THRESHOLD = 20_000
+SHARD_GC_MIDDLE_EVERY = 100
 # A streamed call (`execute_stream`) hands its results back as the devices finish: a chunk
 # once this many are in, or this long after the last chunk if any are. At 10,000 devices
 # the runner records most outcomes while the rest are still being curtailed.
@@ -62,8 +68,9 @@ class ShardConfig:
     max_inflight_per_gateway: int = MAX_INFLIGHT_PER_GATEWAY
     profile_dirs: tuple[str, ...] = ()
     # Set for a shard with a process of its own (a Ray actor): the process's collector runs
-    # its youngest generation every this many allocations, and what the process holds at
-    # start is frozen out of its sight. None (in-process shards: tests, benches) changes nothing.
+    # its youngest generation every this many allocations (its middle one every
+    # SHARD_GC_MIDDLE_EVERY of those), and what the process holds at start is frozen out
+    # of its sight. None (in-process shards: tests, benches) changes nothing.
     gc_young_threshold: int | None = None
 
 
@@ -78,7 +85,7 @@ class DeviceShardImpl:
         self._config = config
         if config.gc_young_threshold is not None:
             gc.freeze()
-            gc.set_threshold(config.gc_young_threshold, *gc.get_threshold()[1:])
+            gc.set_threshold(config.gc_young_threshold, SHARD_GC_MIDDLE_EVERY, gc.get_threshold()[2])
         self._sessions = SessionPool(
             timeout_s=config.request_timeout_s, max_inflight=config.max_inflight_per_gateway
         )
