@@ -54,9 +54,10 @@ class DeviceClient:
         """Read several points; points next to each other are fetched in one request."""
         if isinstance(roles, str):
             self._checked_roles(roles)   # raises: a string is not a collection of roles
+        wanted = tuple(roles)
         layout = await self.layout()
-        plan: _ReadPlan = self._plan(layout, ("read", tuple(roles)), lambda: _read_plan(
-            layout, [layout.point(role) for role in self._checked_roles(roles)]))
+        plan: _ReadPlan = self._plan(layout, ("read", wanted), lambda: _read_plan(
+            layout, [layout.point(role) for role in self._checked_roles(wanted)]))
         answers = [await self.session.read_registers(unit_id=self.unit_id, address=address, count=count)
                    for address, count in plan.requests]
         factors = self._factors(plan.factors, answers)
@@ -92,9 +93,10 @@ class DeviceClient:
         """
         if isinstance(groups, Mapping) or not groups:
             raise ValueError(f"expected a non-empty sequence of groups of role values, got {groups!r}")
+        named = tuple(tuple(group) for group in groups)
         layout = await self.layout()
-        plan: _WritePlan = self._plan(layout, ("write", tuple(tuple(group) for group in groups)),
-                                      lambda: self._write_plan(layout, [self._checked_roles(g) for g in groups]))
+        plan: _WritePlan = self._plan(layout, ("write", named),
+                                      lambda: self._write_plan(layout, [self._checked_roles(g) for g in named]))
         if plan.critical and not isinstance(key, AuthKey):
             raise ValueError(f"profile {self.profile.name!r}: roles {list(plan.critical)} are critical; "
                              "pass key=AuthKey(...)")
