@@ -58,8 +58,7 @@ class DeviceClient:
         layout = await self.layout()
         plan: _ReadPlan = self._plan(layout, ("read", wanted), lambda: _read_plan(
             layout, [layout.point(role) for role in self._checked_roles(wanted)]))
-        answers = [await self.session.read_registers(unit_id=self.unit_id, address=address, count=count)
-                   for address, count in plan.requests]
+        answers = await self._answers(plan)
         factors = self._factors(plan.factors, answers)
         return {at.point.role: self._decode(at.point, answers[at.request][at.start:at.end], factors)
                 for at in plan.points}
@@ -103,11 +102,8 @@ class DeviceClient:
         for points, values in zip(plan.groups, groups):
             for point in points:
                 check_value(point, values[point.role])
-        factors = {}
-        if plan.scaled is not None:
-            answers = [await self.session.read_registers(unit_id=self.unit_id, address=address, count=count)
-                       for address, count in plan.scaled.requests]
-            factors = self._factors(plan.scaled.points, answers)
+        factors = ({} if plan.scaled is None
+                   else self._factors(plan.scaled.points, await self._answers(plan.scaled)))
         frames = [(frame, _encoded(frame.points, values, factors))
                   for frames_of_group, values in zip(plan.frames, groups) for frame in frames_of_group]
         for done, (frame, payload) in enumerate(frames):
@@ -212,6 +208,11 @@ class DeviceClient:
                 layout.plans.clear()
             layout.plans[key] = plan
         return plan
+
+    async def _answers(self, plan: _ReadPlan) -> list[tuple[int, ...]]:
+        """The registers each of the plan's FC3 requests returns, in its order."""
+        return [await self.session.read_registers(unit_id=self.unit_id, address=address, count=count)
+                for address, count in plan.requests]
 
     def _factors(self, slices: Sequence[_Slice], answers: Sequence[tuple[int, ...]]) -> dict[str, int]:
         """The values of sunssf points, by name, from the answers that hold them."""

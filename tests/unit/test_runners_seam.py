@@ -29,6 +29,7 @@ from simulators import Fault, Fleet
 from tests.support import serving, wait_until
 
 SETPOINT = "curtail_setpoint_pct"
+TIMER = "revert_timeout_s"
 
 
 async def run(runner, kind: str, params: dict, fleet: Fleet, **ports):
@@ -258,12 +259,13 @@ async def test_a_hold_that_ended_while_nothing_ran_it_curtails_no_device_again(l
     assert again == [] and all(d.setpoint_pct == 100 for d in loads.devices)
 
 
-TIMER = "revert_timeout_s"
-
-
 def rearms(device) -> int:
     """Writes that re-armed the device's dead-man timer alone (a hold's refresh)."""
     return sum(1 for r in device.write_log if r.roles == (TIMER,) and r.values[TIMER] > 0)
+
+
+def ever_curtailed(fleet) -> list:
+    return [d for d in fleet.devices if any(r.values.get(SETPOINT, 100) < 100 for r in d.write_log)]
 
 
 async def test_a_fresh_hold_rearms_a_third_of_a_timeout_after_the_survey_not_at_once(loads):
@@ -271,7 +273,7 @@ async def test_a_fresh_hold_rearms_a_third_of_a_timeout_after_the_survey_not_at_
     the first refresh is due a third of the timeout (here 10 s) after the survey, after
     this 1.5 s hold has ended. Before, every hold began with one re-arm per device."""
     finish, _, _ = await run(run_load_shed, "load_shed", shed_params(5.0, hold_s=1.5), loads)
-    curtailed = [d for d in loads.devices if any(r.values.get(SETPOINT, 100) < 100 for r in d.write_log)]
+    curtailed = ever_curtailed(loads)
     assert finish.status == Status.SUCCEEDED and curtailed, finish
     assert [rearms(d) for d in curtailed] == [0] * len(curtailed)
 
@@ -282,7 +284,7 @@ async def test_a_hold_rearms_every_third_of_the_timeout(loads):
     again once the hold has ended."""
     finish, _, _ = await run(run_load_shed, "load_shed", shed_params(5.0, hold_s=3.5, revert_timeout_s=3),
                              loads)
-    curtailed = [d for d in loads.devices if any(r.values.get(SETPOINT, 100) < 100 for r in d.write_log)]
+    curtailed = ever_curtailed(loads)
     assert finish.status == Status.SUCCEEDED and curtailed, finish
     assert all(1 <= rearms(d) <= 4 for d in curtailed), [rearms(d) for d in curtailed]
     assert all(d.counters.timer_releases == 0 for d in curtailed)
