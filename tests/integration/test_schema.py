@@ -18,6 +18,12 @@ CATALOG = {
     "constraints": """SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
                       FROM pg_constraint WHERE connamespace = 'public'::regnamespace
                       ORDER BY 1, 2""",
+    "triggers": """SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid)
+                   FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2""",
+    "functions": """SELECT proname, pg_get_function_identity_arguments(oid), prosrc
+                    FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1, 2""",
+    "views": """SELECT viewname, definition FROM pg_views WHERE schemaname = 'public'
+                ORDER BY 1""",
 }
 
 

@@ -145,37 +145,25 @@ SELECT request_hash, operation_id FROM idempotency_keys WHERE key = $1 AND expir
 SELECT pg_notify('gridjobs_cancel', $1::text);
 
 -- name: get_operation
-SELECT o.*, p.total, p.succeeded, p.failed
+SELECT o.*, coalesce(p.total, 0) AS total, coalesce(p.succeeded, 0) AS succeeded,
+       coalesce(p.failed, 0) AS failed
 FROM operations o
-CROSS JOIN LATERAL (
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE d.state = 'succeeded') AS succeeded,
-           count(*) FILTER (WHERE d.state IN ('failed', 'cancelled')) AS failed
-    FROM device_outcomes d WHERE d.operation_id = o.id
-) p
+LEFT JOIN outcome_counts p ON p.operation_id = o.id
 WHERE o.id = $1;
 
 -- name: get_operation_summary
 -- As get_operation, with the checkpoint cut to what the API shows (operation_summaries).
-SELECT o.*, p.total, p.succeeded, p.failed
+SELECT o.*, coalesce(p.total, 0) AS total, coalesce(p.succeeded, 0) AS succeeded,
+       coalesce(p.failed, 0) AS failed
 FROM operation_summaries o
-CROSS JOIN LATERAL (
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE d.state = 'succeeded') AS succeeded,
-           count(*) FILTER (WHERE d.state IN ('failed', 'cancelled')) AS failed
-    FROM device_outcomes d WHERE d.operation_id = o.id
-) p
+LEFT JOIN outcome_counts p ON p.operation_id = o.id
 WHERE o.id = $1;
 
 -- name: list_operations
-SELECT o.*, p.total, p.succeeded, p.failed
+SELECT o.*, coalesce(p.total, 0) AS total, coalesce(p.succeeded, 0) AS succeeded,
+       coalesce(p.failed, 0) AS failed
 FROM operation_summaries o
-CROSS JOIN LATERAL (
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE d.state = 'succeeded') AS succeeded,
-           count(*) FILTER (WHERE d.state IN ('failed', 'cancelled')) AS failed
-    FROM device_outcomes d WHERE d.operation_id = o.id
-) p
+LEFT JOIN outcome_counts p ON p.operation_id = o.id
 WHERE ($1::text IS NULL OR o.kind = $1)
   AND ($2::text IS NULL OR o.status = $2)
   AND ($3::timestamptz IS NULL OR (o.created_at, o.id) < ($3, $4::uuid))
@@ -322,10 +310,9 @@ WITH finished AS (
     WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused')
     RETURNING id, kind, status, error_code
 ), counts AS (
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
-           count(*) FILTER (WHERE state IN ('failed', 'cancelled')) AS failed
-    FROM device_outcomes WHERE operation_id = $1
+    SELECT coalesce(sum(total), 0) AS total, coalesce(sum(succeeded), 0) AS succeeded,
+           coalesce(sum(failed), 0) AS failed
+    FROM outcome_counts WHERE operation_id = $1
 ), announced AS (
     INSERT INTO events (type, operation_id, data)
     SELECT 'operation.' || f.status, f.id,
@@ -382,10 +369,9 @@ WITH last AS (
     WHERE operation_id = $1 AND type = 'operation.progress'
     ORDER BY id DESC LIMIT 1
 ), counts AS (
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
-           count(*) FILTER (WHERE state IN ('failed', 'cancelled')) AS failed
-    FROM device_outcomes WHERE operation_id = $1
+    SELECT coalesce(sum(total), 0) AS total, coalesce(sum(succeeded), 0) AS succeeded,
+           coalesce(sum(failed), 0) AS failed
+    FROM outcome_counts WHERE operation_id = $1
 ), now_counts AS (
     -- the counts, and where the run is (gridjobs.records.phase_fields picks the same keys)
     SELECT jsonb_build_object('total', total, 'succeeded', succeeded, 'failed', failed,
@@ -933,14 +919,10 @@ DELETE FROM webhook_deliveries WHERE id IN (
 
 -- name: page_operations
 -- The control-room page's list: newest first, by kind, status and a feeder the scope reached.
-SELECT o.*, p.total, p.succeeded, p.failed
+SELECT o.*, coalesce(p.total, 0) AS total, coalesce(p.succeeded, 0) AS succeeded,
+       coalesce(p.failed, 0) AS failed
 FROM operation_summaries o
-CROSS JOIN LATERAL (
-    SELECT count(*) AS total,
-           count(*) FILTER (WHERE d.state = 'succeeded') AS succeeded,
-           count(*) FILTER (WHERE d.state IN ('failed', 'cancelled')) AS failed
-    FROM device_outcomes d WHERE d.operation_id = o.id
-) p
+LEFT JOIN outcome_counts p ON p.operation_id = o.id
 WHERE ($1::text IS NULL OR o.kind = $1)
   AND ($2::text IS NULL OR o.status = $2)
   AND ($3::text IS NULL OR $3 = ANY(o.feeders))

@@ -90,6 +90,63 @@ CREATE TABLE device_outcomes (
 );
 CREATE INDEX device_outcomes_seq_idx ON device_outcomes (operation_id, seq);
 
+-- Each operation's outcome counts, kept by statement triggers from the rows each
+-- statement writes, so that a poll, a list or a progress event reads one row
+-- instead of counting the operation's outcomes.
+CREATE TABLE outcome_counts (
+    operation_id  uuid PRIMARY KEY REFERENCES operations (id) ON DELETE CASCADE,
+    total         bigint NOT NULL DEFAULT 0,
+    succeeded     bigint NOT NULL DEFAULT 0,
+    failed        bigint NOT NULL DEFAULT 0      -- failed or cancelled
+);
+
+-- One function for the three triggers: per operation, what the statement added
+-- (new_rows) less what it took away (old_rows). The first outcome of an operation makes
+-- its counts row; an update or a deletion changes the row its outcomes made. (Outcomes
+-- are deleted only with their operation, ON DELETE CASCADE, whose counts row goes too.)
+CREATE FUNCTION outcome_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO outcome_counts AS c (operation_id, total, succeeded, failed)
+        SELECT operation_id, count(*), count(*) FILTER (WHERE state = 'succeeded'),
+               count(*) FILTER (WHERE state IN ('failed', 'cancelled'))
+        FROM new_rows GROUP BY operation_id
+        ON CONFLICT (operation_id) DO UPDATE SET
+            total = c.total + EXCLUDED.total, succeeded = c.succeeded + EXCLUDED.succeeded,
+            failed = c.failed + EXCLUDED.failed;
+    ELSIF TG_OP = 'UPDATE' THEN
+        UPDATE outcome_counts AS c SET
+            total = c.total + d.total, succeeded = c.succeeded + d.succeeded, failed = c.failed + d.failed
+        FROM (SELECT operation_id, sum(n) AS total,
+                     coalesce(sum(n) FILTER (WHERE state = 'succeeded'), 0) AS succeeded,
+                     coalesce(sum(n) FILTER (WHERE state IN ('failed', 'cancelled')), 0) AS failed
+              FROM (SELECT operation_id, state, 1 AS n FROM new_rows
+                    UNION ALL
+                    SELECT operation_id, state, -1 FROM old_rows) AS moved
+              GROUP BY operation_id) AS d
+        WHERE c.operation_id = d.operation_id AND (d.total, d.succeeded, d.failed) <> (0, 0, 0);
+    ELSE
+        UPDATE outcome_counts AS c SET
+            total = c.total - d.total, succeeded = c.succeeded - d.succeeded, failed = c.failed - d.failed
+        FROM (SELECT operation_id, count(*) AS total,
+                     count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
+                     count(*) FILTER (WHERE state IN ('failed', 'cancelled')) AS failed
+              FROM old_rows GROUP BY operation_id) AS d
+        WHERE c.operation_id = d.operation_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER device_outcomes_counted_insert AFTER INSERT ON device_outcomes
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION outcome_counts_apply();
+CREATE TRIGGER device_outcomes_counted_update AFTER UPDATE ON device_outcomes
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION outcome_counts_apply();
+CREATE TRIGGER device_outcomes_counted_delete AFTER DELETE ON device_outcomes
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION outcome_counts_apply();
+
 CREATE TABLE device_state (
     device_id            text PRIMARY KEY,
     holder_operation_id  uuid,
