@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from gridjobs.records import Outcome
 from gridjobs.states import OutcomeState
@@ -20,6 +20,11 @@ class Ledger:
 
     def __len__(self) -> int:
         return len(self._outcomes)
+
+    def outcomes(self) -> Iterable[Outcome]:
+        """Every device's outcome, in no set order (as `ids` would sort them: when order
+        does not matter, 10,000 of them need not be sorted)."""
+        return self._outcomes.values()
 
     def all_ids(self) -> list[str]:
         return [d for _, d in sorted((o.seq, d) for d, o in self._outcomes.items())]
@@ -44,8 +49,15 @@ class Ledger:
         return outcome.attempts if outcome else 0
 
     def data(self, device_id: str) -> dict[str, Any]:
+        """A copy of the device's notes, to change and `set`."""
         outcome = self._outcomes.get(device_id)
         return dict(outcome.data) if outcome else {}
+
+    def notes(self, device_id: str) -> Mapping[str, Any]:
+        """The device's notes, to read only: no copy (a large shed reads 10,000 of them
+        several times a step)."""
+        outcome = self._outcomes.get(device_id)
+        return outcome.data if outcome else {}
 
     def count(self, *, state: OutcomeState | None = None, steps: tuple[str, ...] = (),
               code: str | None = None) -> int:

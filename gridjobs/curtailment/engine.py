@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from actors.step_names import Step
-from actors.tasks import DeviceResult, DeviceTask
+from actors.tasks import DeviceRef, DeviceResult, DeviceTask
 from adapters import FaultCode, Role
 from gridjobs.curtailment.ledger import ALL_STEPS, CURTAIL, CURTAILED, SURVEY, CurtailmentLedger
 from gridjobs.curtailment.params import CurtailmentParams
@@ -26,7 +26,7 @@ from gridjobs.curtailment.restore import Restorer
 from gridjobs.curtailment.strategy import Applied, Command, Strategy
 from gridjobs.records import Device, Outcome
 from gridjobs.run.command_keys import audit_commands, command_keys
-from gridjobs.run.context import Finish, RunContext, device_task
+from gridjobs.run.context import Finish, RunContext, device_ref
 from gridjobs.run.ports import CommandKeys
 from gridjobs.run.retry import RetryRule
 from gridjobs.states import OutcomeState, Status
@@ -45,6 +45,7 @@ class CurtailmentRun:
         self.devices: dict[str, Device] = {}
         self.ledger = CurtailmentLedger()
         self.command_keys: CommandKeys = {}
+        self._refs: dict[str, DeviceRef] = {}   # made once per device: every step's tasks share them
         # When this run surveyed: every dead-man timer it holds was armed after it. None
         # when the survey ran under an earlier owner, whose timers may be near their end.
         self.armed_since: float | None = None
@@ -85,7 +86,9 @@ class CurtailmentRun:
     def _task(self, device_id: str, **args: Any) -> DeviceTask:
         if device_id in self.command_keys:  # the device authenticates critical commands
             args["key"] = self.command_keys[device_id]
-        return device_task(self.devices[device_id], args)
+        if (ref := self._refs.get(device_id)) is None:
+            ref = self._refs[device_id] = device_ref(self.devices[device_id])
+        return DeviceTask(ref, args)
 
     async def _survey(self) -> dict[str, dict[str, float]]:
         surveyed = self.strategy.surveyed(self.devices.values())
@@ -121,26 +124,21 @@ class CurtailmentRun:
     def _applied(self) -> dict[str, Applied]:
         return {
             d: Applied(Command.from_args(d, data), float(data.get("reduction_kw", 0.0)))
-            for d in self.ledger.ids(CURTAILED) if (data := self.ledger.get(d).data)
+            for d in self.ledger.ids(CURTAILED) if (data := self.ledger.notes(d))
         }
 
     async def _curtail(self, commands: list[Command]) -> None:
         ctx = self.ctx
-        intents = [
-            self.ledger.set(c.device_id, state=OutcomeState.RUNNING, step=CURTAIL,
-                            data={**self.ledger.data(c.device_id), **c.args()},
-                            attempts=self.ledger.attempts(c.device_id) + 1)
-            for c in commands
-        ]
         tasks = [self._task(c.device_id, revert_timeout_s=self.params.revert_timeout_s,
                             settle_s=self.params.verify_settle_s, **c.args()) for c in commands]
         # The intents need not be durable before the commands go out: a resumed
         # run re-plans the same commands from the checkpointed survey (the
-        # planner is pure) and re-sends them, and the commands are absolute. They
-        # are durable before any result is recorded over them. Results are recorded
-        # as the shards report them, so that most are written while the rest of the
-        # devices are still being curtailed.
-        intents_written = asyncio.ensure_future(ctx.record(intents))
+        # planner is pure) and re-sends them, and the commands are absolute. So
+        # they are made and written while the shards start on the commands, and
+        # are in the ledger and durable before any result is taken over them.
+        # Results are recorded as the shards report them, so that most are
+        # written while the rest of the devices are still being curtailed.
+        intents_written = asyncio.ensure_future(self._write_intents(commands))
         ok = 0
         try:
             async for results in ctx.execute_stream(Step.CURTAIL, tasks):
@@ -151,6 +149,17 @@ class CurtailmentRun:
             await asyncio.gather(intents_written, return_exceptions=True)
         ctx.log.info("curtail_batch", sent=len(commands), ok=ok,
                      achieved_kw=round(self.ledger.reduction_kw(), 3))
+
+    async def _write_intents(self, commands: list[Command]) -> None:
+        # One turn of the loop first: the calls to the shards go out before the 10,000
+        # intents of a large shed are made.
+        await asyncio.sleep(0)
+        await self.ctx.record([
+            self.ledger.set(c.device_id, state=OutcomeState.RUNNING, step=CURTAIL,
+                            data={**self.ledger.notes(c.device_id), **c.args()},
+                            attempts=self.ledger.attempts(c.device_id) + 1)
+            for c in commands
+        ])
 
     async def _take_curtailed(self, results: list[DeviceResult]) -> int:
         """Record a chunk of curtail results: measured reductions, retries, failures; how many took."""
@@ -177,7 +186,7 @@ class CurtailmentRun:
     def _curtailed(self, result: DeviceResult) -> Outcome:
         before = self.readings[result.device_id][MEASURED]
         reduction = max(0.0, before - float(result.values[MEASURED]))  # measured on the device
-        data = {**self.ledger.data(result.device_id), **result.values,
+        data = {**self.ledger.notes(result.device_id), **result.values,
                 "survey_kw": before, "reduction_kw": reduction, "commanded": True}
         return self.ledger.set(result.device_id, state=OutcomeState.SUCCEEDED, step=CURTAILED,
                                code=None, detail=None, data=data)

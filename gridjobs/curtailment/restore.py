@@ -68,7 +68,7 @@ class Restorer:
 
     def _restored(self, index: int, result: DeviceResult) -> Outcome:
         device_id = result.device_id
-        data = {**self.ledger.data(device_id), "restore_stage": index + 1, "restored": result.ok}
+        data = {**self.ledger.notes(device_id), "restore_stage": index + 1, "restored": result.ok}
         if not result.ok:
             self.ctx.log.warning("device_failed", device_id=device_id, step=RESTORE,
                                  code=result.code, detail=result.detail)
@@ -110,7 +110,7 @@ class Restorer:
     def _back(self, device_id: str) -> Outcome:
         """A device whose restore failed (or never ran) that reads back normal: its own
         revert timer, or a late restore, brought it back."""
-        data = {**self.ledger.data(device_id), "restored": True}
+        data = {**self.ledger.notes(device_id), "restored": True}
         if self.ledger.get(device_id).step in SHED_STEPS:
             return self.ledger.set(device_id, state=OutcomeState.SUCCEEDED, step=RESTORED, code=None,
                                    detail="read back normal after its restore failed", data=data)

@@ -34,13 +34,14 @@ class LoadShedStrategy:
     def plan(self, devices: Mapping[str, Device], readings: Readings, *, target_kw: float,
              applied: Mapping[str, Applied], unavailable: frozenset[str]) -> list[Command]:
         """Shed further devices (setpoint 0 is already as deep as a load goes)."""
+        # Devices already shed or unavailable are left out before any candidate is made:
+        # after a large shed's curtail that is all of them, and the re-plan costs nothing.
         candidates = [
             Candidate(d.id, d.shed_priority, d.protected, readings[d.id][MEASURED])
-            for d in devices.values() if d.id in readings
+            for d in devices.values() if d.id in readings and d.id not in applied and d.id not in unavailable
         ]
         achieved = sum(a.achieved_kw for a in applied.values())
-        plan = plan_shed(candidates, target_kw=target_kw, already_kw=achieved,
-                         exclude=frozenset(applied) | unavailable)
+        plan = plan_shed(candidates, target_kw=target_kw, already_kw=achieved)
         return [Command(c.device_id, SHED_SETPOINT_PCT, c.measured_kw,
                         verify_ceiling(0.0, c.measured_kw)) for c in plan.chosen]
 

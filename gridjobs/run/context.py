@@ -38,9 +38,12 @@ class RunPorts:
     profiles: ProfileCatalog
 
 
+def device_ref(device: Device) -> DeviceRef:
+    return DeviceRef(device.id, device.host, device.port, device.unit_id, device.profile, device.segment)
+
+
 def device_task(device: Device, args: dict[str, Any]) -> DeviceTask:
-    ref = DeviceRef(device.id, device.host, device.port, device.unit_id, device.profile, device.segment)
-    return DeviceTask(ref, args)
+    return DeviceTask(device_ref(device), args)
 
 
 @dataclass

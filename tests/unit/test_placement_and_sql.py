@@ -24,6 +24,14 @@ def test_group_by_shard_keeps_every_item_once():
     assert sorted(x for g in groups.values() for x in g) == sorted(items)
 
 
+def test_one_shard_takes_everything_in_order_and_nothing_makes_no_group():
+    items = [f"d{i}" for i in range(50)]
+    assert group_by_shard(iter(items), lambda x: x, 1) == {0: items}
+    assert group_by_shard(iter(items), lambda x: x, 1) == {
+        0: [x for x in items if shard_for(x, 1) == 0]}
+    assert group_by_shard([], lambda x: x, 1) == {} == group_by_shard([], lambda x: x, 3)
+
+
 def test_shards_must_be_positive():
     with pytest.raises(ValueError, match="shards"):
         shard_for("x", 0)
