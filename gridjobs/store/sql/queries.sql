@@ -310,8 +310,8 @@ WITH finished AS (
     WHERE id = $1 AND fence = $2 AND status IN ('running', 'cancelling', 'paused')
     RETURNING id, kind, status, error_code
 ), counts AS (
-    SELECT coalesce(sum(total), 0) AS total, coalesce(sum(succeeded), 0) AS succeeded,
-           coalesce(sum(failed), 0) AS failed
+    SELECT coalesce(sum(total), 0)::bigint AS total, coalesce(sum(succeeded), 0)::bigint AS succeeded,
+           coalesce(sum(failed), 0)::bigint AS failed   -- one row, or none before any outcome
     FROM outcome_counts WHERE operation_id = $1
 ), announced AS (
     INSERT INTO events (type, operation_id, data)
@@ -369,8 +369,8 @@ WITH last AS (
     WHERE operation_id = $1 AND type = 'operation.progress'
     ORDER BY id DESC LIMIT 1
 ), counts AS (
-    SELECT coalesce(sum(total), 0) AS total, coalesce(sum(succeeded), 0) AS succeeded,
-           coalesce(sum(failed), 0) AS failed
+    SELECT coalesce(sum(total), 0)::bigint AS total, coalesce(sum(succeeded), 0)::bigint AS succeeded,
+           coalesce(sum(failed), 0)::bigint AS failed   -- one row, or none before any outcome
     FROM outcome_counts WHERE operation_id = $1
 ), now_counts AS (
     -- the counts, and where the run is (gridjobs.records.phase_fields picks the same keys)
