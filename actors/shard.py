@@ -54,14 +54,9 @@ TRIM_AFTER_TASKS = 1000
 SHARD_GC_YOUNG_THRESHOLD = 20_000
 SHARD_GC_MIDDLE_EVERY = 100
 # A streamed call (`execute_stream`) hands its results back as the devices finish: a chunk
-# once a STREAM_PARTS-th of the batch is in (at least STREAM_CHUNK_MIN, at most
-# STREAM_CHUNK results), or STREAM_EVERY_S after the last chunk if any are. At 10,000
-# devices the runner records most outcomes while the rest are still being curtailed; the
-# last chunk, recorded after the last device is done, is never more than a quarter of the
-# batch (at 1,000 devices a whole-batch chunk took 30 ms to record, after everything else).
+# once this many are in, or this long after the last chunk if any are. At 10,000 devices
+# the runner records most outcomes while the rest are still being curtailed.
 STREAM_CHUNK = 1000
-STREAM_CHUNK_MIN = 100
-STREAM_PARTS = 4
 STREAM_EVERY_S = 0.25
 
 
@@ -131,9 +126,9 @@ class DeviceShardImpl:
     async def execute_stream(self, operation_id: str, step: str,
                              tasks: list[DeviceTask]) -> AsyncIterator[list[DeviceResult]]:
         """`execute`, its results in chunks as the devices finish (in no set order): a chunk
-        once a quarter of the batch (100 to STREAM_CHUNK results) is in, or STREAM_EVERY_S
-        after the last chunk. The devices' state is saved before the chunk that reports
-        them. If the consumer stops early, the devices still running are cancelled."""
+        once STREAM_CHUNK results are in, or STREAM_EVERY_S after the last chunk. The
+        devices' state is saved before the chunk that reports them. If the consumer stops
+        early, the devices still running are cancelled."""
         async with aclosing(self._chunks(operation_id, step, tasks)) as chunks:   # closed with this one
             async for chunk in chunks:
                 yield [result for _, result in chunk]
@@ -145,7 +140,6 @@ class DeviceShardImpl:
         self._calls[step] += 1
         self._tasks[step] += len(tasks)
         await self._rebuild([t.device_id for t in tasks])
-        size = _chunk_size(len(tasks))
         done: list[tuple[int, DeviceResult]] = []   # (the task's index, its result), not yet handed back
         ready = asyncio.Event()
         finished = 0
@@ -156,13 +150,13 @@ class DeviceShardImpl:
                 done.append((index, await _run_one(self, spec, operation_id, task)))
             finally:
                 finished += 1
-                if len(done) >= size or finished == len(tasks):
+                if len(done) >= STREAM_CHUNK or finished == len(tasks):
                     ready.set()
 
         runs = [asyncio.ensure_future(run(i, t)) for i, t in enumerate(tasks)]
         try:
             while finished < len(tasks) or done:
-                if finished < len(tasks) and len(done) < size:
+                if finished < len(tasks) and len(done) < STREAM_CHUNK:
                     with suppress(TimeoutError):
                         async with asyncio.timeout(STREAM_EVERY_S):
                             await ready.wait()
@@ -258,11 +252,6 @@ async def _run_one(shard: DeviceShardImpl, spec: StepSpec, operation_id: str, ta
             task.device_id, FaultCode.DEVICE_TIMEOUT,
             f"step did not finish within {deadline:g} s",
         )
-
-
-def _chunk_size(tasks: int) -> int:
-    """How many results a streamed chunk waits for (see STREAM_PARTS)."""
-    return min(STREAM_CHUNK, max(STREAM_CHUNK_MIN, -(-tasks // STREAM_PARTS)))
 
 
 def _load_malloc_trim():

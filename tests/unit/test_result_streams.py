@@ -134,30 +134,6 @@ async def test_a_shard_streams_chunks_as_devices_finish_and_execute_keeps_the_ta
     assert [r.values["n"] for r in results] == list(range(6))
 
 
-def test_a_chunk_is_a_quarter_of_the_batch_within_its_bounds():
-    assert [shard_module._chunk_size(n) for n in (1, 400, 401, 950, 4000, 9500, 50_000)] == [
-        100, 100, 101, 238, 1000, 1000, 1000]
-
-
-async def test_a_small_batch_comes_back_in_quarters_not_at_its_end(monkeypatch):
-    """The chunk that waits for the batch's last device holds at most a quarter of it: the
-    rest was handed back (and recorded) while that device was still running."""
-    ids = [f"dev-{i}" for i in range(800)]
-    gates = {d: asyncio.Event() for d in ids}
-    monkeypatch.setitem(shard_module.STEPS, Step.SURVEY, _waiting_step(gates, [], []))
-    monkeypatch.setattr(shard_module, "STREAM_EVERY_S", 60.0)   # only the size makes a chunk
-    shard = DeviceShardImpl(0, ShardConfig())
-    stream = shard.execute_stream("op", "survey", [task(d, n=i) for i, d in enumerate(ids)])
-    sizes = []
-    for start in range(0, 800, 200):
-        for d in ids[start:start + 200]:
-            gates[d].set()
-        async with asyncio.timeout(10):   # a chunk that waits for more devices never comes
-            sizes.append(len(await anext(stream)))
-    assert sizes == [200, 200, 200, 200]
-    assert [chunk async for chunk in stream] == []
-
-
 async def test_closing_a_shards_stream_early_cancels_the_devices_still_running(monkeypatch):
     ids = [f"dev-{i}" for i in range(4)]
     gates = {d: asyncio.Event() for d in ids}
