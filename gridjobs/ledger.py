@@ -22,8 +22,8 @@ class Ledger:
         return len(self._outcomes)
 
     def outcomes(self) -> Iterable[Outcome]:
-        """Every device's outcome, in no set order (as `ids` would sort them: when order
-        does not matter, 10,000 of them need not be sorted)."""
+        """Every device's outcome, unsorted: `ids` sorts by entry, which a sum over 10,000
+        outcomes does not need."""
         return self._outcomes.values()
 
     def all_ids(self) -> list[str]:
