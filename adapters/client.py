@@ -126,7 +126,7 @@ class DeviceClient:
         critical = sorted(critical_roles.intersection(role for group in groups for role in group))
         scaled = _scale_factor_points(layout, [point for group in points for point in group])
         frames = tuple(
-            tuple(_Frame(span.address, span.points, span.roles, not critical_roles.isdisjoint(span.roles))
+            tuple(_Frame(span.address, span.points, not critical_roles.isdisjoint(span.roles))
                   for span in spans_of(group, max_registers=MAX_WRITE_REGISTERS))
             for group in points)
         return _WritePlan(tuple(points), frames, tuple(critical), _read_plan(layout, scaled) if scaled else None)
@@ -271,7 +271,6 @@ class _Frame:
 
     address: int
     points: tuple[Point, ...]
-    roles: tuple[str, ...]
     critical: bool
 
 
