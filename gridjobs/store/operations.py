@@ -75,11 +75,13 @@ async def submit(
     reads (none at all when a cache answers), and the batch's writer needs the
     connections.
     """
+    given: dict[str, Any] = {}
     if batcher is not None:
         args = await _validated(pool, new, validate, idempotency_key, request_hash)
         if isinstance(args, Submitted):
             return args
         row = await batcher.insert((*args, idempotency_key, request_hash, key_ttl_s))
+        given["params"] = new.params   # the batch's answer leaves them out: they are these
     else:
         async with pool.acquire() as conn:
             args = await _validated(conn, new, validate, idempotency_key, request_hash)
@@ -93,7 +95,7 @@ async def submit(
     if not row.get("locked", True):   # another request holds this key right now (no key: no lock)
         raise _in_flight()
     if row["key_saved"]:
-        return Submitted(Operation.from_row(row), replayed=False)
+        return Submitted(Operation.from_row(row, **given), replayed=False)
     replay = await _accepted_key(pool, idempotency_key, request_hash)
     if replay is None:         # the key expired or was purged since: the client retries
         raise _in_flight()

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 import asyncpg
+import orjson
 
 from gridjobs.store.database import translated
 from gridjobs.store.queries import Q
@@ -51,12 +52,13 @@ def storable(text: str | None) -> str | None:
 async def append(pool: asyncpg.Pool, entries: Sequence[RequestEntry]) -> None:
     if not entries:
         return
-    columns = ([storable(e.principal) for e in entries], [e.via for e in entries],
-               [",".join(e.roles) for e in entries], [storable(e.method) for e in entries],
-               [storable(e.route) for e in entries], [storable(e.target) for e in entries],
-               [storable(e.request_id) for e in entries], [e.status for e in entries],
-               [storable(e.detail) for e in entries])
-    await pool.execute(Q["insert_request_audit"], *columns)
+    # One text parameter: PostgreSQL parses it faster than asyncpg encodes nine arrays.
+    document = orjson.dumps([
+        {"principal": storable(e.principal), "via": e.via, "roles": e.roles,
+         "method": storable(e.method), "route": storable(e.route), "target": storable(e.target),
+         "request_id": storable(e.request_id), "status": e.status, "detail": storable(e.detail)}
+        for e in entries]).decode()
+    await pool.execute(Q["insert_request_audit"], document)
 
 
 @translated

@@ -71,6 +71,18 @@ async def test_a_bad_row_fails_alone(pool, batcher):
     assert await pool.fetchval("SELECT count(*) FROM operations") == 5
 
 
+async def test_a_row_that_cannot_be_json_text_fails_alone(pool, batcher):
+    """The batch goes as one JSON text; a value that text cannot carry (a lone surrogate)
+    sends the batch row by row, where only its own row fails."""
+    bad = NewOperation("load_shed", 0, {"n": "\ud800"})
+    answers = await asyncio.gather(
+        *(submit(pool, _new(n), validate=_feeders, batcher=batcher) for n in range(5)),
+        submit(pool, bad, validate=_feeders, batcher=batcher), return_exceptions=True)
+    assert isinstance(answers[-1], GridjobsError), answers[-1]
+    assert sorted(a.operation.params["n"] for a in answers[:-1]) == list(range(5))
+    assert await pool.fetchval("SELECT count(*) FROM operations") == 5
+
+
 async def test_close_fails_what_is_parked(pool):
     group = GroupCommit(pool)
     await group.close()

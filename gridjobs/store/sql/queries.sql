@@ -97,17 +97,17 @@ FROM gate LEFT JOIN op ON true LEFT JOIN announced ON true;
 
 -- name: submit_operations
 -- submit_operation_with_key for a batch of submissions (group commit): one statement,
--- one transaction, one commit for all. Each row: $1..$10 are arrays, one element per
--- submission (params and feeders as JSON text); a NULL key takes no lock and saves no
--- key. The caller sends each key at most once per batch. One answer row per input row,
--- by request_id.
+-- one transaction, one commit for all. $1 is the batch as JSON text, an array of one
+-- object per submission (the fields below); a null key takes no lock and saves no key.
+-- The caller sends each key at most once per batch. One answer row per input row, by
+-- request_id, with the operation's columns but its params (the caller has them).
 WITH gate AS MATERIALIZED (
     SELECT i.*, CASE WHEN i.key IS NULL THEN true
                      ELSE pg_try_advisory_xact_lock(hashtextextended(i.key, 0)) END AS locked
-    FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::text[],
-                $7::uuid[], $8::text[], $9::text[], $10::float8[])
-         AS i(id, kind, priority, params, feeders, submitted_by, callback_webhook_id,
-              key, request_hash, ttl_s)
+    FROM json_to_recordset($1::text::json)
+         AS i(id uuid, kind text, priority integer, params jsonb, feeders text[],
+              submitted_by text, callback_webhook_id uuid, key text, request_hash text,
+              ttl_s float8)
 ), saved AS (
     INSERT INTO idempotency_keys AS k (key, request_hash, operation_id, expires_at)
     SELECT g.key, g.request_hash, g.id, now() + make_interval(secs => g.ttl_s)
@@ -119,22 +119,24 @@ WITH gate AS MATERIALIZED (
     RETURNING operation_id
 ), op AS (
     INSERT INTO operations (id, kind, status, priority, params, feeders, submitted_by, callback_webhook_id)
-    SELECT g.id, g.kind, 'queued', g.priority, g.params::jsonb,
-           ARRAY(SELECT jsonb_array_elements_text(g.feeders::jsonb)), g.submitted_by,
+    SELECT g.id, g.kind, 'queued', g.priority, g.params, g.feeders, g.submitted_by,
            g.callback_webhook_id
     FROM gate g
     WHERE g.locked AND (g.key IS NULL OR g.id IN (SELECT operation_id FROM saved))
     RETURNING *
-), announced AS (
-    SELECT op.id, pg_notify('gridjobs_queued', op.id::text) AS sent FROM op
+), announced AS (   -- the dispatcher only wakes: one payload, which PostgreSQL sends once per batch
+    SELECT op.id, pg_notify('gridjobs_queued', '') AS sent FROM op
 ), accepted AS (
     INSERT INTO events (type, operation_id, data)
     SELECT 'operation.accepted', op.id,
            jsonb_build_object('operation_id', op.id, 'kind', op.kind, 'status', op.status)
     FROM op
 )
-SELECT g.id AS request_id, g.locked, op.*, 0::bigint AS total, 0::bigint AS succeeded,
-       0::bigint AS failed, op.id IS NOT NULL AS key_saved
+SELECT g.id AS request_id, g.locked, op.id, op.kind, op.status, op.priority, op.result,
+       op.error_code, op.error_detail, op.created_at, op.started_at, op.finished_at,
+       op.checkpoint, op.cancel_requested, op.fence, op.feeders, op.submitted_by,
+       op.cancelled_by, op.resumed_by, op.callback_webhook_id, 0::bigint AS total,
+       0::bigint AS succeeded, 0::bigint AS failed, op.id IS NOT NULL AS key_saved
 FROM gate g LEFT JOIN op ON op.id = g.id LEFT JOIN announced a ON a.id = g.id;
 
 -- name: find_idempotency_key
@@ -612,12 +614,12 @@ SELECT id, pg_notify('gridjobs_tokens', id) FROM revoked;
 UPDATE api_tokens SET last_used_at = now() WHERE id = ANY($1::text[]);
 
 -- name: insert_request_audit
+-- $1: the entries as JSON text, an array of one object per entry (the fields below).
 INSERT INTO request_audit (principal, via, roles, method, route, target, request_id, status, detail)
-SELECT u.principal, u.via, string_to_array(u.roles, ','), u.method, u.route, u.target, u.request_id,
-       u.status, u.detail
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::integer[], $9::text[])
-    AS u(principal, via, roles, method, route, target, request_id, status, detail);
+SELECT u.principal, u.via, u.roles, u.method, u.route, u.target, u.request_id, u.status, u.detail
+FROM json_to_recordset($1::text::json)
+    AS u(principal text, via text, roles text[], method text, route text, target text,
+         request_id text, status integer, detail text);
 
 -- name: list_request_audit
 -- Newest first; $2 is the id of the last row of the previous page.
