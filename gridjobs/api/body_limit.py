@@ -3,8 +3,9 @@
 The limit is `max_bytes`, unless the path lies under one of `prefix_limits`
 (the longest matching prefix wins): firmware images, say, may be larger than
 any JSON body. A declared Content-Length over the limit is refused before the
-app runs. A streamed body is counted as it is received; crossing the limit
-raises PayloadTooLarge inside the app, which the problem handlers render.
+app runs; one within it is all the server reads of that body. A body without
+one (chunked) is counted as it is received; crossing the limit raises
+PayloadTooLarge inside the app, which the problem handlers render.
 """
 
 from __future__ import annotations
