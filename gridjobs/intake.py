@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping
 from uuid import UUID
 
 import asyncpg
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter
 
 from gridjobs.access import policy
@@ -79,8 +80,25 @@ def check(body: Any, kinds: Mapping[str, OperationKind] = KINDS, *,
 
 
 def request_hash(body: Any) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the body's canonical text: json.dumps's, keys sorted, no spaces, ASCII."""
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+# Where orjson's text may differ from json.dumps's: DEL (json escapes it), floats under
+# 1e-4 (json writes an exponent) and negative exponents (json pads them to two digits).
+_ORJSON_DIFFERS = (b"\x7f", b"0.0000", b"e-")
+
+
+def canonical_json(body: Any) -> bytes:
+    """json.dumps(body, sort_keys=True, separators=(",", ":")), the form every stored key's
+    hash was made of, by orjson (several times faster) wherever the two texts are the same."""
+    try:
+        text = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:   # an integer past 64 bits
+        text = None
+    if text is not None and text.isascii() and not any(p in text for p in _ORJSON_DIFFERS):
+        return text
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 def check_key(key: str | None) -> str | None:
