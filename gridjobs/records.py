@@ -80,12 +80,9 @@ class Operation:
         return self.status in TERMINAL
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], **given: Any) -> "Operation":
-        """The operation of a row; `given` fields come from the caller instead (a group
-        commit's answer row leaves out the params its caller sent)."""
-        keys = set(row.keys()) - given.keys()   # once: a Record's keys() is a fresh iterator each call
+    def from_row(cls, row: Mapping[str, Any]) -> "Operation":
+        keys = set(row.keys())   # once: a Record's keys() is a fresh iterator each call
         values = {k: row[k] for k in cls.__dataclass_fields__ if k != "progress" and k in keys}
-        values.update(given)
         values["status"] = Status(values["status"])
         values["feeders"] = tuple(values.get("feeders") or ())
         if "total" in keys:

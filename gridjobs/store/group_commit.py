@@ -61,8 +61,8 @@ class GroupCommit:
                                           replacing=self._task)
 
     async def insert(self, args: tuple[Any, ...]) -> asyncpg.Record:
-        """`args` as submit_operation_with_key takes them; its answer row (locked, key_saved,
-        the operation's columns but params, which are the caller's)."""
+        """`args` as submit_operation_with_key takes them; its answer row: locked, key_saved
+        and, when saved, the new operation's status and created_at."""
         if self._closed:
             raise RuntimeError("the intake is closed")
         self.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -13,6 +13,7 @@ from gridjobs.errors import (
     Conflict, Forbidden, IdempotencyInFlight, IdempotencyMismatch, NotFound, ValidationFailed,
 )
 from gridjobs.records import Operation, Outcome
+from gridjobs.states import Status
 from gridjobs.store.database import translated
 from gridjobs.store.group_commit import GroupCommit
 from gridjobs.store.queries import Q
@@ -75,13 +76,13 @@ async def submit(
     reads (none at all when a cache answers), and the batch's writer needs the
     connections.
     """
-    given: dict[str, Any] = {}
     if batcher is not None:
         args = await _validated(pool, new, validate, idempotency_key, request_hash)
         if isinstance(args, Submitted):
             return args
         row = await batcher.insert((*args, idempotency_key, request_hash, key_ttl_s))
-        given["params"] = new.params   # the batch's answer leaves them out: they are these
+        if row["key_saved"]:
+            return Submitted(_inserted(new, args, row), replayed=False)
     else:
         async with pool.acquire() as conn:
             args = await _validated(conn, new, validate, idempotency_key, request_hash)
@@ -95,11 +96,21 @@ async def submit(
     if not row.get("locked", True):   # another request holds this key right now (no key: no lock)
         raise _in_flight()
     if row["key_saved"]:
-        return Submitted(Operation.from_row(row, **given), replayed=False)
+        return Submitted(Operation.from_row(row), replayed=False)
     replay = await _accepted_key(pool, idempotency_key, request_hash)
     if replay is None:         # the key expired or was purged since: the client retries
         raise _in_flight()
     return Submitted(await _get(pool, replay), replayed=True)
+
+
+def _inserted(new: NewOperation, args: tuple[Any, ...], row: Mapping[str, Any]) -> Operation:
+    """The operation a group commit just inserted: the values `_validated` gave it, with
+    the status and creation time the database gave it (all a batch's answer carries)."""
+    return Operation(id=args[0], kind=new.kind, status=Status(row["status"]), priority=new.priority,
+                     params=new.params, result=None, error_code=None, error_detail=None,
+                     created_at=row["created_at"], started_at=None, finished_at=None,
+                     feeders=tuple(args[4]), submitted_by=new.submitted_by,
+                     callback_webhook_id=new.callback_webhook_id)
 
 
 async def _validated(conn: asyncpg.Connection | asyncpg.Pool, new: NewOperation, validate: Validator,

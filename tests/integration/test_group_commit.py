@@ -10,7 +10,7 @@ import pytest
 from gridjobs import background
 from gridjobs.errors import GridjobsError, IdempotencyInFlight
 from gridjobs.store.group_commit import GroupCommit
-from gridjobs.store.operations import NewOperation, submit
+from gridjobs.store.operations import NewOperation, get_operation, submit
 
 N = 60
 
@@ -32,8 +32,9 @@ async def batcher(pool):
 
 async def test_concurrent_submissions_share_statements_and_each_gets_its_own(pool, batcher):
     answers = await asyncio.gather(*(
-        submit(pool, _new(n), validate=_feeders, idempotency_key=f"k{n}", request_hash=f"h{n}",
-               batcher=batcher) for n in range(N)))
+        submit(pool, NewOperation("load_shed", n % 3, {"n": n, "x": [1.5, None]}, submitted_by="tester"),
+               validate=_feeders, idempotency_key=f"k{n}", request_hash=f"h{n}", batcher=batcher)
+        for n in range(N)))
     assert len({a.operation.id for a in answers}) == N and not any(a.replayed for a in answers)
     assert [a.operation.params["n"] for a in answers] == list(range(N))
     assert all(a.operation.feeders == ("F1",) for a in answers)
@@ -41,6 +42,10 @@ async def test_concurrent_submissions_share_statements_and_each_gets_its_own(poo
     assert await pool.fetchval("SELECT count(*) FROM idempotency_keys") == N
     assert await pool.fetchval("SELECT count(*) FROM events WHERE type = 'operation.accepted'") == N
     assert batcher.batches < N and batcher.largest > 1
+    # The answer is made from what was sent and the row's status and created_at: it is
+    # the operation as stored, field for field.
+    stored = await asyncio.gather(*(get_operation(pool, a.operation.id) for a in answers))
+    assert [a.operation for a in answers] == stored
 
 
 async def test_without_keys_too(pool, batcher):

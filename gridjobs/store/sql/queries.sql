@@ -100,7 +100,8 @@ FROM gate LEFT JOIN op ON true LEFT JOIN announced ON true;
 -- one transaction, one commit for all. $1 is the batch as JSON text, an array of one
 -- object per submission (the fields below); a null key takes no lock and saves no key.
 -- The caller sends each key at most once per batch. One answer row per input row, by
--- request_id, with the operation's columns but its params (the caller has them).
+-- request_id: whether it took its key's lock and saved it, and what the database gave
+-- the new operation (status, created_at); the rest of it is what the caller sent.
 WITH gate AS MATERIALIZED (
     SELECT i.*, CASE WHEN i.key IS NULL THEN true
                      ELSE pg_try_advisory_xact_lock(hashtextextended(i.key, 0)) END AS locked
@@ -132,11 +133,7 @@ WITH gate AS MATERIALIZED (
            jsonb_build_object('operation_id', op.id, 'kind', op.kind, 'status', op.status)
     FROM op
 )
-SELECT g.id AS request_id, g.locked, op.id, op.kind, op.status, op.priority, op.result,
-       op.error_code, op.error_detail, op.created_at, op.started_at, op.finished_at,
-       op.checkpoint, op.cancel_requested, op.fence, op.feeders, op.submitted_by,
-       op.cancelled_by, op.resumed_by, op.callback_webhook_id, 0::bigint AS total,
-       0::bigint AS succeeded, 0::bigint AS failed, op.id IS NOT NULL AS key_saved
+SELECT g.id AS request_id, g.locked, op.id IS NOT NULL AS key_saved, op.status, op.created_at
 FROM gate g LEFT JOIN op ON op.id = g.id LEFT JOIN announced a ON a.id = g.id;
 
 -- name: find_idempotency_key
