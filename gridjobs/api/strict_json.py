@@ -19,6 +19,8 @@ import re
 from itertools import accumulate
 from typing import Any
 
+import orjson
+
 from gridjobs.errors import BadRequest, quoted
 
 MAX_DEPTH = 64
@@ -28,9 +30,18 @@ MAX_INTEGER_DIGITS = 100
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_LONG_NUMBER = re.compile(rb"[0-9]{20}")
+_CHECK = object()   # _fast's "ask the checked path"
 
 
 def loads(data: bytes, *, what: str = "request body") -> Any:
+    value = _fast(data)
+    return checked_loads(data, what=what) if value is _CHECK else value
+
+
+def checked_loads(data: bytes, *, what: str = "request body") -> Any:
+    """`loads`, every rule checked on the text itself (`loads` takes a faster way where it
+    gives the same value)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -43,6 +54,50 @@ def loads(data: bytes, *, what: str = "request body") -> Any:
     except json.JSONDecodeError as exc:
         raise BadRequest(f"{what} is not valid JSON ({exc.msg}: line {exc.lineno}, "
                          f"column {exc.colno})") from exc
+
+
+def _fast(data: bytes) -> Any:
+    """orjson's reading of `data` where it is provably the checked one below; else _CHECK.
+
+    orjson refuses what json.loads refuses here (bad UTF-8, NaN, control characters in
+    strings, lone surrogates, which json.loads would let through) or more (numbers that
+    overflow to infinity), so any refusal goes the checked way, which words the error
+    or keeps the value. Beyond that: an integer of 20 digits or more may not fit the
+    64 bits orjson keeps exactly; a key given twice leaves fewer members than the text
+    has colons (a colon inside a string has the same effect: checked, to be sure); and
+    the depth is measured on the value.
+    """
+    if _LONG_NUMBER.search(data):
+        return _CHECK
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return _CHECK
+    counted = _Shape()
+    if not counted.fits(value, 0) or counted.members != data.count(b":"):
+        return _CHECK
+    return value
+
+
+class _Shape:
+    """Walks a decoded value: its members (object keys), and whether it nests at most MAX_DEPTH."""
+
+    __slots__ = ("members",)
+
+    def __init__(self) -> None:
+        self.members = 0
+
+    def fits(self, value: Any, depth: int) -> bool:
+        if isinstance(value, dict):
+            items: Any = value.values()
+            self.members += len(value)
+        elif isinstance(value, list):
+            items = value
+        else:
+            return True
+        if depth >= MAX_DEPTH:
+            return False
+        return all(self.fits(item, depth + 1) for item in items)
 
 
 def nesting_depth(text: str) -> int:
