@@ -167,7 +167,7 @@ PEERS = {"ceiling": ceiling_app, "celery": celery_app, "procrastinate": procrast
 
 def serve_peer(name: str, dsn: str, redis_url: str, port: int) -> None:
     """Served by stock uvicorn with gridjobs' settings (uvloop, httptools), but not its
-    write-coalescing protocol (gridjobs/http_writes.py): the peers are apps as their users
+    write-coalescing protocol (gridjobs/http_server.py): the peers are apps as their users
     would serve them."""
     config = uvicorn.Config(PEERS[name](dsn, redis_url), host=HOST, port=port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=10)

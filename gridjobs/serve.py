@@ -22,7 +22,7 @@ import uvloop
 from gridjobs.api.app import create_app
 from gridjobs.bootstrap import database
 from gridjobs.config import Settings
-from gridjobs.http_writes import CoalescingHttpProtocol
+from gridjobs.http_server import CoalescingHttpProtocol, ForwardedHeaders
 from gridjobs.transport import check_transport, listening_socket
 from gridjobs.runtime import Runtime, open_runtime
 from gridjobs.shutdown import StopRequest, stop_signals
@@ -109,7 +109,10 @@ def build_server(settings: Settings, *, execute: bool = True,
            if settings.tls_cert is not None else {})
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=HTTP_DRAIN_S,
-                            http=CoalescingHttpProtocol, **tls)
+                            http=CoalescingHttpProtocol, proxy_headers=False, **tls)
+    # uvicorn's proxy-header handling, with the hosts it trusts (FORWARDED_ALLOW_IPS), asked
+    # only by the requests that send such headers (gridjobs/http_server.py).
+    config.app = ForwardedHeaders(app, trusted_hosts=config.forwarded_allow_ips)
     return Server(config, lifespan)
 
 
@@ -123,6 +126,6 @@ def serve(settings: Settings, *, execute: bool = True) -> None:
             return
         log.info("serving", host=resolved.host, port=resolved.port, shards=resolved.shards,
                  execute=execute, drain_s=resolved.drain_s)
-        # uvloop: the serving loop in libuv; HTTP by httptools, one write per answer (http_writes).
+        # uvloop: the serving loop in libuv; HTTP by httptools, one write per answer (http_server).
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(build_server(resolved, execute=execute, stop=stop).serve(sockets=[sock]))

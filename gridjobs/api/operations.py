@@ -17,6 +17,7 @@ from gridjobs.api.queries import BY_SEQ, NEWEST_FIRST, OperationsQuery, Page, Su
 from gridjobs.api.schemas import OperationOut, OutcomeOut
 from gridjobs.errors import Forbidden
 from gridjobs.records import Operation
+from gridjobs.runtime import Runtime
 from gridjobs.store import operations as store
 from gridjobs.store.operations import Locked
 
@@ -41,8 +42,8 @@ def _render(op: Operation, status_code: int = 200, **headers: str) -> Response:
     return FastJSONResponse(OperationOut.of(op), status_code=status_code, headers=headers)
 
 
-def _caller(request: Request) -> intake.Caller:
-    runtime = request.app.state.runtime
+def _caller(request: Request, runtime: Runtime | None = None) -> intake.Caller:
+    runtime = runtime or request.app.state.runtime
     return intake.Caller(principal_of(request), runtime.access.spend, runtime.settings.emergency_priority)
 
 
@@ -53,11 +54,12 @@ async def submit(request: Request) -> Response:
         return JSONResponse(await intake.plan(_pool(request), body, profiles=_profiles(request),
                                               caller=_caller(request)))
     key = request.headers.get("idempotency-key") or request.headers.get("x-request-id")
-    submitted = await intake.accept(_pool(request), body, key=key, profiles=_profiles(request),
-                                    caller=_caller(request), gate=request.app.state.runtime.gate,
+    runtime = request.app.state.runtime
+    submitted = await intake.accept(runtime.pool, body, key=key, profiles=runtime.profiles,
+                                    caller=_caller(request, runtime), gate=runtime.gate,
                                     reserved_slot=holds_reserve(request),
-                                    index=getattr(request.app.state.runtime, "devices_index", None),
-                                    batcher=getattr(request.app.state.runtime, "submissions", None))
+                                    index=getattr(runtime, "devices_index", None),
+                                    batcher=getattr(runtime, "submissions", None))
     op = submitted.operation
     request.state.audit_target = str(op.id)
     headers = {"Location": _location(op), "Operation-Location": _location(op)}

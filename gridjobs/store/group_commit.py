@@ -69,7 +69,7 @@ class GroupCommit:
         parked = _Parked(args)
         self._parked.append(parked)
         self._wake.set()
-        return await asyncio.shield(parked.answer)   # a cancelled caller's row is still written
+        return await parked.answer   # a cancelled caller's row is still written (it stays parked)
 
     async def close(self) -> None:
         self._closed = True

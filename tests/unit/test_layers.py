@@ -33,7 +33,7 @@ GRIDJOBS_LAYERS = (
     ("admission",),                                            # lanes, queue bounds, the depth gate
     ("dispatch", "intake", "testing", "telemetry", "outbox"),  # running work; taking it in; the test seam;
                                                                # watchers; events relayed, delivered, streamed
-    ("runtime", "bootstrap", "shutdown", "transport", "http_writes"),  # one process's resources; its stop;
+    ("runtime", "bootstrap", "shutdown", "transport", "http_server"),  # one process's resources; its stop;
                                                                # TLS; one write per HTTP answer
     ("api",),                                                  # HTTP
     ("web",),                                                  # the control-room page, /docs, /problems

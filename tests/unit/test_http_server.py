@@ -1,6 +1,8 @@
 """CoalescedWrites: what one turn of the loop writes leaves in one write, in order; a
-close sends what is pending first, an abort drops it. And a real uvicorn server on
-loopback answers through it: pipelined requests, each answer whole and in order."""
+close sends what is pending first, an abort drops it. A real uvicorn server on
+loopback answers through it: pipelined requests, each answer whole and in order.
+ForwardedHeaders: the scheme and client uvicorn's proxy-header middleware gives,
+for requests with and without such headers, from trusted and untrusted peers."""
 
 from __future__ import annotations
 
@@ -13,7 +15,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from gridjobs.http_writes import CoalescedWrites, CoalescingHttpProtocol
+import pytest
+
+from gridjobs.config import Settings
+from gridjobs.http_server import CoalescedWrites, CoalescingHttpProtocol, ForwardedHeaders
+from gridjobs.serve import build_server
 
 
 class FakeTransport:
@@ -121,3 +127,32 @@ async def test_a_server_answers_pipelined_requests_whole_and_in_order():
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
         sock.close()
+
+
+def _scope(client: str, headers: list[tuple[bytes, bytes]]) -> dict:
+    return {"type": "http", "scheme": "http", "client": (client, 5000), "headers": headers,
+            "method": "GET", "path": "/"}
+
+
+@pytest.mark.parametrize(("client", "headers", "scheme", "peer"), [
+    ("127.0.0.1", [], "http", ("127.0.0.1", 5000)),
+    ("127.0.0.1", [(b"x-forwarded-proto", b"https")], "https", ("127.0.0.1", 5000)),
+    ("127.0.0.1", [(b"x-forwarded-for", b"203.0.113.7")], "http", ("203.0.113.7", 0)),
+    ("10.0.0.5", [(b"x-forwarded-proto", b"https"), (b"x-forwarded-for", b"203.0.113.7")],
+     "http", ("10.0.0.5", 5000)),
+    ("10.0.0.5", [(b"host", b"x")], "http", ("10.0.0.5", 5000)),
+])
+async def test_forwarded_headers_are_uvicorns_reading(client, headers, scheme, peer):
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append((scope["scheme"], tuple(scope["client"])))
+
+    await ForwardedHeaders(app, trusted_hosts="127.0.0.1,::1")(_scope(client, headers), None, None)
+    assert seen == [(scheme, peer)]
+
+
+def test_the_server_is_built_with_both(tmp_path):
+    server = build_server(Settings(database_url="postgresql://unused", data_dir=tmp_path), execute=False)
+    assert server.config.http is CoalescingHttpProtocol and not server.config.proxy_headers
+    assert isinstance(server.config.app, ForwardedHeaders)
