@@ -59,13 +59,13 @@ def checked_loads(data: bytes, *, what: str = "request body") -> Any:
 def _fast(data: bytes) -> Any:
     """orjson's reading of `data` where it is provably the checked one below; else _CHECK.
 
-    orjson refuses what json.loads refuses here (bad UTF-8, NaN, control characters in
-    strings, lone surrogates, which json.loads would let through) or more (numbers that
-    overflow to infinity), so any refusal goes the checked way, which words the error
-    or keeps the value. Beyond that: an integer of 20 digits or more may not fit the
-    64 bits orjson keeps exactly; a key given twice leaves fewer members than the text
-    has colons (a colon inside a string has the same effect: checked, to be sure); and
-    the depth is measured on the value.
+    orjson refuses everything the checked reading refuses (bad UTF-8, NaN, control
+    characters in strings) and more (lone surrogates, numbers that overflow to
+    infinity, both of which json.loads reads), so any refusal goes the checked way,
+    which words the error or reads the value. Where orjson reads a value: an integer
+    of 20 digits or more may not fit the 64 bits it keeps exactly; a key given twice
+    leaves fewer members than the text has colons (a colon inside a string has the
+    same effect: checked, to be sure); and the depth is measured on the value.
     """
     if _LONG_NUMBER.search(data):
         return _CHECK
