@@ -38,4 +38,8 @@ class Resource(Route):
             return await Response(status_code=204, headers={"Allow": self.allow})(scope, receive, send)
         if scope["method"] not in self.methods:
             raise HTTPException(status_code=405, headers={"Allow": self.allow})
-        await self.app(scope, receive, send)
+        # The endpoint is called here, not through Starlette's request_response (self.app):
+        # its errors reach the app's ExceptionMiddleware, which renders them with the same
+        # handlers, without a second wrapper around every request (2-3 us each).
+        response = await self._dispatch(Request(scope, receive, send))
+        await response(scope, receive, send)
