@@ -18,7 +18,6 @@ from gridjobs.api.openapi import build_openapi
 from gridjobs.api.problems import EXCEPTION_HANDLERS
 from gridjobs.api.request_metrics import RequestMetrics
 from gridjobs.api.resources import Resource
-from gridjobs.api.stream_limit import StreamLimit
 from gridjobs.config import (
     FIRMWARE_MAX_BYTES, GRID_INFLIGHT_RESERVE, MAX_BODY_BYTES, MAX_INFLIGHT, MAX_STREAMS,
 )
@@ -78,9 +77,8 @@ def create_app(
     app = Starlette(
         routes=[*ROUTES, *pages],
         middleware=[Middleware(RequestMetrics),
-                    Middleware(InflightLimit, max_inflight=max_inflight,
+                    Middleware(InflightLimit, max_inflight=max_inflight, max_streams=max_streams,
                                reserve=grid_inflight_reserve),
-                    Middleware(StreamLimit, max_streams=max_streams),
                     Middleware(Authentication),
                     Middleware(BodyLimit, max_bytes=max_body_bytes,
                                prefix_limits={"/v1/firmware": firmware_max_bytes})],

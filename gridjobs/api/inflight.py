@@ -6,7 +6,8 @@ server sheds load before its latency runs away. /healthz, /readyz and
 /metrics are exempt, so probes and scrapes still see an overloaded server.
 
 Event streams are exempt too: they last as long as their client, and have
-their own bound (api/stream_limit.py).
+their own bound, `max_streams` (api/stream_limit.py). They are handed to that
+bound from here, so other requests pass one layer, not two.
 
 `reserve` more slots are kept for POST /v1/operations, for the grid lane
 (emergency sheds and curtailments). The body is not read here, so the lane
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gridjobs.api.problems import problem
-from gridjobs.api.stream_limit import is_stream
+from gridjobs.api.stream_limit import StreamLimit, is_stream
 from gridjobs.metrics import ADMISSION_REFUSED, HTTP_IN_FLIGHT
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -32,17 +33,20 @@ _RESERVED = "inflight_reserved"   # the key in the request's state
 
 
 class InflightLimit:
-    def __init__(self, app: ASGIApp, *, max_inflight: int, reserve: int = 0,
+    def __init__(self, app: ASGIApp, *, max_inflight: int, max_streams: int, reserve: int = 0,
                  exempt: Iterable[str] = EXEMPT_PATHS) -> None:
         self.app = app
+        self.streams = StreamLimit(app, max_streams=max_streams)
         self.max_inflight = max_inflight
         self.reserve = reserve
         self.exempt = frozenset(exempt)
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt or is_stream(scope["path"]):
+        if scope["type"] != "http" or scope["path"] in self.exempt:
             return await self.app(scope, receive, send)
+        if is_stream(scope["path"]):
+            return await self.streams(scope, receive, send)
         if self.in_flight < self.max_inflight:
             return await self._handle(scope, receive, send)
         if self.in_flight < self.max_inflight + self.reserve and _submission(scope):

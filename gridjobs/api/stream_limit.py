@@ -1,9 +1,10 @@
 """StreamLimit: a plain ASGI middleware that bounds the event streams open at once.
 
 A stream lasts as long as its client stays, so it must not take one of the
-GRIDJOBS_MAX_INFLIGHT slots, which are sized for requests that end (InflightLimit
-exempts stream paths). Streams have their own bound, GRIDJOBS_MAX_STREAMS per
-process: past it, a new stream gets 503 problem+json with Retry-After at once.
+GRIDJOBS_MAX_INFLIGHT slots, which are sized for requests that end: InflightLimit
+hands stream paths to a StreamLimit instead of counting them. Streams have their own
+bound, GRIDJOBS_MAX_STREAMS per process: past it, a new stream gets 503
+problem+json with Retry-After at once.
 """
 
 from __future__ import annotations
