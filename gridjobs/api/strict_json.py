@@ -73,31 +73,27 @@ def _fast(data: bytes) -> Any:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return _CHECK
-    counted = _Shape()
-    if not counted.fits(value, 0) or counted.members != data.count(b":"):
-        return _CHECK
-    return value
+    members = _members(value, 0)
+    return value if members is not None and members == data.count(b":") else _CHECK
 
 
-class _Shape:
-    """Walks a decoded value: its members (object keys), and whether it nests at most MAX_DEPTH."""
-
-    __slots__ = ("members",)
-
-    def __init__(self) -> None:
-        self.members = 0
-
-    def fits(self, value: Any, depth: int) -> bool:
-        if isinstance(value, dict):
-            items: Any = value.values()
-            self.members += len(value)
-        elif isinstance(value, list):
-            items = value
-        else:
-            return True
-        if depth >= MAX_DEPTH:
-            return False
-        return all(self.fits(item, depth + 1) for item in items)
+def _members(value: Any, depth: int) -> int | None:
+    """How many object members `value` holds at any depth; None if it nests deeper than MAX_DEPTH."""
+    if isinstance(value, dict):
+        items: Any = value.values()
+        total = len(value)
+    elif isinstance(value, list):
+        items, total = value, 0
+    else:
+        return 0
+    if depth >= MAX_DEPTH:
+        return None
+    for item in items:
+        inner = _members(item, depth + 1)
+        if inner is None:
+            return None
+        total += inner
+    return total
 
 
 def nesting_depth(text: str) -> int:

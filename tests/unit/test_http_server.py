@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-
-import pytest
 
 from gridjobs.config import Settings
 from gridjobs.http_server import CoalescedWrites, CoalescingHttpProtocol, ForwardedHeaders
