@@ -13,6 +13,12 @@ bad row never fails its neighbours. The parked submissions are bounded by the
 API's in-flight limit (each request waits for its own). Should the writer itself
 fail (a bug), every parked submission is failed at once and the next one starts
 a new writer.
+
+A batch sends no NOTIFY in its own transaction (submit_operations says why). After it
+commits, an `Announcer` (owned here too) wakes the listeners of every process with one
+short statement, at most one per ANNOUNCE_EVERY_S: a burst of batches is one wake-up,
+a lone submission's goes at once. Should an announcement be lost (the process dies
+between the commit and it), the dispatchers' and relays' polls find the work anyway.
 """
 
 from __future__ import annotations
@@ -23,15 +29,22 @@ from typing import Any
 
 import asyncpg
 import orjson
+import structlog
 
 from gridjobs import background
-from gridjobs.store.database import DRIVER_ERRORS
+from gridjobs.store.database import COMMAND_TIMEOUT_S, DRIVER_ERRORS
 from gridjobs.store.queries import Q
 
 MAX_BATCH = 256
+# Announcements of committed batches: at most one per this long (a dispatcher claims
+# a new operation this much later at worst; the relays coalesce their wakes anyway).
+ANNOUNCE_EVERY_S = 0.05
 # A submission's values, as submit_operation_with_key takes them ($1..$10), by name.
 FIELDS = ("id", "kind", "priority", "params", "feeders", "submitted_by", "callback_webhook_id",
           "key", "request_hash", "ttl_s")
+
+
+log = structlog.get_logger("gridjobs.intake")
 
 
 @dataclass
@@ -53,12 +66,14 @@ class GroupCommit:
         self._closed = False
         self.batches = 0           # statements written (tests, benchmarks)
         self.largest = 0           # the largest batch so far
+        self.announcer = Announcer(pool)
 
     def start(self) -> None:
         """Start the writer task (the runtime does, so it exists before the first request)."""
         if self._task is None or self._task.done():
             self._task = background.start(self._write_loop(), name="gridjobs-group-commit",
                                           replacing=self._task)
+        self.announcer.start()
 
     async def insert(self, args: tuple[Any, ...]) -> asyncpg.Record:
         """`args` as submit_operation_with_key takes them; its answer row: locked, key_saved
@@ -75,6 +90,7 @@ class GroupCommit:
         self._closed = True
         task, self._task = self._task, None
         await background.stop(task)
+        await self.announcer.close()
         for parked in self._parked:
             _fail(parked, RuntimeError("the intake closed before this submission was written"))
         self._parked = []
@@ -124,6 +140,7 @@ class GroupCommit:
             return
         self.batches += 1
         self.largest = max(self.largest, len(batch))
+        self.announcer.due()
         by_id = {row["request_id"]: row for row in rows}
         for parked in batch:
             row = by_id.get(parked.args[0])
@@ -144,6 +161,42 @@ class GroupCommit:
             else:
                 if not parked.answer.done():
                     parked.answer.set_result(row)
+
+
+class Announcer:
+    """After committed batches: one `announce_submitted` at a time, at most one per
+    `every_s`; the batches committed meanwhile share the next. A failed one is logged
+    and not retried: the next batch announces again, and the polls are the backstop."""
+
+    def __init__(self, pool: asyncpg.Pool, *, every_s: float = ANNOUNCE_EVERY_S) -> None:
+        self._pool, self._every_s = pool, every_s
+        self._due = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0              # announcements made (tests)
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = background.start(self._run(), name="gridjobs-intake-announcer",
+                                          replacing=self._task)
+
+    def due(self) -> None:
+        self._due.set()
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        await background.stop(task)
+
+    async def _run(self) -> None:
+        while True:
+            await self._due.wait()
+            self._due.clear()
+            try:
+                async with asyncio.timeout(COMMAND_TIMEOUT_S):   # the pool's wait for a connection too
+                    await self._pool.execute(Q["announce_submitted"])
+                self.sent += 1
+            except (TimeoutError, *DRIVER_ERRORS) as exc:
+                log.warning("intake_announce_failed", error=type(exc).__name__)
+            await asyncio.sleep(self._every_s)
 
 
 def _fail(parked: _Parked, exc: BaseException) -> None:

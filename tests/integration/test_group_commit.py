@@ -9,8 +9,10 @@ import pytest
 
 from gridjobs import background
 from gridjobs.errors import GridjobsError, IdempotencyInFlight
-from gridjobs.store.group_commit import GroupCommit
+from gridjobs.store.database import connect
+from gridjobs.store.group_commit import Announcer, GroupCommit
 from gridjobs.store.operations import NewOperation, get_operation, submit
+from gridjobs.store.queries import Q
 
 N = 60
 
@@ -113,3 +115,72 @@ async def test_a_writer_that_fails_answers_its_callers_at_once_and_is_replaced(p
     assert answer.operation.params == {"n": 9}
     assert "gridjobs-group-commit" not in background.failed()
     assert await pool.fetchval("SELECT count(*) FROM operations") == 1
+
+
+CHANNELS = ("gridjobs_queued", "gridjobs_events")
+
+
+@pytest.fixture
+async def heard(db_url):
+    """(channel, payload) of every NOTIFY on CHANNELS and on `marker`, in commit order."""
+    conn = await connect(db_url)
+    got: asyncio.Queue = asyncio.Queue(maxsize=1000)
+    for channel in (*CHANNELS, "marker"):
+        await conn.add_listener(channel, lambda _c, _pid, channel, payload: got.put_nowait((channel, payload)))
+    yield got
+    await conn.close()
+
+
+async def _until_marker(pool, heard: asyncio.Queue) -> list[tuple[str, str]]:
+    """What was heard before a NOTIFY committed after everything so far (delivered in order)."""
+    await pool.execute("SELECT pg_notify('marker', 'end')")
+    seen = []
+    async with asyncio.timeout(10):
+        while (note := await heard.get()) != ("marker", "end"):
+            seen.append(note)
+    return seen
+
+
+async def test_a_batch_commits_without_notify_and_is_announced_after(pool, heard):
+    document = '[{"id": "6f1c8a52-5b0e-4a43-9d0e-0c2b1d1e7a01", "kind": "load_shed", "priority": 0, ' \
+               '"params": {}, "feeders": ["F1"], "submitted_by": null, "callback_webhook_id": null, ' \
+               '"key": "k1", "request_hash": "h", "ttl_s": 60}]'
+    [row] = await pool.fetch(Q["submit_operations"], document)
+    assert row["key_saved"]
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE type = 'operation.accepted'") == 1
+    # Its operation.accepted event sent nothing: PostgreSQL would have serialised the commit.
+    assert await _until_marker(pool, heard) == []
+    # Every other writer of events still wakes the relays at its commit.
+    await pool.execute(Q["insert_operation"], "6f1c8a52-5b0e-4a43-9d0e-0c2b1d1e7a02", "load_shed", 0,
+                       {}, ["F1"], None, None)
+    assert set(await _until_marker(pool, heard)) == {("gridjobs_queued", "6f1c8a52-5b0e-4a43-9d0e-0c2b1d1e7a02"),
+                                                    ("gridjobs_events", "")}
+
+
+async def test_submissions_through_the_group_commit_are_announced_once_per_burst(pool, batcher, heard):
+    answers = await asyncio.gather(*(submit(pool, _new(n), validate=_feeders, batcher=batcher)
+                                     for n in range(N)))
+    assert len(answers) == N
+    async with asyncio.timeout(10):   # the announcement follows the last commit
+        while batcher.announcer.sent == 0 or heard.qsize() < 2:
+            await asyncio.sleep(0.01)
+    notes = await _until_marker(pool, heard)
+    assert {channel for channel, _ in notes} == set(CHANNELS)
+    assert 1 <= batcher.announcer.sent <= batcher.batches
+    assert len(notes) == 2 * batcher.announcer.sent   # one of each per announcement, never per row
+
+
+async def test_the_announcer_makes_the_wakes_of_an_interval_one(pool, heard):
+    announcer = Announcer(pool, every_s=3600)   # after the first, nothing more within the test
+    announcer.start()
+    try:
+        for _ in range(5):
+            announcer.due()
+        async with asyncio.timeout(10):
+            while announcer.sent == 0:
+                await asyncio.sleep(0.01)
+        announcer.due()
+        assert sorted(await _until_marker(pool, heard)) == sorted((c, "") for c in CHANNELS)
+        assert announcer.sent == 1
+    finally:
+        await announcer.close()

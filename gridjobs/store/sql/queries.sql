@@ -102,13 +102,20 @@ FROM gate LEFT JOIN op ON true LEFT JOIN announced ON true;
 -- The caller sends each key at most once per batch. One answer row per input row, by
 -- request_id: whether it took its key's lock and saved it, and what the database gave
 -- the new operation (status, created_at); the rest of it is what the caller sent.
-WITH gate AS MATERIALIZED (
+-- It sends no NOTIFY, not even its events' (`quiet`): PostgreSQL makes the commits of
+-- NOTIFYing transactions take turns, WAL flush included, so the batches of several API
+-- processes could not share a flush. The caller announces after the commit
+-- (announce_submitted).
+WITH quiet AS MATERIALIZED (
+    SELECT set_config('gridjobs.events_notify', 'off', true)
+), gate AS MATERIALIZED (
     SELECT i.*, CASE WHEN i.key IS NULL THEN true
                      ELSE pg_try_advisory_xact_lock(hashtextextended(i.key, 0)) END AS locked
     FROM json_to_recordset($1::text::json)
          AS i(id uuid, kind text, priority integer, params jsonb, feeders text[],
               submitted_by text, callback_webhook_id uuid, key text, request_hash text,
               ttl_s float8)
+         CROSS JOIN quiet
 ), saved AS (
     INSERT INTO idempotency_keys AS k (key, request_hash, operation_id, expires_at)
     SELECT g.key, g.request_hash, g.id, now() + make_interval(secs => g.ttl_s)
@@ -125,8 +132,6 @@ WITH gate AS MATERIALIZED (
     FROM gate g
     WHERE g.locked AND (g.key IS NULL OR g.id IN (SELECT operation_id FROM saved))
     RETURNING *
-), announced AS (   -- the dispatcher only wakes: one payload, which PostgreSQL sends once per batch
-    SELECT op.id, pg_notify('gridjobs_queued', '') AS sent FROM op
 ), accepted AS (
     INSERT INTO events (type, operation_id, data)
     SELECT 'operation.accepted', op.id,
@@ -134,7 +139,15 @@ WITH gate AS MATERIALIZED (
     FROM op
 )
 SELECT g.id AS request_id, g.locked, op.id IS NOT NULL AS key_saved, op.status, op.created_at
-FROM gate g LEFT JOIN op ON op.id = g.id LEFT JOIN announced a ON a.id = g.id;
+FROM gate g LEFT JOIN op ON op.id = g.id;
+
+-- name: announce_submitted
+-- After a batch of submit_operations has committed: wake every process's dispatchers
+-- (queued operations) and its relays and streams (their operation.accepted events).
+-- Payloads are empty: the listeners only wake, and read what is there. Nothing is
+-- written, so the commit need not wait for a WAL flush.
+SELECT set_config('synchronous_commit', 'off', true), pg_notify('gridjobs_queued', ''),
+       pg_notify('gridjobs_events', '');
 
 -- name: find_idempotency_key
 -- Without the in-flight lock: a refused submission only asks whether its key was accepted.
@@ -770,8 +783,13 @@ INSERT INTO outbox_cursors (name, position) VALUES ($1, 0) ON CONFLICT (name) DO
 -- An endpoint takes an event when it is the operation's callback, or when the type is
 -- one it subscribed to, the event is not addressed to another principal, and the
 -- operation's feeders lie within the endpoint's. held = 0: another process relays now.
-WITH cursor AS (
-    SELECT position FROM outbox_cursors WHERE name = $1 FOR UPDATE SKIP LOCKED
+-- Its commit does not wait for the WAL flush (`lazy`): lost in a crash, it is lost whole,
+-- cursor and deliveries together, and the next step fans the same events out again. A
+-- delivery is sent only after its claim has committed, whose flush makes this durable.
+WITH lazy AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', 'off', true)
+), cursor AS (
+    SELECT position FROM outbox_cursors, lazy WHERE name = $1 FOR UPDATE OF outbox_cursors SKIP LOCKED
 ), batch AS (
     SELECT e.id, e.type, e.operation_id, e.principal, coalesce(o.feeders, '{}') AS feeders,
            o.callback_webhook_id AS callback

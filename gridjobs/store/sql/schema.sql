@@ -334,10 +334,14 @@ BEGIN
 END
 $$;
 
--- Wake the relays and the streams; delivered at commit, once per transaction.
+-- Wake the relays and the streams; delivered at commit, once per transaction. A
+-- transaction that sets gridjobs.events_notify to 'off' announces its events itself,
+-- after it commits (submit_operations, whose batches must not take turns at commit).
 CREATE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('gridjobs_events', '');
+    IF current_setting('gridjobs.events_notify', true) IS DISTINCT FROM 'off' THEN
+        PERFORM pg_notify('gridjobs_events', '');
+    END IF;
     RETURN NULL;
 END
 $$;
