@@ -7,7 +7,8 @@
 -- 4 processes, about two PostgreSQL backends waited on that lock at any moment.
 -- submit_operations now sets gridjobs.events_notify to 'off' for its transaction, and
 -- the API process announces its batches after they commit (announce_submitted), at
--- most once per few milliseconds. Every other writer of events notifies as before.
+-- most once per 50 ms (group_commit.ANNOUNCE_EVERY_S). Every other writer of events
+-- notifies as before.
 CREATE OR REPLACE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF current_setting('gridjobs.events_notify', true) IS DISTINCT FROM 'off' THEN
