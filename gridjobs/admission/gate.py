@@ -5,7 +5,9 @@ plus what this process admitted since that read began, committed or still
 being written: `take` counts a submission in as soon as it is admitted, and
 `settle` says whether it was committed. So one process never overshoots a
 bound, however many submissions it has in flight; several processes
-overshoot it by at most what the others admit within one refresh interval.
+overshoot it by at most what the others admit within about two refresh
+intervals (they share readings, each up to one interval old when taken:
+admission/refresher.py).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from gridjobs.admission.gate import QueueGate
 from gridjobs.admission.lanes import Lane
 from gridjobs.admission.refresher import QueueRefresher
 from gridjobs.metrics import REGISTRY
+from gridjobs.store.queries import Q
 from tests.support import api_client, running_service
 
 LOAD = {"profile": "controllable_load", "host": "127.0.0.1", "port": 5020, "unit_id": 1,
@@ -198,3 +199,63 @@ async def test_metrics_show_the_queue_and_the_process(bounded):
     for name in ("gridjobs_admission_queue_bound{lane=\"bulk\"} 5.0", "gridjobs_operations_running",
                  "process_resident_memory_bytes", "python_info", "gridjobs_queue_refresh_failures_total"):
         assert name in text, name
+
+
+async def test_api_processes_share_one_reading_of_the_queue(pool, db_url):
+    """A second process takes the first one's reading instead of counting the queue
+    again; what it admitted since that reading began stays counted in its depth."""
+    await pool.execute("""
+        INSERT INTO operations (id, kind, status, priority, params)
+        SELECT gen_random_uuid(), 'firmware_rollout', 'queued', 0, '{}' FROM generate_series(1, 8)""")
+    first_gate, second_gate = (QueueGate(bounds=Bounds(grid=100, bulk=100), emergency_priority=50)
+                               for _ in range(2))
+    first = QueueRefresher(db_url, first_gate, every_s=3600, window_s=30.0)
+    second = QueueRefresher(db_url, second_gate, every_s=3600, window_s=30.0)
+    try:
+        await first.start()
+        taken_at = await pool.fetchval("SELECT taken_at FROM queue_readings")
+        await pool.execute("""
+            INSERT INTO operations (id, kind, status, priority, params)
+            SELECT gen_random_uuid(), 'firmware_rollout', 'queued', 0, '{}' FROM generate_series(1, 2)""")
+        second_gate.admitted(Lane.BULK)   # the second process committed these two after the
+        second_gate.admitted(Lane.BULK)   # reading began: they are not in it
+        await second.start()
+        assert (first.shared, second.shared) == (0, 1)
+        assert await pool.fetchval("SELECT taken_at FROM queue_readings") == taken_at   # not read again
+        assert first_gate.depth(Lane.BULK) == 8 and second_gate.depth(Lane.BULK) == 10
+        # Its own next reading counts them from the queue, and no longer on top of it.
+        await pool.execute("UPDATE queue_readings SET taken_at = taken_at - interval '2 hours'")
+        await second.refresh()
+        assert second.shared == 1 and second_gate.depth(Lane.BULK) == 10
+        second_gate.admitted(Lane.BULK)   # after the mark of that reading: still counted
+        assert second_gate.depth(Lane.BULK) == 11
+        # The first process takes that one in turn.
+        await first.refresh()
+        assert first.shared == 1 and first_gate.depth(Lane.BULK) == 10
+        # A reading that began before the one a gate has is not applied.
+        await pool.execute("UPDATE queue_readings SET taken_at = taken_at - interval '10 s'")
+        refreshes = first_gate.refreshes
+        await first.refresh()
+        assert first.shared == 2 and first_gate.refreshes == refreshes
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_while_one_process_reads_the_queue_the_others_take_the_last_reading(pool, db_url):
+    gate = QueueGate(bounds=Bounds(grid=100, bulk=100), emergency_priority=50)
+    refresher = QueueRefresher(db_url, gate, every_s=3600, window_s=30.0)
+    try:
+        await refresher.start()
+        await pool.execute("UPDATE queue_readings SET taken_at = taken_at - interval '2 hours'")
+        taken_at = await pool.fetchval("SELECT taken_at FROM queue_readings")
+        async with pool.acquire() as other, other.transaction():   # another process is reading
+            assert await other.fetchval(Q["lock_queue_reading"], "window 30 s")
+            await refresher.refresh()
+            assert refresher.shared == 1
+            assert await pool.fetchval("SELECT taken_at FROM queue_readings") == taken_at
+        await refresher.refresh()   # the lock is free: it reads the queue itself
+        assert refresher.shared == 1
+        assert await pool.fetchval("SELECT taken_at FROM queue_readings") > taken_at
+    finally:
+        await refresher.stop()

@@ -658,6 +658,28 @@ FROM operations
 WHERE started_at > now() - make_interval(secs => $1)
 GROUP BY kind, priority;
 
+-- name: queue_reading
+-- The last shared reading of the queue under key $1, and how long ago it began.
+SELECT reading, extract(epoch FROM clock_timestamp() - taken_at)::float8 AS age_s
+FROM queue_readings WHERE name = $1;
+
+-- name: lock_queue_reading
+-- Whether this transaction may make the next reading under key $1 (held to its end):
+-- false while another process makes it.
+SELECT pg_try_advisory_xact_lock(hashtextextended('queue_readings ' || $1, 0));
+
+-- name: save_queue_reading
+-- In the transaction of the reads, so now() is when they began. An older reading never
+-- replaces a newer one; the commit need not wait for the WAL flush (a lost one is read
+-- again).
+WITH lazy AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', 'off', true)
+)
+INSERT INTO queue_readings AS r (name, taken_at, reading)
+SELECT $1, now(), $2::text::jsonb FROM lazy
+ON CONFLICT (name) DO UPDATE SET taken_at = EXCLUDED.taken_at, reading = EXCLUDED.reading
+WHERE r.taken_at < EXCLUDED.taken_at;
+
 -- The event outbox (gridjobs.store.events). Readers take ids below events_horizon()
 -- only: see schema.sql. Each event carries its operation's feeders for area checks.
 

@@ -421,6 +421,15 @@ CREATE TABLE webhook_attempts (
 );
 
 -- How far each relay has read the outbox.
+-- The queue as an API process last read it for admission, per key (the claim window):
+-- the other processes take it while it is younger than their refresh interval, so N
+-- processes count the queue about as often as one does (gridjobs.store.queue).
+CREATE TABLE queue_readings (
+    name      text PRIMARY KEY,
+    taken_at  timestamptz NOT NULL,
+    reading   jsonb NOT NULL
+);
+
 CREATE TABLE outbox_cursors (
     name      text PRIMARY KEY,
     position  bigint NOT NULL CHECK (position >= 0)
