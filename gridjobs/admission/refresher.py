@@ -3,7 +3,8 @@
 Every `every_s` (after the previous read finished) it takes a reading of the
 queue (`store.queue.shared_queue_snapshot`) on a connection of its own, so it never
 waits behind the intake for a pooled one, bounded by `timeout_s`: the one another
-API process made, if it is younger than `every_s`, else a new one it shares. A failed
+API process made, if it is younger than `every_s` or another process is making the
+next one, else a new one it shares. A failed
 read keeps the last depth; the gate's own admissions since then still count, so this
 process errs on the side of refusing. Whoever opens it (the runtime) stops it.
 
