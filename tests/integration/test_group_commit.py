@@ -141,7 +141,7 @@ async def _until_marker(pool, heard: asyncio.Queue) -> list[tuple[str, str]]:
     return seen
 
 
-async def test_a_batch_commits_without_notify_and_is_announced_after(pool, heard):
+async def test_a_batch_commits_without_notify_while_other_event_writers_still_do(pool, heard):
     document = '[{"id": "6f1c8a52-5b0e-4a43-9d0e-0c2b1d1e7a01", "kind": "load_shed", "priority": 0, ' \
                '"params": {}, "feeders": ["F1"], "submitted_by": null, "callback_webhook_id": null, ' \
                '"key": "k1", "request_hash": "h", "ttl_s": 60}]'
