@@ -4,7 +4,11 @@ This is the only module that talks to pymodbus. Every pymodbus exception and
 every error response becomes a ``DeviceFault`` here.
 
 pymodbus 3.16 runs one transaction at a time per client (``execute`` holds an
-``asyncio.Lock``), so a session sends its requests one after the other. The
+``asyncio.Lock``), so a session sends its requests one after the other.
+The session's timeouts are the only ones: pymodbus is given none
+(``LIBRARY_TIMEOUT``), because its own per-request timer (``asyncio.wait_for``)
+cost every request a future, a timer and an extra turn of the event loop between
+the answer and the caller, on top of ours. The
 session takes its own lock before starting the clock, so ``timeout_s`` measures
 the wait for the device's answer and not the wait behind other units' requests.
 That lock is the whole admission: with one request on the wire at a time, a
@@ -35,6 +39,12 @@ from .request_stats import RequestStats
 from .settings import SessionSettings
 
 Call = Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]
+# pymodbus passes its `timeout` to asyncio.wait_for, around each request's answer and
+# around connect; None waits without a timer there. Every such wait of ours is
+# already bounded: the answer by `timeout_s` (`_exchange`), the connect by
+# `connect_timeout_s` (`_open`). pymodbus is pinned (pyproject.toml), and
+# tests/integration/test_session_timeouts.py checks that both bounds still hold.
+LIBRARY_TIMEOUT = None
 
 
 class _Link:
@@ -45,7 +55,7 @@ class _Link:
         self.client = AsyncModbusTcpClient(
             host,
             port=port,
-            timeout=settings.library_timeout_s,
+            timeout=LIBRARY_TIMEOUT,   # type: ignore[arg-type]   (see LIBRARY_TIMEOUT)
             retries=0,
             reconnect_delay=0,
             trace_connect=self._on_connect_change,

@@ -41,8 +41,3 @@ class SessionSettings:
     @property
     def backoff(self) -> Backoff:
         return Backoff(initial_s=self.backoff_initial_s, max_s=self.backoff_max_s)
-
-    @property
-    def library_timeout_s(self) -> float:
-        """pymodbus's own timeout, set well past ours so that ours always fires first."""
-        return 2 * max(self.timeout_s, self.connect_timeout_s) + 1.0
