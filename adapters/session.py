@@ -4,15 +4,16 @@ This is the only module that talks to pymodbus. Every pymodbus exception and
 every error response becomes a ``DeviceFault`` here.
 
 pymodbus 3.16 runs one transaction at a time per client (``execute`` holds an
-``asyncio.Lock``), so a session sends its requests one after the other.
-The session's timeouts are the only ones: pymodbus is given none
-(``LIBRARY_TIMEOUT``), because its own per-request timer (``asyncio.wait_for``)
-cost every request a future, a timer and an extra turn of the event loop between
-the answer and the caller, on top of ours. The
+``asyncio.Lock``), so a session sends its requests one after the other. The
 session takes its own lock before starting the clock, so ``timeout_s`` measures
 the wait for the device's answer and not the wait behind other units' requests.
 That lock is the whole admission: with one request on the wire at a time, a
 semaphore of ``max_inflight`` in front of it would bound nothing more.
+
+The session's timeouts are the only ones: pymodbus is given none
+(``LIBRARY_TIMEOUT``), because its own per-request timer (``asyncio.wait_for``)
+cost every request a future, a timer and an extra turn of the event loop between
+the answer and the caller, on top of ours.
 
 The request path is lean (it runs once per register read or write, tens of
 thousands of times in a large shed): the request runs in the caller's own task

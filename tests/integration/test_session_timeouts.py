@@ -8,6 +8,7 @@ guard failing means a request was left unbounded. Nothing is asserted on time.
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from contextlib import closing
 
@@ -65,7 +66,7 @@ def _full_listener() -> tuple[socket.socket, list[socket.socket]]:
     for _ in range(FILL_ATTEMPTS):
         probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         probe.setblocking(False)
-        if probe.connect_ex(listener.getsockname()) not in (0, 115):   # 115: EINPROGRESS
+        if probe.connect_ex(listener.getsockname()) not in (0, errno.EINPROGRESS):
             probe.close()
             break
         fillers.append(probe)
