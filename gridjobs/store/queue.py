@@ -92,7 +92,8 @@ async def shared_queue_snapshot(conn: asyncpg.Connection, *, window_s: float,
 
 def _shared(row: Mapping[str, Any], window_s: float) -> SharedSnapshot:
     reading = _from_document(row["reading"], window_s)   # jsonb: decoded by the connection
-    return SharedSnapshot(_aged(reading, max(0.0, row["age_s"])), max(0.0, row["age_s"]))
+    age_s = max(0.0, row["age_s"])
+    return SharedSnapshot(_aged(reading, age_s), age_s)
 
 
 def _document(snapshot: QueueSnapshot) -> str:

@@ -420,7 +420,6 @@ CREATE TABLE webhook_attempts (
     PRIMARY KEY (delivery_id, attempt)
 );
 
--- How far each relay has read the outbox.
 -- The queue as an API process last read it for admission, per key (the claim window):
 -- the other processes take it while it is younger than their refresh interval, so N
 -- processes count the queue about as often as one does (gridjobs.store.queue).
@@ -430,6 +429,7 @@ CREATE TABLE queue_readings (
     reading   jsonb NOT NULL
 );
 
+-- How far each relay has read the outbox.
 CREATE TABLE outbox_cursors (
     name      text PRIMARY KEY,
     position  bigint NOT NULL CHECK (position >= 0)
