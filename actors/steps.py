@@ -162,9 +162,11 @@ async def _release(client: DeviceClient, task: DeviceTask, state: DeviceState) -
 
 
 async def _verify(client: DeviceClient, task: DeviceTask, state: DeviceState, setpoint: int) -> DeviceResult:
-    """Read back both the setpoint and the measured kW after a write."""
+    """Read back both the setpoint and the measured kW after a write (a follow-up read: the
+    gateway serves it before the devices still waiting to be commanded)."""
     enable = _has(client, ENABLE)
-    values = await client.read_many([SETPOINT, MEASURED, ENABLE] if enable else [SETPOINT, MEASURED])
+    values = await client.read_many([SETPOINT, MEASURED, ENABLE] if enable else [SETPOINT, MEASURED],
+                                    follow_up=True)
     state.setpoint_pct, state.last_kw = int(values[SETPOINT]), float(values[MEASURED])
     plain = {"setpoint_pct": state.setpoint_pct, MEASURED: state.last_kw}
     problem = None

@@ -50,15 +50,18 @@ class DeviceClient:
         values = await self.read_many([role])
         return values[role]
 
-    async def read_many(self, roles: Sequence[str]) -> dict[str, Value]:
-        """Read several points; points next to each other are fetched in one request."""
+    async def read_many(self, roles: Sequence[str], *, follow_up: bool = False) -> dict[str, Value]:
+        """Read several points; points next to each other are fetched in one request.
+
+        ``follow_up``: this reads back a write the caller has just made, and goes before
+        other units' requests waiting for the gateway (``GatewaySession``)."""
         if isinstance(roles, str):
             self._checked_roles(roles)   # raises: a string is not a collection of roles
         wanted = tuple(roles)
         layout = await self.layout()
         plan: _ReadPlan = self._plan(layout, ("read", wanted), lambda: _read_plan(
             layout, [layout.point(role) for role in self._checked_roles(wanted)]))
-        answers = await self._answers(plan)
+        answers = await self._answers(plan, follow_up=follow_up)
         factors = self._factors(plan.factors, answers)
         return {at.point.role: self._decode(at.point, answers[at.request][at.start:at.end], factors)
                 for at in plan.points}
@@ -146,7 +149,8 @@ class DeviceClient:
             if attempt:
                 await asyncio.sleep(READ_BACK_PAUSE_S * attempt)
             try:
-                found = await self.session.read_registers(unit_id=self.unit_id, address=address, count=len(words))
+                found = await self.session.read_registers(unit_id=self.unit_id, address=address, count=len(words),
+                                                          follow_up=True)
             except DeviceFault as again:
                 failures.append(again.code)
                 continue
@@ -209,9 +213,10 @@ class DeviceClient:
             layout.plans[key] = plan
         return plan
 
-    async def _answers(self, plan: _ReadPlan) -> list[tuple[int, ...]]:
+    async def _answers(self, plan: _ReadPlan, *, follow_up: bool = False) -> list[tuple[int, ...]]:
         """The registers each of the plan's FC3 requests returns, in its order."""
-        return [await self.session.read_registers(unit_id=self.unit_id, address=address, count=count)
+        return [await self.session.read_registers(unit_id=self.unit_id, address=address, count=count,
+                                                  follow_up=follow_up)
                 for address, count in plan.requests]
 
     def _factors(self, slices: Sequence[_Slice], answers: Sequence[tuple[int, ...]]) -> dict[str, int]:

@@ -5,10 +5,18 @@ every error response becomes a ``DeviceFault`` here.
 
 pymodbus 3.16 runs one transaction at a time per client (``execute`` holds an
 ``asyncio.Lock``), so a session sends its requests one after the other. The
-session takes its own lock before starting the clock, so ``timeout_s`` measures
-the wait for the device's answer and not the wait behind other units' requests.
-That lock is the whole admission: with one request on the wire at a time, a
-semaphore of ``max_inflight`` in front of it would bound nothing more.
+session takes its own lock (the wire) before starting the clock, so
+``timeout_s`` measures the wait for the device's answer and not the wait behind
+other units' requests. That lock is the whole admission: with one request on
+the wire at a time, a semaphore of ``max_inflight`` in front of it would bound
+nothing more.
+
+The wire serves requests in turn, except a ``follow_up``: a read that checks a
+write its caller has just made (a read-back). It goes before the requests of
+units whose turn has not come yet. A batch of curtailments then verifies each
+unit right after commanding it, and units finish one after the other, instead
+of every write going out before the first read-back. Only read-backs follow up,
+each after a write that waited its turn, so the others are never starved.
 
 The session's timeouts are the only ones: pymodbus is given none
 (``LIBRARY_TIMEOUT``), because its own per-request timer (``asyncio.wait_for``)
@@ -36,6 +44,7 @@ from pymodbus.pdu import ModbusPDU
 from .errors import DeviceFault, FaultCode, SessionClosedError
 from .layouts import LayoutCache
 from .limits import check_read, check_unit_id, check_write
+from .priority_lock import PriorityLock
 from .request_stats import RequestStats
 from .settings import SessionSettings
 
@@ -46,6 +55,9 @@ Call = Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]
 # `connect_timeout_s` (`_open`). pymodbus is pinned (pyproject.toml), and
 # tests/integration/test_session_timeouts.py checks that both bounds still hold.
 LIBRARY_TIMEOUT = None
+# The wire's priorities (a PriorityLock: lower first, then in turn).
+FOLLOW_UP = 0
+IN_TURN = 1
 
 
 class _Link:
@@ -86,7 +98,7 @@ class GatewaySession:
         self.host = host
         self.port = port
         self._settings = settings
-        self._wire = asyncio.Lock()
+        self._wire = PriorityLock()   # one request at a time: see the module's docstring
         self._link: _Link | None = None
         self._connect_failures = 0
         self._retry_at = 0.0
@@ -95,8 +107,10 @@ class GatewaySession:
         # What SunSpec discovery found about the units behind this gateway.
         self.layouts = LayoutCache()
 
-    async def read_registers(self, *, unit_id: int, address: int, count: int) -> tuple[int, ...]:
-        """Read ``count`` holding registers (FC3) from ``unit_id``."""
+    async def read_registers(self, *, unit_id: int, address: int, count: int,
+                             follow_up: bool = False) -> tuple[int, ...]:
+        """Read ``count`` holding registers (FC3) from ``unit_id``; with ``follow_up``, as the
+        read-back of a write the caller has just made (served first, see the module)."""
         check_unit_id(unit_id)
         check_read(address=address, count=count)
         what = f"read {count} registers at {address}"
@@ -104,7 +118,8 @@ class GatewaySession:
         async def call(client: AsyncModbusTcpClient) -> ModbusPDU:
             return await client.read_holding_registers(address, count=count, device_id=unit_id)
 
-        response = await self._request(unit_id=unit_id, what=what, call=call)
+        response = await self._request(unit_id=unit_id, what=what, call=call,
+                                       priority=FOLLOW_UP if follow_up else IN_TURN)
         registers = tuple(getattr(response, "registers", ()))
         if len(registers) != count:
             raise self._fault(FaultCode.BAD_RESPONSE, unit_id, f"{what}: got {len(registers)} registers")
@@ -120,7 +135,7 @@ class GatewaySession:
         async def call(client: AsyncModbusTcpClient) -> ModbusPDU:
             return await client.write_registers(address, list(words), device_id=unit_id)
 
-        response = await self._request(unit_id=unit_id, what=what, call=call)
+        response = await self._request(unit_id=unit_id, what=what, call=call, priority=IN_TURN)
         echoed = (getattr(response, "address", None), getattr(response, "count", None))
         if echoed != (address, len(words)):
             raise self._fault(FaultCode.BAD_RESPONSE, unit_id, f"{what}: answer echoes {echoed}")
@@ -130,8 +145,8 @@ class GatewaySession:
         self._closed = True
         self._drop_link()
 
-    async def _request(self, *, unit_id: int, what: str, call: Call) -> ModbusPDU:
-        async with self._wire:
+    async def _request(self, *, unit_id: int, what: str, call: Call, priority: int) -> ModbusPDU:
+        async with self._wire.hold(priority):
             if self._closed:
                 raise SessionClosedError(f"session {self.host}:{self.port} is closed")
             response, seconds = await self._counted(unit_id=unit_id, what=what, call=call)

@@ -22,7 +22,8 @@ class RecordingSession:
         self.layouts = LayoutCache()
         self.sent: list[tuple] = []
 
-    async def read_registers(self, *, unit_id: int, address: int, count: int) -> tuple[int, ...]:
+    async def read_registers(self, *, unit_id: int, address: int, count: int,
+                             follow_up: bool = False) -> tuple[int, ...]:
         self.sent.append(("read", address, count))
         return tuple(range(address, address + count))   # register n holds n
 
