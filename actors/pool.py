@@ -134,15 +134,17 @@ class ShardPool:
         return list(await asyncio.gather(*(_stats(h, timeout_s) for h in self._sets[None])))
 
     async def execute(self, operation_id: str, step: str, tasks: Sequence[DeviceTask]) -> list[DeviceResult]:
-        """One Ray call per shard; a shard that fails yields a fault per device it did not answer for."""
-        return [r async for chunk in self.execute_stream(operation_id, step, tasks) for r in chunk]
+        """One Ray call per shard; a shard that fails yields a fault per device it did not answer for.
+        Each shard hands its results back at the end (in chunks of STREAM_CHUNK, for a large batch)."""
+        stream = self.execute_stream(operation_id, step, tasks, timed=False)
+        return [r async for chunk in stream for r in chunk]
 
-    def execute_stream(self, operation_id: str, step: str,
-                       tasks: Sequence[DeviceTask]) -> AsyncIterator[list[DeviceResult]]:
+    def execute_stream(self, operation_id: str, step: str, tasks: Sequence[DeviceTask], *,
+                       timed: bool = True) -> AsyncIterator[list[DeviceResult]]:
         """`execute`, the results in chunks as the shards report them (each shard's call is a
-        Ray streaming generator: DeviceShardImpl.execute_packed_stream). Every task gets
-        exactly one result: a shard that fails or times out mid-call yields a fault for each
-        device it has not reported yet."""
+        Ray streaming generator: DeviceShardImpl.execute_packed_stream, `timed` as there).
+        Every task gets exactly one result: a shard that fails or times out mid-call yields a
+        fault for each device it has not reported yet."""
         by_segment: dict[str | None, list[DeviceTask]] = {}
         for task in tasks:
             segment = task.ref.segment if self._factory is not None else None
@@ -150,11 +152,11 @@ class ShardPool:
         calls = []
         for segment, members in by_segment.items():
             groups = group_by_shard(members, lambda t: t.device_id, self.size)
-            calls += [self._call(segment, i, operation_id, step, batch) for i, batch in groups.items()]
+            calls += [self._call(segment, i, operation_id, step, batch, timed) for i, batch in groups.items()]
         return merged(calls)
 
     async def _call(self, segment: str | None, index: int, operation_id: str, step: str,
-                    batch: list[DeviceTask]) -> AsyncIterator[list[DeviceResult]]:
+                    batch: list[DeviceTask], timed: bool) -> AsyncIterator[list[DeviceResult]]:
         handle = self._handles(segment)[index]
         where = f"shard {index}" + (f" of segment {segment}" if segment else "")
         unreported: dict[str, list[DeviceTask]] = {}   # a device's tasks not answered for yet
@@ -172,7 +174,7 @@ class ShardPool:
                     return
                 self._answered.add((segment, index))
             stream = handle.execute_packed_stream.options(num_returns="streaming").remote(
-                operation_id, step, pack_tasks(left))
+                operation_id, step, pack_tasks(left), timed)
             deadline = asyncio.get_running_loop().time() + _call_timeout(left)
             while True:
                 try:

@@ -63,6 +63,10 @@ SHARD_GC_MIDDLE_EVERY = 100
 # 1.47, 1.56 against 1.50, 1.50, 1.49 with one chunk a second; chunks of an eighth of
 # the batch made it worse (1.45, 1.59, 1.51 against 1.61, 1.67, 1.71). At 10,000 devices
 # the chunks still come by count, a thousand results at a time (1.51 against 1.64).
+# Since read-backs go first on each gateway (adapters.session), devices finish one after
+# another rather than all in the last half of a curtail; chunks every 0.25 s were still
+# worse at 1,000 devices (1.53, 1.65, 1.85 against 1.62, 1.58, 1.53). A plain `execute`
+# (the survey, whose results are wanted all at once) gets chunks by count only.
 STREAM_CHUNK = 1000
 STREAM_EVERY_S = 1.0
 
@@ -124,24 +128,25 @@ class DeviceShardImpl:
     async def execute(self, operation_id: str, step: str, tasks: list[DeviceTask]) -> list[DeviceResult]:
         """Run `step` on every device of the batch at once; the results in the tasks' order."""
         results: list[DeviceResult | None] = [None] * len(tasks)
-        async with aclosing(self._chunks(operation_id, step, tasks)) as chunks:
+        async with aclosing(self._chunks(operation_id, step, tasks, every_s=None)) as chunks:
             async for chunk in chunks:
                 for index, result in chunk:
                     results[index] = result
         return results   # type: ignore[return-value]   (every index is filled)
 
-    async def execute_stream(self, operation_id: str, step: str,
-                             tasks: list[DeviceTask]) -> AsyncIterator[list[DeviceResult]]:
+    async def execute_stream(self, operation_id: str, step: str, tasks: list[DeviceTask],
+                             timed: bool = True) -> AsyncIterator[list[DeviceResult]]:
         """`execute`, its results in chunks as the devices finish (in no set order): a chunk
-        once STREAM_CHUNK results are in, or STREAM_EVERY_S after the last chunk. The
-        devices' state is saved before the chunk that reports them. If the consumer stops
-        early, the devices still running are cancelled."""
-        async with aclosing(self._chunks(operation_id, step, tasks)) as chunks:   # closed with this one
+        once STREAM_CHUNK results are in, or (if `timed`) STREAM_EVERY_S after the last
+        chunk. The devices' state is saved before the chunk that reports them. If the
+        consumer stops early, the devices still running are cancelled."""
+        chunks = self._chunks(operation_id, step, tasks, every_s=STREAM_EVERY_S if timed else None)
+        async with aclosing(chunks):   # closed with this one
             async for chunk in chunks:
                 yield [result for _, result in chunk]
 
-    async def _chunks(self, operation_id: str, step: str,
-                      tasks: list[DeviceTask]) -> AsyncIterator[list[tuple[int, DeviceResult]]]:
+    async def _chunks(self, operation_id: str, step: str, tasks: list[DeviceTask], *,
+                      every_s: float | None) -> AsyncIterator[list[tuple[int, DeviceResult]]]:
         spec = STEPS[_step(step)]
         started = time.perf_counter()
         self._calls[step] += 1
@@ -165,7 +170,7 @@ class DeviceShardImpl:
             while finished < len(tasks) or done:
                 if finished < len(tasks) and len(done) < STREAM_CHUNK:
                     with suppress(TimeoutError):
-                        async with asyncio.timeout(STREAM_EVERY_S):
+                        async with asyncio.timeout(every_s):   # None: until a chunk is full or all are done
                             await ready.wait()
                 ready.clear()
                 chunk = done[:]
@@ -186,11 +191,11 @@ class DeviceShardImpl:
             if len(tasks) >= TRIM_AFTER_TASKS:
                 _release_freed_heap()
 
-    async def execute_packed_stream(self, operation_id: str, step: str,
-                                    packed: list[PackedTask]) -> AsyncIterator[list[PackedResult]]:
+    async def execute_packed_stream(self, operation_id: str, step: str, packed: list[PackedTask],
+                                    timed: bool = True) -> AsyncIterator[list[PackedResult]]:
         """`execute_stream`, for tasks and results packed as plain tuples: how the pool calls
         it over Ray, as a streaming generator (actors.tasks.pack_tasks says why packed)."""
-        async with aclosing(self.execute_stream(operation_id, step, unpack_tasks(packed))) as chunks:
+        async with aclosing(self.execute_stream(operation_id, step, unpack_tasks(packed), timed)) as chunks:
             async for chunk in chunks:
                 yield pack_results(chunk)
 

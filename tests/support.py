@@ -190,7 +190,7 @@ class FakeShard:
     async def _ping(self) -> int:
         return self.index
 
-    async def _execute_packed_stream(self, operation_id, step, packed):   # as DeviceShardImpl's
+    async def _execute_packed_stream(self, operation_id, step, packed, timed=True):   # as DeviceShardImpl's
         tasks = unpack_tasks(packed)
         self.seen += [t.device_id for t in tasks]
         yield pack_results([DeviceResult(t.device_id, ok=True) for t in tasks])

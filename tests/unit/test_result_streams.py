@@ -70,7 +70,7 @@ class DyingShard(FakeShard):
         self.calls: list[list[str]] = []
         self.execute_packed_stream = FakeStreamMethod(self._dying_stream)
 
-    async def _dying_stream(self, operation_id, step, packed):
+    async def _dying_stream(self, operation_id, step, packed, timed=True):
         tasks = unpack_tasks(packed)
         self.calls.append([t.device_id for t in tasks])
         if self.died and self.dies_once:
@@ -148,3 +148,23 @@ async def test_closing_a_shards_stream_early_cancels_the_devices_still_running(m
     assert [r.device_id for r in await first] == ["dev-0"]
     await stream.aclose()
     assert sorted(cancelled) == ["dev-1", "dev-2", "dev-3"]
+
+
+@pytest.mark.parametrize("timed, first_chunk", [(True, ["dev-0"]), (False, ["dev-0", "dev-1", "dev-2"])])
+async def test_a_shard_sends_a_chunk_by_time_only_when_timed(monkeypatch, timed, first_chunk):
+    """Not `timed` (a plain `execute`, the pool's survey): chunks by count only. The two
+    timers below run on one loop in deadline order: nothing depends on the wall clock."""
+    ids = [f"dev-{i}" for i in range(3)]
+    gates = {d: asyncio.Event() for d in ids}
+    monkeypatch.setitem(shard_module.STEPS, Step.SURVEY, _waiting_step(gates, [], []))
+    monkeypatch.setattr(shard_module, "STREAM_EVERY_S", 0.01)
+    shard = DeviceShardImpl(0, ShardConfig())
+    stream = shard.execute_stream("op", "survey", [task(d, n=i) for i, d in enumerate(ids)], timed)
+    first = asyncio.ensure_future(anext(stream))
+    gates["dev-0"].set()
+    await asyncio.sleep(0.05)   # five times STREAM_EVERY_S: a timed chunk would be out by now
+    for d in ids:
+        gates[d].set()
+    assert sorted(r.device_id for r in await first) == first_chunk
+    rest = [r.device_id async for chunk in stream for r in chunk]
+    assert sorted(first_chunk + rest) == ids
