@@ -5,9 +5,9 @@ into the next one, one statement and one commit (one WAL flush) for all of them.
 writer task (owned here, started by `start` or on first use, cancelled by `close`) takes
 everything parked (after LINGER_S, if fewer than LINGER_BELOW are), at most MAX_BATCH,
 each idempotency key at most once per batch (a second request with the same key waits
-for the next batch and then finds the key: a replay), and writes it with `submit_operations`, the batch as one
-JSON text. If that statement fails, or the batch cannot be JSON text, its submissions
-are written one by one
+for the next batch and then finds the key: a replay), and writes it with
+`submit_operations`, the batch as one JSON text. If that statement fails, or the batch
+cannot be JSON text, its submissions are written one by one
 (`submit_operation_with_key`), each getting its own answer or error, so one
 bad row never fails its neighbours. The parked submissions are bounded by the
 API's in-flight limit (each request waits for its own). Should the writer itself

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from adapters import DeviceClient, SessionPool, load_profile
-from simulators import Fleet
+from tests.support import quiet_loads, serving
 
 PROFILE = load_profile("controllable_load")
 UNITS = 8
@@ -17,10 +17,8 @@ GUARD_S = 10.0   # bounds each test's waits; nothing is asserted on time
 
 @pytest.fixture
 async def gateway():
-    fleet = Fleet.build(devices=UNITS, gateways=1, port=0, seed=11, feeders=1)
-    await fleet.start()
-    yield fleet.inventory()
-    await fleet.stop()
+    async with serving(quiet_loads(UNITS, gateways=1, seed=11)) as fleet:
+        yield fleet.inventory()
 
 
 @pytest.fixture
