@@ -59,3 +59,37 @@ async def test_the_api_reads_a_summary_of_the_checkpoint(pool):
     assert (await get_operation(pool, sub.operation.id)).checkpoint == full   # the runner's, whole
     listed = await list_operations(pool, kind=None, status=None, before=None, limit=5)
     assert [op.checkpoint for op in listed] == [summary.checkpoint]
+
+
+async def test_a_large_record_is_written_in_parts_each_fenced(pool, monkeypatch):
+    """More than RECORD_SPLIT_AT outcomes go in RECORD_PARTS statements at once: every
+    outcome is written, device.failed events come for every failed device, one
+    operation.progress event comes with the record, and a moved fence refuses every part."""
+    monkeypatch.setattr(leases, "RECORD_SPLIT_AT", 10)
+    sub = await submit(pool, NewOperation("load_shed", 0, {}), validate=_noop)
+    lease = leases.Lease(pool, await leases.claim_next(pool, owner="a", lease_s=30), 30)
+    op_id = sub.operation.id
+    parts = []
+    write_part = leases.Lease._record
+
+    async def spy(self, part, *, progress):
+        parts.append((len(part), progress))
+        await write_part(self, part, progress=progress)
+    monkeypatch.setattr(leases.Lease, "_record", spy)
+    outcomes = [Outcome(f"d{i:02}", "failed" if i % 5 == 0 else "succeeded", "curtail", i,
+                        code="device_timeout" if i % 5 == 0 else None) for i in range(25)]
+
+    await lease.record(outcomes)
+
+    assert sorted(parts) == [(12, False), (13, True)]
+    rows = {o.device_id: o.state for o in await lease.outcomes()}
+    assert rows == {o.device_id: o.state for o in outcomes}
+    events = await pool.fetch("SELECT type, data FROM events WHERE operation_id = $1", op_id)
+    failed = sorted(e["data"]["device_id"] for e in events if e["type"] == "device.failed")
+    assert failed == [f"d{i:02}" for i in range(0, 25, 5)]
+    assert [e["type"] for e in events].count("operation.progress") == 1
+
+    await pool.execute("UPDATE operations SET fence = fence + 1 WHERE id = $1", op_id)
+    with pytest.raises(StaleLeaseError):
+        await lease.record([Outcome(o.device_id, "cancelled", "curtail", o.seq) for o in outcomes])
+    assert {o.state for o in await lease.outcomes()} == {"succeeded", "failed"}
