@@ -7,7 +7,6 @@ row and raises StaleLeaseError instead of overwriting the newer owner.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any, Sequence
 from uuid import UUID
@@ -18,13 +17,13 @@ import orjson
 from gridjobs.errors import StaleLeaseError
 from gridjobs.records import Operation, Outcome
 from gridjobs.store.database import translated
+from gridjobs.store.parts import write_in_parts
 from gridjobs.store.queries import Q
 
 PROGRESS_EVERY_S = 1.0   # at most one operation.progress event per operation this often
 # A record of more than RECORD_SPLIT_AT outcomes is written as RECORD_PARTS statements at
-# once. PostgreSQL spends one backend, so one core, on a statement: about 20-40 ms on this
-# 2-core machine for the 950 rows of a 1,000-device shed's last chunk, written when the
-# devices are done and nothing else runs, so that the second core sits idle meanwhile.
+# once (gridjobs.store.parts): a 1,000-device shed's last 950 outcomes took 20-40 ms of one
+# core of this 2-core machine, written when the devices are done and nothing else runs.
 RECORD_SPLIT_AT = 400
 RECORD_PARTS = 2
 
@@ -108,20 +107,12 @@ class Lease:
         parts commit after it, the heartbeat's trailing event has their counts).
 
         Up to RECORD_SPLIT_AT outcomes are one statement in one transaction. More are split
-        into RECORD_PARTS parts written at once, each in its own fenced transaction on its
-        own pooled connection (see RECORD_PARTS): outcomes are per device, so a crash
-        between the parts' commits leaves some devices unrecorded, as a crash before the
-        write would leave them all, and the resumed run settles them the same way."""
-        if not outcomes:
-            return
-        parts = min(RECORD_PARTS, -(-len(outcomes) // RECORD_SPLIT_AT))
-        size = -(-len(outcomes) // parts)
-        written = await asyncio.gather(
-            *(self._record(outcomes[i:i + size], progress=i == 0) for i in range(0, len(outcomes), size)),
-            return_exceptions=True)
-        for failed in written:
-            if isinstance(failed, BaseException):
-                raise failed
+        into RECORD_PARTS parts written at once, each in its own fenced transaction:
+        outcomes are per device, so a crash between the parts' commits leaves some devices
+        unrecorded, as a crash before the write would leave them all, and the resumed run
+        settles them the same way."""
+        await write_in_parts(outcomes, lambda part, index: self._record(part, progress=index == 0),
+                             split_above=RECORD_SPLIT_AT, parts=RECORD_PARTS)
 
     async def _record(self, outcomes: Sequence[Outcome], *, progress: bool) -> None:
         columns = (
