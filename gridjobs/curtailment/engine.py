@@ -69,8 +69,14 @@ class CurtailmentRun:
         return self._finish(await restorer.run())
 
     async def _load(self) -> None:
-        self.ledger = CurtailmentLedger(await self.ctx.lease.outcomes())
-        in_scope = await self.ctx.devices.in_scope(self.params.scope)
+        # The ledger and the scope are read side by side, on two pooled connections.
+        outcomes, in_scope = await asyncio.gather(self.ctx.lease.outcomes(),
+                                                  self.ctx.devices.in_scope(self.params.scope),
+                                                  return_exceptions=True)
+        for failed in (outcomes, in_scope):
+            if isinstance(failed, BaseException):
+                raise failed
+        self.ledger = CurtailmentLedger(outcomes)
         self.devices = {d.id: d for d in in_scope}
         # Devices this operation touched stay addressable even if the registry
         # has since moved them out of scope: they must still be restored.
