@@ -25,11 +25,11 @@ from gridjobs.store.queries import Q
 CACHE_ROWS = 64                   # at most 4 MiB of image rows per shard
 FIRMWARE_POOL_SIZE = 4            # image rows, offsets read at a transfer's start, one offset batch
 CONNECT_TIMEOUT_S = 10.0
+COMMAND_TIMEOUT_S = 10.0
 # Device state saves of more than SAVE_SPLIT_AT devices go as SAVE_PARTS statements at once
 # (gridjobs.store.parts): 950 devices took 12-25 ms of one core.
 SAVE_SPLIT_AT = 400
 SAVE_PARTS = 2
-COMMAND_TIMEOUT_S = 10.0
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
