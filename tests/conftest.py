@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from adapters import SessionPool
 from gridjobs.store.database import create_pool, migrate
 
 TEMPLATE = f"gridjobs_tpl_{os.getpid()}"
@@ -83,6 +84,15 @@ async def db_url(admin_url, template_url):
 @pytest.fixture
 async def pool(db_url):
     p = await create_pool(db_url, min_size=1, max_size=5)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+async def sessions():
+    """Gateway sessions (1 s per request), closed after the test; a test file that needs
+    other settings defines its own `sessions`."""
+    p = SessionPool(timeout_s=1.0)
     yield p
     await p.close()
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from adapters import DeviceClient, SessionPool, load_profile
+from adapters import DeviceClient, load_profile
 from tests.support import quiet_loads, serving
 
 PROFILE = load_profile("controllable_load")
@@ -19,13 +19,6 @@ GUARD_S = 10.0   # bounds each test's waits; nothing is asserted on time
 async def gateway():
     async with serving(quiet_loads(UNITS, gateways=1, seed=11)) as fleet:
         yield fleet.inventory()
-
-
-@pytest.fixture
-async def sessions():
-    pool = SessionPool(timeout_s=1.0)
-    yield pool
-    await pool.close()
 
 
 async def test_a_follow_up_read_goes_before_the_requests_waiting_their_turn(gateway, sessions):

@@ -24,13 +24,6 @@ async def fleet():
     await fleet.stop()
 
 
-@pytest.fixture
-async def sessions():
-    pool = SessionPool(timeout_s=1.0)
-    yield pool
-    await pool.close()
-
-
 def clients(fleet: Fleet, sessions: SessionPool, feeder: str) -> list[DeviceClient]:
     return [
         DeviceClient(session=sessions.session(host=r["host"], port=r["port"]), unit_id=r["unit_id"], profile=PROFILE)

@@ -35,13 +35,6 @@ async def fleet():
     await fleet.stop()
 
 
-@pytest.fixture
-async def sessions():
-    pool = SessionPool(timeout_s=1.0)
-    yield pool
-    await pool.close()
-
-
 def record(fleet: Fleet, device_id: str) -> dict:
     return next(r for r in fleet.inventory() if r["id"] == device_id)
 
