@@ -15,7 +15,7 @@ class EventType(enum.StrEnum):
     OPERATION_STARTED = "operation.started"
     OPERATION_PAUSED = "operation.paused"
     OPERATION_RESUMED = "operation.resumed"
-    OPERATION_PROGRESS = "operation.progress"     # at most one per operation per second
+    OPERATION_PROGRESS = "operation.progress"     # at most one a second per phase; a new phase at once
     OPERATION_SUCCEEDED = "operation.succeeded"
     OPERATION_FAILED = "operation.failed"
     OPERATION_CANCELLED = "operation.cancelled"

@@ -84,7 +84,11 @@ class Lease:
 
     @translated
     async def save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        await self._fenced(Q["save_checkpoint"], self.operation_id, self.fence, checkpoint)
+        """Fenced. A checkpoint that moves the run (phase, hold, wave) has its
+        operation.progress event in the same transaction, at once (progress_event)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self._fenced(Q["save_checkpoint"], self.operation_id, self.fence, checkpoint, conn=conn)
+            await conn.execute(Q["progress_event"], self.operation_id, PROGRESS_EVERY_S)
 
     @translated
     async def finish(
@@ -131,8 +135,8 @@ class Lease:
         rows = await self.pool.fetch(Q["load_outcomes"], self.operation_id)
         return [Outcome.from_row(r) for r in rows]
 
-    async def _fenced(self, query: str, *args: Any) -> None:
-        status = await self.pool.execute(query, *args)
+    async def _fenced(self, query: str, *args: Any, conn: asyncpg.Connection | None = None) -> None:
+        status = await (conn or self.pool).execute(query, *args)
         if status.endswith(" 0"):
             raise StaleLeaseError(f"lease on operation {self.operation_id} was lost")
 

@@ -66,6 +66,37 @@ async def test_a_run_writes_its_events_with_its_changes(pool):
     assert seen[-1].envelope()["timestamp"].endswith("Z") and seen[-1].feeders == ("F1",)
 
 
+async def test_a_checkpoint_that_moves_the_run_sends_its_progress_at_once(pool):
+    """The throttle holds back counts, not news: a new phase (here: every device shed, now
+    holding) goes out in the checkpoint's transaction, however soon after the last event."""
+    op = await queued(pool)
+    lease = await claimed(pool)
+    await lease.record([outcome("a", OutcomeState.RUNNING, 0), outcome("b", OutcomeState.RUNNING, 1)])
+    await lease.save_checkpoint({"phase": "shed", "readings": {"a": 1.0}})
+    await lease.record([outcome("a", OutcomeState.SUCCEEDED, 0), outcome("b", OutcomeState.SUCCEEDED, 1)])
+    await lease.save_checkpoint({"phase": "shed", "readings": {"a": 1.0}, "note": 1})   # same position
+    await lease.save_checkpoint({"phase": "hold", "hold_until": 1_900_000_000})
+    await lease.save_checkpoint({"phase": "hold", "hold_until": 1_900_000_000})        # nothing moved
+    progress = [e.data["progress"] for e in await events_after(pool, 0, limit=100, where=EventFilter(
+        operation_id=op.id, types=frozenset({"operation.progress"})))]
+    assert progress == [
+        {"total": 2, "succeeded": 0, "failed": 0, "pending": 2},
+        {"total": 2, "succeeded": 0, "failed": 0, "pending": 2, "phase": "shed"},
+        {"total": 2, "succeeded": 2, "failed": 0, "pending": 0, "phase": "hold", "hold_until": 1_900_000_000},
+    ]
+
+
+async def test_a_checkpoint_is_fenced_and_writes_no_event_once_the_lease_moved(pool):
+    op = await queued(pool)
+    lease = await claimed(pool)
+    await lease.record([outcome("a", OutcomeState.RUNNING, 0)])
+    await pool.execute("UPDATE operations SET fence = fence + 1 WHERE id = $1", op.id)
+    with pytest.raises(StaleLeaseError):
+        await lease.save_checkpoint({"phase": "hold"})
+    assert await types(pool, op.id) == ["operation.accepted", "operation.started", "operation.progress"]
+    assert await pool.fetchval("SELECT checkpoint FROM operations WHERE id = $1", op.id) == {}
+
+
 async def test_the_heartbeat_writes_the_trailing_progress(pool):
     op = await queued(pool)
     lease = await claimed(pool)

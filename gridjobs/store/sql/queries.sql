@@ -374,8 +374,10 @@ WITH fenced AS (
 SELECT count(*) FROM written;
 
 -- name: progress_event
--- operation.progress with the counts, at most one per operation per $2 seconds, and
--- only when the counts moved since the last one (a heartbeat writes the trailing one).
+-- operation.progress with the counts, only when they or the run's position moved since
+-- the last one. At most one per operation per $2 seconds while the position stays (a
+-- heartbeat writes the trailing one); a new position (phase, hold, wave) goes at once,
+-- so that a stream hears "every device curtailed, holding" when it happens.
 WITH last AS (
     SELECT data->'progress' AS progress, created_at FROM events
     WHERE operation_id = $1 AND type = 'operation.progress'
@@ -401,7 +403,9 @@ SELECT 'operation.progress', o.id,
 FROM operations o, now_counts n
 WHERE o.id = $1 AND o.status IN ('running', 'cancelling', 'paused')
   AND (n.progress->>'total')::bigint > 0
-  AND NOT EXISTS (SELECT 1 FROM last WHERE last.created_at > clock_timestamp() - make_interval(secs => $2))
+  AND NOT EXISTS (SELECT 1 FROM last WHERE last.created_at > clock_timestamp() - make_interval(secs => $2)
+                  AND last.progress - '{total,succeeded,failed,pending}'::text[]
+                      = n.progress - '{total,succeeded,failed,pending}'::text[])
   AND NOT EXISTS (SELECT 1 FROM last WHERE last.progress = n.progress);
 
 -- name: operation_event
