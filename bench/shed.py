@@ -6,8 +6,11 @@
 gridjobs figure: from sending POST /v1/operations (a load_shed whose target
 is more than the fleet can give, so every candidate is curtailed) until
 GET /v1/operations/{id} shows a recorded, verified outcome for every
-non-protected device. The operation is then cancelled so gridjobs restores
-every device (reported, not timed).
+non-protected device, polled every POLL_INTERVAL_S. Beside it: when the same
+showed on the operation's event stream (an operation.progress pushed to a
+client that does not poll), and when the newest outcome row was written. The
+operation is then cancelled so gridjobs restores every device (reported, not
+timed).
 
 Ceiling, in the same run against the same simulator process, right after
 each gridjobs round: the same Modbus requests per device sent straight
@@ -22,11 +25,13 @@ import asyncio
 import json
 import math
 import os
+import socket
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from http.client import HTTPConnection
@@ -57,6 +62,7 @@ IMPORT_BATCH = 1000                # keeps each POST /v1/devices well under the 
 OUTCOME_PAGE = 500
 MAX_OUTCOME_PAGES = 1000           # bounds the paging loop; far more than any fleet needs
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+TERMINAL_EVENTS = frozenset(f"operation.{status}" for status in TERMINAL)
 PHASE_EVENTS = ("operation_started", "survey_done", "curtail_batch")
 GOAL = "goal (issue 14): ratio <= 1.3 at 1,000 devices, <= 1.5 at 10,000"
 
@@ -132,6 +138,7 @@ class ShedTiming:
     posted_at: float      # wall clock, to line up with the server's log timestamps
     seconds: float
     polls: int
+    streamed_s: float     # POST -> the streamed operation.progress that showed every device done
 
 
 async def import_devices(http: httpx.AsyncClient, devices: list[dict]) -> int:
@@ -149,16 +156,32 @@ async def timed_shed(http: httpx.AsyncClient, body: dict, eligible: int) -> Shed
     The polls go through `Poller` (the standard library's http.client, one kept-alive
     connection, in a thread), not httpx: on this 2-core machine the bench's own client
     shares the CPU with gridjobs, and httpx cost about 3 ms of CPU per poll (45 ms per
-    1,000-device round), time the ceiling's side never pays."""
-    with Poller(str(http.base_url), dict(http.headers)) as poller:
+    1,000-device round), time the ceiling's side never pays.
+
+    Meanwhile a `Listener` follows the operation's event stream, as control-room software
+    that does not poll would: when did a pushed operation.progress show the same?"""
+    with Poller(str(http.base_url), dict(http.headers)) as poller, \
+            Listener(str(http.base_url), dict(http.headers)) as listener:
         posted_at, started = time.time(), time.perf_counter()
         response = await http.post("/v1/operations", json=body,
                                    headers={"Idempotency-Key": f"bench-shed-{uuid.uuid4()}"})
         if response.status_code != 202:
             raise RuntimeError(f"submit -> {response.status_code}: {response.text[:500]}")
         op_id = response.json()["id"]
-        polls = await asyncio.to_thread(poller.until_done, f"/v1/operations/{op_id}", eligible)
-        return ShedTiming(op_id, posted_at, time.perf_counter() - started, polls)
+        heard = asyncio.create_task(asyncio.to_thread(listener.until_done, op_id, eligible))
+        try:
+            polls = await asyncio.to_thread(poller.until_done, f"/v1/operations/{op_id}", eligible)
+            polled_s = time.perf_counter() - started
+            async with asyncio.timeout(WAIT_TIMEOUT_S):
+                streamed_s = await heard - started
+        finally:
+            listener.close()   # unblocks its thread, should the poll have failed
+            await asyncio.gather(heard, return_exceptions=True)
+        return ShedTiming(op_id, posted_at, polled_s, polls, streamed_s)
+
+
+def _done(progress: dict, eligible: int) -> bool:
+    return progress["total"] == eligible and progress["pending"] == 0
 
 
 class Poller:
@@ -189,13 +212,61 @@ class Poller:
             op = json.loads(payload)
             polls += 1
             progress = op["progress"]
-            if progress["total"] == eligible and progress["pending"] == 0:
+            if _done(progress, eligible):
                 return polls
             if op["status"] in TERMINAL:
                 raise RuntimeError(f"operation ended early: {op['status']} {op['error']} {progress}")
             time.sleep(POLL_INTERVAL_S)
         raise RuntimeError(f"{eligible} devices not all done within {WAIT_TIMEOUT_S:g} s; "
                            f"last progress {progress}")
+
+
+class Listener:
+    """GET /v1/operations/{id}/events (Server-Sent Events) on a kept-alive connection
+    (blocking: run it in a thread), until an operation.progress shows every eligible
+    device done; each read bounded by HTTP_TIMEOUT_S (the stream pings well within it),
+    the whole by WAIT_TIMEOUT_S."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        where = urlsplit(base_url)
+        self._conn = HTTPConnection(where.hostname, where.port, timeout=HTTP_TIMEOUT_S)
+        self._headers = {k: v for k, v in headers.items() if k.lower() == "authorization"}
+        self._headers["Accept"] = "text/event-stream"
+
+    def __enter__(self) -> "Listener":
+        self._conn.connect()   # before the clock starts, as the poller's is
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Also from another thread: shutdown wakes a read blocked on the socket."""
+        if self._conn.sock is not None:
+            with suppress(OSError):
+                self._conn.sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()
+
+    def until_done(self, op_id: str, eligible: int) -> float:
+        """time.perf_counter() when the event that showed every device done was read."""
+        path = f"/v1/operations/{op_id}/events"
+        self._conn.request("GET", path, headers=self._headers)
+        reply = self._conn.getresponse()
+        if reply.status != 200:
+            raise RuntimeError(f"GET {path} -> {reply.status}: {reply.read()[:500]!r}")
+        deadline = time.monotonic() + WAIT_TIMEOUT_S
+        while time.monotonic() < deadline:
+            line = reply.readline()
+            if not line:
+                raise RuntimeError(f"the event stream of {op_id} ended before every device was done")
+            if not line.startswith(b"data:"):
+                continue
+            event = json.loads(line[5:])
+            if event["type"] == "operation.progress" and _done(event["data"]["progress"], eligible):
+                return time.perf_counter()
+            if event["type"] in TERMINAL_EVENTS:
+                raise RuntimeError(f"operation ended early: {event}")
+        raise RuntimeError(f"no event showed {eligible} devices done within {WAIT_TIMEOUT_S:g} s")
 
 
 @dataclass(frozen=True)
@@ -255,6 +326,7 @@ def phases_from_log(log_path: Path, op_id: str, posted_at: float,
 @dataclass(frozen=True)
 class GridjobsRound:
     seconds: float                # POST -> the poll that saw every device done
+    streamed_s: float             # POST -> the pushed event that showed it
     recorded_s: float             # POST -> the newest outcome write (server clock, same host)
     polls: int
     phases: dict[str, float]
@@ -267,7 +339,7 @@ async def gridjobs_round(http: httpx.AsyncClient, devices: list[dict], eligible:
     shed = await timed_shed(http, shed_body(devices), eligible)
     recorded = await outcomes(http, shed.op_id)
     restore = await cancel_and_wait(http, shed.op_id)  # the log has the phases by now
-    return GridjobsRound(shed.seconds, recorded.last_update - shed.posted_at, shed.polls,
+    return GridjobsRound(shed.seconds, shed.streamed_s, recorded.last_update - shed.posted_at, shed.polls,
                          phases_from_log(log_path, shed.op_id, shed.posted_at),
                          recorded.counts, restore)
 
@@ -323,12 +395,15 @@ def figures(args: argparse.Namespace, eligible: int, rounds: list[GridjobsRound]
     typical = next(r for r in rounds if r.seconds == g)
     c = median_low([x.seconds for x in ceilings])
     recorded = median_low([r.recorded_s for r in rounds])
+    streamed = median_low([r.streamed_s for r in rounds])
     return {
         "devices": args.devices, "gateways": args.gateways, "shards": args.shards,
         "eligible": eligible, "rounds": args.rounds, "revision": source_revision(),
         "gridjobs_s": round(g, 3), "ceiling_s": round(c, 3), "ratio": round(g / c, 2),
         "paired_ratio": round(median(r.seconds / x.seconds for r, x in zip(rounds, ceilings)), 2),
         "recorded_s": round(recorded, 3), "recorded_ratio": round(recorded / c, 2),
+        "streamed_s": round(streamed, 3), "streamed_ratio": round(streamed / c, 2),
+        "streamed_rounds_s": [round(r.streamed_s, 3) for r in rounds],
         "gridjobs_rounds_s": [round(r.seconds, 3) for r in rounds],
         "ceiling_rounds_s": [round(x.seconds, 3) for x in ceilings],
         "polls": typical.polls, "phases_s": typical.phases,
@@ -362,13 +437,16 @@ def report(f: dict) -> str:
         f"{f['shards']} shards, {f['rounds']} rounds; gridjobs {f['revision']}",
         f"gridjobs : {f['gridjobs_s']:.3f} s  median, POST -> every non-protected device verified "
         f"curtailed, polled every {POLL_INTERVAL_S * 1000:.0f} ms; rounds {f['gridjobs_rounds_s']}",
+        f"           pushed on the event stream: {f['streamed_s']:.3f} s median; rounds "
+        f"{f['streamed_rounds_s']}",
         f"           newest outcome row stamped {f['recorded_s']:.3f} s after POST (median); "
         f"median round's server log, s after POST: {phases}",
         f"ceiling  : {f['ceiling_s']:.3f} s  median, same {f['ceiling_requests']} requests through raw "
         f"pymodbus, one client per gateway; rounds {f['ceiling_rounds_s']}; survey "
         f"({'+'.join(f['survey_roles'])}) done at {f['ceiling_survey_s']:.3f} s",
         f"ratio    : {f['ratio']:.2f}  gridjobs / ceiling, medians (median of per-round ratios "
-        f"{f['paired_ratio']:.2f}; by newest outcome write {f['recorded_ratio']:.2f})",
+        f"{f['paired_ratio']:.2f}; by the pushed event {f['streamed_ratio']:.2f}; by newest outcome "
+        f"write {f['recorded_ratio']:.2f})",
         f"gridjobs outcomes, all rounds: {format_counts(f['gridjobs_outcomes'])}",
         f"ceiling outcomes, all rounds : {format_counts(f['ceiling_outcomes'])}",
         f"restore (untimed): cancel -> {statuses} in {[r['seconds'] for r in restores]} s; "
