@@ -9,8 +9,11 @@ import pytest
 
 from gridjobs import background
 from gridjobs.errors import GridjobsError, IdempotencyInFlight
+from gridjobs.records import Outcome
+from gridjobs.states import OutcomeState
 from gridjobs.store.database import connect
 from gridjobs.store.group_commit import Announcer, GroupCommit
+from gridjobs.store.leases import Lease, claim_next
 from gridjobs.store.operations import NewOperation, get_operation, submit
 from gridjobs.store.queries import Q
 
@@ -155,6 +158,22 @@ async def test_a_batch_commits_without_notify_while_other_event_writers_still_do
                        {}, ["F1"], None, None)
     assert set(await _until_marker(pool, heard)) == {("gridjobs_queued", "6f1c8a52-5b0e-4a43-9d0e-0c2b1d1e7a02"),
                                                     ("gridjobs_events", "")}
+
+
+async def test_a_statement_that_writes_no_event_wakes_nobody(pool, heard):
+    """The events trigger fires per statement, rows or none: only a transaction that wrote
+    an event sends the wake (and takes PostgreSQL's commit-time NOTIFY lock)."""
+    await submit(pool, _new(), validate=_feeders)
+    lease = Lease(pool, await claim_next(pool, owner="test", lease_s=30), 30)
+    await _until_marker(pool, heard)   # the intake's and the claim's wakes
+    await lease.record([Outcome("a", OutcomeState.SUCCEEDED, "curtail", 0)])   # first progress: an event
+    assert await _until_marker(pool, heard) == [("gridjobs_events", "")]
+    await lease.record([Outcome("b", OutcomeState.SUCCEEDED, "curtail", 1)])   # no device.failed, no progress
+    await lease.heartbeat()                                                    # nothing moved
+    await lease.save_checkpoint({"note": 1})                                   # no new position
+    assert await _until_marker(pool, heard) == []
+    await lease.record([Outcome("c", OutcomeState.FAILED, "curtail", 2, code="device_timeout")])
+    assert await _until_marker(pool, heard) == [("gridjobs_events", "")]
 
 
 async def test_submissions_through_the_group_commit_are_announced_once_per_burst(pool, batcher, heard):

@@ -334,12 +334,15 @@ BEGIN
 END
 $$;
 
--- Wake the relays and the streams; delivered at commit, once per transaction. A
--- transaction that sets gridjobs.events_notify to 'off' announces its events itself,
--- after it commits (submit_operations, whose batches must not take turns at commit).
+-- Wake the relays and the streams; delivered at commit, once per transaction, and
+-- only by a transaction that wrote an event (events_position counts them): a statement
+-- that inserts no row fires this trigger too. A transaction that sets
+-- gridjobs.events_notify to 'off' announces its events itself, after it commits
+-- (submit_operations, whose batches must not take turns at commit).
 CREATE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF current_setting('gridjobs.events_notify', true) IS DISTINCT FROM 'off' THEN
+    IF current_setting('gridjobs.events_notify', true) IS DISTINCT FROM 'off'
+       AND coalesce(nullif(current_setting('gridjobs.events_in_xact', true), ''), '0') <> '0' THEN
         PERFORM pg_notify('gridjobs_events', '');
     END IF;
     RETURN NULL;
