@@ -8,8 +8,8 @@
 -- then waited out its coalescing interval (gridjobs.outbox.waking.COALESCE_S): the
 -- operation.progress that says "every device shed" reached a stream about 45 ms after
 -- it was written, in a 1,000-device shed. A NOTIFY also makes its transaction take a
--- database-wide lock through its commit, so the parts of a large outcome write
--- (gridjobs.store.parts) committed one after the other.
+-- database-wide lock through its commit (0011), so the parts of a large outcome write
+-- (gridjobs.store.parts), written at once, took turns at their commits.
 CREATE OR REPLACE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF current_setting('gridjobs.events_notify', true) IS DISTINCT FROM 'off'
