@@ -168,7 +168,7 @@ async def test_a_statement_that_writes_no_event_wakes_nobody(pool, heard):
     await _until_marker(pool, heard)   # the intake's and the claim's wakes
     await lease.record([Outcome("a", OutcomeState.SUCCEEDED, "curtail", 0)])   # first progress: an event
     assert await _until_marker(pool, heard) == [("gridjobs_events", "")]
-    await lease.record([Outcome("b", OutcomeState.SUCCEEDED, "curtail", 1)])   # no device.failed, no progress
+    await lease.record([Outcome("a", OutcomeState.SUCCEEDED, "curtail", 0)])   # no device.failed; counts as they were
     await lease.heartbeat()                                                    # nothing moved
     await lease.save_checkpoint({"note": 1})                                   # no new position
     assert await _until_marker(pool, heard) == []
