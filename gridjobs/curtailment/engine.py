@@ -20,6 +20,7 @@ import structlog
 from actors.step_names import Step
 from actors.tasks import DeviceRef, DeviceResult, DeviceTask
 from adapters import FaultCode, Role
+from gridjobs.aio import gather_all
 from gridjobs.curtailment.ledger import ALL_STEPS, CURTAIL, CURTAILED, SURVEY, CurtailmentLedger
 from gridjobs.curtailment.params import CurtailmentParams
 from gridjobs.curtailment.restore import Restorer
@@ -70,12 +71,8 @@ class CurtailmentRun:
 
     async def _load(self) -> None:
         # The ledger and the scope are read side by side, on two pooled connections.
-        outcomes, in_scope = await asyncio.gather(self.ctx.lease.outcomes(),
-                                                  self.ctx.devices.in_scope(self.params.scope),
-                                                  return_exceptions=True)
-        for failed in (outcomes, in_scope):
-            if isinstance(failed, BaseException):
-                raise failed
+        outcomes, in_scope = await gather_all(self.ctx.lease.outcomes(),
+                                              self.ctx.devices.in_scope(self.params.scope))
         self.ledger = CurtailmentLedger(outcomes)
         self.devices = {d.id: d for d in in_scope}
         # Devices this operation touched stay addressable even if the registry

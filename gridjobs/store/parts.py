@@ -11,8 +11,9 @@ commits leaves some of them written and the others not.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Awaitable, Callable, Sequence, TypeVar
+
+from gridjobs.aio import gather_all
 
 T = TypeVar("T")
 
@@ -26,8 +27,4 @@ async def write_in_parts(rows: Sequence[T], write: Callable[[Sequence[T], int], 
         return
     count = max(1, min(parts, -(-len(rows) // split_above)))
     size = -(-len(rows) // count)
-    done = await asyncio.gather(*(write(rows[i:i + size], n) for n, i in enumerate(range(0, len(rows), size))),
-                                return_exceptions=True)
-    for outcome in done:
-        if isinstance(outcome, BaseException):
-            raise outcome
+    await gather_all(*(write(rows[i:i + size], n) for n, i in enumerate(range(0, len(rows), size))))

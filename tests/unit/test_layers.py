@@ -20,7 +20,7 @@ ALLOWED_TOP = {
 }
 # The layers inside gridjobs, lowest first; README "How the code is laid out" explains them.
 GRIDJOBS_LAYERS = (
-    ("errors", "states", "event_types"),                       # words and the exception tree
+    ("errors", "states", "event_types", "aio"),                # words, the exception tree, asyncio helpers
     ("config", "records", "validation", "logs", "metrics"),    # settings, frozen records
     ("background",),                                           # owned background tasks
     ("store",),                                                # Postgres: all the SQL
